@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/dtype.h"
+#include "tensoripc/dtype.h"
 #include "common/status.h"
 #include "tensoripc/v1/broker.pb.h"
 
