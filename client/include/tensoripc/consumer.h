@@ -1,0 +1,172 @@
+// Consumer: reads frames of a pool and is told of new ones (the seed's
+// TensorConsumer). Reads go straight to shared memory and never wait on the
+// daemon or on the producer.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tensoripc/export.h"
+#include "tensoripc/metadata.h"
+#include "tensoripc/tensor.h"
+
+namespace tensoripc {
+
+// How the on_new_data callback is driven.
+enum class NotifyPath : uint8_t {
+  kStream,  // the daemon's Subscribe stream: one event per frame (default)
+  kFutex,   // the pool's futex word: lowest latency; lifecycle still from the stream
+};
+
+// Where the consumer stands with its pool.
+enum class PoolState : uint8_t {
+  kWaitingForProducer,  // no pool yet: get() returns nothing until a producer claims it
+  kLive,                // mapped, a producer holds it
+  kProducerGone,        // mapped, no producer now (history still readable)
+  kRemoved,             // the pool was deleted; waiting for a new one
+  kError,               // the pool changed identity (see ConsumerStatus::error)
+  kClosed,              // after cleanup()
+};
+
+TENSORIPC_EXPORT const char* to_string(PoolState state);
+
+// A lifecycle change, as given to on_lifecycle.
+struct LifecycleEvent {
+  PoolState state = PoolState::kWaitingForProducer;
+  int producer_pid = 0;  // the producer that came or went
+  std::string message;   // e.g. the reason a pool was removed
+};
+
+// One frame, as given to on_new_data.
+struct Frame {
+  Tensor tensor;          // the frame's data (empty if callback_reads_frame is false)
+  uint64_t seq = 0;       // 0: the frame was lost (its producer died mid-write)
+  uint64_t slot = 0;
+  int64_t timestamp_ns = 0;
+};
+
+// A multi-frame read: the data and, per frame in the same order, its sequence
+// number (0 for frames never written or lost, which read as zeros) and time.
+struct FrameHistory {
+  Tensor tensor;  // frame shape for history_len 1, else [history_len, *frame shape]
+  std::vector<uint64_t> seqs;
+  std::vector<int64_t> timestamps_ns;
+};
+
+using NewDataCallback = std::function<void(const Frame& frame)>;
+using LifecycleCallback = std::function<void(const LifecycleEvent& event)>;
+
+struct ConsumerOptions {
+  // Frame events the daemon queues for this consumer; when full the oldest
+  // is dropped (ConsumerStatus::dropped). 0 means 10. The seed's name.
+  uint32_t keep_last = 10;
+  NotifyPath notify = NotifyPath::kStream;
+  // As ProducerOptions::socket_path.
+  std::string socket_path;
+  std::chrono::milliseconds connect_timeout{3000};
+  // Called on the consumer's notification thread for every new frame (on the
+  // futex path: every frame still in the ring since the last call, at most
+  // keep_last). Must not destroy the consumer.
+  NewDataCallback on_new_data;
+  // false: the callback gets seq and time only and reads what it wants itself.
+  bool callback_reads_frame = true;
+  // Called on the notification thread when the pool's state changes.
+  LifecycleCallback on_lifecycle;
+  bool reconnect = true;
+  std::chrono::milliseconds reconnect_backoff_max{1000};
+};
+
+// What a consumer knows about its pool right now.
+struct ConsumerStatus {
+  PoolState state = PoolState::kWaitingForProducer;
+  int producer_pid = 0;
+  uint64_t latest_seq = 0;
+  uint64_t dropped = 0;     // frame events the daemon dropped for this consumer
+  bool connected = false;   // the Subscribe stream is up
+  std::string error;        // for kError: what did not match
+};
+
+// A zero-copy view of one frame in shared memory. It stays readable while
+// the view lives (the mapping is kept), but its content is only that frame
+// until the producer wraps round the ring: check still_valid() after using
+// the data. Copyable; thread-compatible.
+class TENSORIPC_EXPORT FrameView {
+ public:
+  const TensorView& tensor() const { return tensor_; }
+  uint64_t seq() const { return seq_; }
+  int64_t timestamp_ns() const { return timestamp_ns_; }
+  // True while the producer has not started overwriting the frame's slot;
+  // data read before a true still_valid() was that frame.
+  bool still_valid() const;
+
+ private:
+  friend struct FrameViewAccess;  // the library fills views in
+  TensorView tensor_;
+  uint64_t seq_ = 0;
+  int64_t timestamp_ns_ = 0;
+  uint64_t lock_ = 0;
+  const void* slot_ = nullptr;
+  std::shared_ptr<const void> mapping_;
+};
+
+// Subscribes to a pool and maps it when it exists. Movable, not copyable.
+// get(), read(), view(), status() and wait_for_frame() are safe to call from
+// any thread; callbacks run on one notification thread owned by the consumer.
+class TENSORIPC_EXPORT Consumer {
+ public:
+  // Subscribes to the pool `expected.name`. If the pool exists, it is checked
+  // against `expected` (name, shape, dtype, history_len, device):
+  // MetadataMismatchError on a difference. If not, the consumer waits for a
+  // producer in the background and get() returns nothing until then.
+  // DaemonUnavailableError when the daemon cannot be reached.
+  explicit Consumer(PoolMetadata expected, ConsumerOptions options = {});
+  // The seed's from_sample: expects frames like `sample`.
+  static Consumer from_sample(std::string name, const TensorView& sample,
+                              uint32_t history_len = 1, ConsumerOptions options = {});
+
+  ~Consumer();
+  Consumer(Consumer&& other) noexcept;
+  Consumer& operator=(Consumer&& other) noexcept;
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  // The last `history_len` frames as an owning copy: frame shape for 1, else
+  // [history_len, *frame shape], latest first unless `latest_first` is false.
+  // A consistent snapshot of consecutive frames; frames never written read as
+  // zeros. nullopt when no frame was ever published (the seed's None).
+  // InvalidArgumentError if history_len is 0 or above the pool's; StateError
+  // if the pool changed identity.
+  std::optional<Tensor> get(size_t history_len = 1, bool latest_first = true);
+  // As get(), with each frame's seq and timestamp.
+  std::optional<FrameHistory> read(size_t history_len = 1, bool latest_first = true);
+  // The latest frame without a copy; nullopt when there is none.
+  std::optional<FrameView> view();
+
+  // Waits on the pool's futex until a frame newer than the newest this
+  // consumer has seen (by get, read, view or wait_for_frame) is there, or the
+  // timeout passes. Returns whether there is one.
+  bool wait_for_frame(std::chrono::nanoseconds timeout);
+
+  void set_on_new_data(NewDataCallback callback);
+  void set_on_lifecycle(LifecycleCallback callback);
+
+  ConsumerStatus status() const;
+  // The expected metadata; once attached, the pool's (shm_name etc. filled in).
+  PoolMetadata metadata() const;
+
+  // Unsubscribes, stops the notification thread and unmaps. Idempotent; must
+  // not be called from a callback.
+  void cleanup();
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tensoripc

@@ -1,0 +1,89 @@
+// Producer: publishes fixed-shape frames into a pool (the seed's
+// TensorProducer). It holds the pool's lease from tensor-ipcd for its whole
+// life: one producer per topic at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tensoripc/export.h"
+#include "tensoripc/metadata.h"
+#include "tensoripc/tensor.h"
+
+namespace tensoripc {
+
+struct ProducerOptions {
+  // Publish notices queued for the daemon while one is on the wire; when the
+  // queue is full the oldest is dropped (consumers' frame events skip it; the
+  // frame itself is in shared memory regardless). 0 means 10. The seed's name.
+  uint32_t keep_last = 10;
+  // tensor-ipcd's socket; "" resolves it as the daemon does: $TENSOR_IPC_SOCKET,
+  // /run/tensor-ipc/tensor-ipcd.sock, $XDG_RUNTIME_DIR/tensor-ipc/tensor-ipcd.sock.
+  std::string socket_path;
+  // How long the constructor waits for the daemon to answer before it throws
+  // DaemonUnavailableError.
+  std::chrono::milliseconds connect_timeout{3000};
+  // After the daemon goes away (restart), re-claim the pool with back-off;
+  // put() keeps writing shared memory meanwhile.
+  bool reconnect = true;
+  std::chrono::milliseconds reconnect_backoff_max{1000};
+};
+
+// What put() did: the seed's frame index (the slot written) and the frame's
+// sequence number (monotonic from 1 over the pool's life, across producers).
+struct PutResult {
+  uint64_t frame_index = 0;
+  uint64_t seq = 0;
+  int64_t timestamp_ns = 0;  // CLOCK_REALTIME when the frame was complete
+};
+
+// Owns the lease, the mapping of the pool and a background session with the
+// daemon. Movable, not copyable. put() may be called from any thread (calls
+// are serialised); cleanup() and the destructor end the lease.
+class TENSORIPC_EXPORT Producer {
+ public:
+  // Claims the pool described by `metadata` (shape, dtype, history_len,
+  // device; the rest is filled in). Throws TopicTakenError (another producer
+  // holds it; its pid in the message), InvalidArgumentError,
+  // ResourceExhaustedError, DaemonUnavailableError.
+  explicit Producer(PoolMetadata metadata, ProducerOptions options = {});
+  // The seed's from_sample: a pool for frames like `sample`.
+  static Producer from_sample(std::string name, const TensorView& sample,
+                              uint32_t history_len = 1, ProducerOptions options = {});
+
+  ~Producer();
+  Producer(Producer&& other) noexcept;
+  Producer& operator=(Producer&& other) noexcept;
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Copies `frame` into the next slot and tells waiting consumers. The frame
+  // must match the pool's dtype, shape (or its element count, for a flat
+  // buffer of the right size) and memory kind, else InvalidArgumentError and
+  // nothing is written. Never blocks on the daemon; no system call but a
+  // futex wake when a consumer waits on the futex.
+  PutResult put(const TensorView& frame);
+
+  // The granted metadata (shm_name, sizes and creator_pid filled in).
+  const PoolMetadata& metadata() const;
+  // Sequence number of the last frame in the pool (0: none yet).
+  uint64_t latest_seq() const;
+  // Whether the session with the daemon is up right now (false while it
+  // reconnects after a restart).
+  bool connected() const;
+  // Publish notices dropped because the daemon was slow or away.
+  uint64_t notices_dropped() const;
+
+  // Ends the lease and unmaps the pool. Idempotent; put() afterwards throws
+  // StateError.
+  void cleanup();
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tensoripc
