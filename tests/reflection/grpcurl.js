@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// A small stand-in for grpcurl (which Debian does not package): everything it
+// knows about a service comes from the server's reflection service, exactly
+// as grpcurl's does, and request bodies are JSON turned into protobuf through
+// the descriptors reflection returned.
+//
+//   node grpcurl.js -unix SOCKET list
+//   node grpcurl.js -unix SOCKET describe tensoripc.v1.PoolMetadata
+//   node grpcurl.js -unix SOCKET [-d '{"name":"camera"}'] tensoripc.v1.Broker/GetPool
+//
+// As a module it exports ReflectionClient, used by reflection_test.js.
+'use strict';
+
+const path = require('path');
+
+function require_or_explain(name) {
+  try {
+    return require(name);
+  } catch (e) {
+    const dir = __dirname;
+    throw new Error(
+        `cannot load the npm package ${name} (${e.code || e.message}). ` +
+        `Install the pinned packages with scripts/install-deps.sh, or by hand: ` +
+        `(cd ${dir} && npm ci)`);
+  }
+}
+
+const grpc = require_or_explain('@grpc/grpc-js');
+const {GrpcReflection} = require_or_explain('grpc-js-reflection-client');
+
+// How decoded messages are shown: grpcurl's JSON (enum names, 64-bit
+// integers as strings, default values included, field names as in the .proto).
+const kToObject = {longs: String, enums: String, defaults: true, arrays: true, oneofs: true};
+
+class ReflectionClient {
+  // `socket_path`: the daemon's Unix socket.
+  constructor(socket_path, {deadline_ms = 5000} = {}) {
+    this.target = 'unix://' + path.resolve(socket_path);
+    this.credentials = grpc.credentials.createInsecure();
+    this.deadline_ms = deadline_ms;
+    // grpc.reflection.v1alpha: what gRPC 1.51's C++ server (and grpcurl 1.8) speak.
+    this.reflection = new GrpcReflection(this.target, this.credentials, {}, 'v1alpha');
+    this.client = new grpc.Client(this.target, this.credentials);
+  }
+
+  close() {
+    this.client.close();
+  }
+
+  deadline() {
+    return new Date(Date.now() + this.deadline_ms);
+  }
+
+  async list_services() {
+    return (await this.reflection.listServices()).sort();
+  }
+
+  // The protobufjs Root holding `symbol` and every file it depends on.
+  async root_for(symbol) {
+    const descriptor = await this.reflection.getDescriptorBySymbol(symbol);
+    return descriptor.getProtobufJsRoot();
+  }
+
+  // "pkg.Service/Method" or "pkg.Service.Method" -> protobufjs Method, resolved.
+  async method(full_name) {
+    const m = /^(.+)[/.]([^/.]+)$/.exec(full_name);
+    if (!m) throw new Error(`not a method name: ${full_name} (expected pkg.Service/Method)`);
+    const [, service_name, method_name] = m;
+    const root = await this.root_for(service_name);
+    const service = root.lookupService(service_name);
+    const method = service.methods[method_name];
+    if (!method) {
+      throw new Error(`service ${service_name} has no method ${method_name}; it has ` +
+                      Object.keys(service.methods).join(', '));
+    }
+    method.resolve();
+    return {path: `/${service_name}/${method_name}`, method};
+  }
+
+  // A unary call with a JSON body, as `grpcurl -d BODY SOCKET METHOD`.
+  // Resolves to the response as a plain object; rejects with the gRPC error
+  // (err.code, err.details).
+  async invoke(full_name, json_body = '{}') {
+    const {path: rpc_path, method} = await this.method(full_name);
+    if (method.requestStream || method.responseStream) {
+      throw new Error(`${full_name} is a streaming method; use open_stream()`);
+    }
+    const request = method.resolvedRequestType.fromObject(JSON.parse(json_body));
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(
+          rpc_path, (msg) => Buffer.from(method.resolvedRequestType.encode(msg).finish()),
+          (buf) => method.resolvedResponseType.toObject(method.resolvedResponseType.decode(buf),
+                                                        kToObject),
+          request, new grpc.Metadata(), {deadline: this.deadline()},
+          (err, response) => (err ? reject(err) : resolve(response)));
+    });
+  }
+
+  // A bidirectional stream. Returns the grpc-js call: call.write(obj) takes a
+  // plain object (as a JSON body would give), 'data' events give plain objects.
+  async open_stream(full_name) {
+    const {path: rpc_path, method} = await this.method(full_name);
+    const req = method.resolvedRequestType;
+    const res = method.resolvedResponseType;
+    return this.client.makeBidiStreamRequest(
+        rpc_path, (obj) => Buffer.from(req.encode(req.fromObject(obj)).finish()),
+        (buf) => res.toObject(res.decode(buf), kToObject), new grpc.Metadata(), {});
+  }
+}
+
+// grpc status code number -> name (NOT_FOUND, ...).
+function status_name(code) {
+  for (const [name, value] of Object.entries(grpc.status)) {
+    if (value === code) return name;
+  }
+  return String(code);
+}
+
+async function main(argv) {
+  const usage = 'usage: grpcurl.js -unix SOCKET [-d JSON] (list | describe SYMBOL | pkg.Service/Method)';
+  let socket_path = null;
+  let body = '{}';
+  const rest = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '-unix' || argv[i] === '--unix') {
+      socket_path = argv[++i];
+    } else if (argv[i] === '-d') {
+      body = argv[++i];
+    } else if (argv[i] === '-plaintext') {
+      // Always plaintext over the Unix socket; accepted for grpcurl habits.
+    } else {
+      rest.push(argv[i]);
+    }
+  }
+  if (!socket_path || rest.length === 0) throw new Error(usage);
+  const client = new ReflectionClient(socket_path);
+  try {
+    if (rest[0] === 'list') {
+      for (const s of await client.list_services()) console.log(s);
+    } else if (rest[0] === 'describe') {
+      const root = await client.root_for(rest[1]);
+      console.log(JSON.stringify(root.lookup(rest[1]).toJSON(), null, 2));
+    } else {
+      console.log(JSON.stringify(await client.invoke(rest[0], body), null, 2));
+    }
+  } finally {
+    client.close();
+  }
+}
+
+module.exports = {ReflectionClient, status_name, grpc};
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err) => {
+    if (err.code !== undefined && err.details !== undefined) {
+      console.error(`ERROR:\n  Code: ${status_name(err.code)}\n  Message: ${err.details}`);
+    } else {
+      console.error(`ERROR: ${err.message || err}`);
+    }
+    process.exit(1);
+  });
+}
