@@ -78,10 +78,12 @@ class Daemon {
   }
 
   async wait_for_socket() {
-    await eventually(`tensor-ipcd to create ${this.socket}`, () => {
-      if (this.exited) throw new Error(`tensor-ipcd exited early: ${JSON.stringify(this.exited)}`);
-      return fs.existsSync(this.socket);
-    });
+    const end = Date.now() + 10000;
+    while (!fs.existsSync(this.socket)) {
+      if (this.exited) throw new Error(`tensor-ipcd exited at start: ${JSON.stringify(this.exited)}`);
+      if (Date.now() > end) throw new Error(`tensor-ipcd made no socket ${this.socket} in 10 s`);
+      await sleep(20);
+    }
   }
 
   async terminate() {

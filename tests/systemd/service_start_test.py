@@ -101,12 +101,18 @@ def main():
     def wait_notify(what, timeout):
         end = time.monotonic() + timeout
         seen = []
+        exited_at = None
         while time.monotonic() < end:
-            notify.settimeout(max(0.01, end - time.monotonic()))
+            notify.settimeout(0.1)
             try:
                 msg = notify.recv(4096).decode()
             except socket.timeout:
-                break
+                # Messages sent just before an exit are still queued: read them first.
+                if proc.poll() is not None:
+                    if exited_at is not None:
+                        break
+                    exited_at = time.monotonic()
+                continue
             seen.append(msg)
             if what in msg.split("\n"):
                 return
