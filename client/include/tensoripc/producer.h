@@ -60,10 +60,9 @@ class TENSORIPC_EXPORT Producer {
   Producer& operator=(const Producer&) = delete;
 
   // Copies `frame` into the next slot and tells waiting consumers. The frame
-  // must match the pool's dtype, shape (or its element count, for a flat
-  // buffer of the right size) and memory kind, else InvalidArgumentError and
-  // nothing is written. Never blocks on the daemon; no system call but a
-  // futex wake when a consumer waits on the futex.
+  // must match the pool's dtype, shape and memory kind, else
+  // InvalidArgumentError and nothing is written. Never blocks on the daemon;
+  // no system call but a futex wake when a consumer waits on the futex.
   PutResult put(const TensorView& frame);
 
   // The granted metadata (shm_name, sizes and creator_pid filled in).

@@ -1,0 +1,316 @@
+#include "tensoripc/producer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "common/pool_identity.h"
+#include "connection.h"
+#include "metadata_proto.h"
+#include "pool_mapping.h"
+#include "producer_session.h"
+#include "ring.h"
+#include "tensoripc/error.h"
+
+namespace tensoripc {
+
+// The producer's state. put() runs on the caller's thread under put_mu_; a
+// supervisor thread watches the session and re-claims the pool after the
+// daemon went away. Sessions are swapped under put_mu_.
+class __attribute__((visibility("hidden"))) Producer::Impl {
+ public:
+  Impl(PoolMetadata metadata, ProducerOptions options);
+  ~Impl() { cleanup(); }
+
+  PutResult put(const TensorView& frame);
+  void cleanup();
+
+  const PoolMetadata& metadata() const { return granted_md_; }
+  uint64_t latest_seq() const;
+  bool connected() const { return connected_.load(std::memory_order_acquire); }
+  uint64_t notices_dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  enum class ClaimResult { kGranted, kRefused, kRetry };
+  // Opens a session and waits for the grant; on success maps the pool (or
+  // keeps the mapping when the generation is unchanged) and installs it.
+  ClaimResult claim(std::chrono::milliseconds timeout, bool initial);
+  void supervise();
+  [[noreturn]] void throw_for_put(const TensorView& frame, const std::string& why) const;
+
+  PoolMetadata requested_;
+  PoolMetadata granted_md_;  // written before the supervisor starts, then constant
+  const ProducerOptions options_;
+  std::shared_ptr<Connection> conn_;
+  std::atomic<uint64_t> dropped_{0};
+  std::atomic<bool> connected_{false};
+
+  std::mutex put_mu_;  // serialises put(); guards the members below it
+  std::shared_ptr<PoolMapping> mapping_;
+  std::unique_ptr<ProducerSession> session_;
+  bool closed_ = false;
+  std::string failure_;  // set when the topic was lost while reconnecting
+  bool failure_taken_ = false;  // ... because another producer holds it
+
+  std::mutex mu_;  // supervision; guards the members below it
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  uint64_t active_session_id_ = 0;
+  uint64_t next_session_id_ = 0;
+  bool session_ended_ = false;
+  ProducerSession* claiming_ = nullptr;  // a claim in progress, cancelled by cleanup()
+  std::thread supervisor_;
+};
+
+Producer::Impl::Impl(PoolMetadata metadata, ProducerOptions options)
+    : requested_(std::move(metadata)), options_(std::move(options)) {
+  requested_.validate_and_complete();
+  if (requested_.memory_device().kind != MemoryKind::kHost) {
+    throw InvalidArgumentError("pool '" + requested_.name + "' is on " + requested_.device +
+                               "; this build of libtensoripc-client publishes host (cpu) pools "
+                               "only");
+  }
+  conn_ = Connection::get(options_.socket_path);
+  if (!conn_->wait_connected(options_.connect_timeout)) {
+    throw_daemon_unavailable(conn_->socket_path(),
+                             "no connection within " +
+                                 std::to_string(options_.connect_timeout.count()) + " ms");
+  }
+  claim(options_.connect_timeout, /*initial=*/true);
+  if (options_.reconnect) supervisor_ = std::thread([this] { supervise(); });
+}
+
+Producer::Impl::ClaimResult Producer::Impl::claim(std::chrono::milliseconds timeout,
+                                                  bool initial) {
+  v1::ClaimPool c;
+  *c.mutable_metadata() = to_proto(requested_);
+  c.set_pid(::getpid());
+  uint64_t id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return ClaimResult::kRefused;
+    id = ++next_session_id_;
+  }
+  auto session = std::make_unique<ProducerSession>(
+      conn_->stub(), std::move(c), options_.keep_last == 0 ? 10 : options_.keep_last, &dropped_,
+      [this, id] {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (id == active_session_id_) {
+          session_ended_ = true;
+          connected_.store(false, std::memory_order_release);
+          cv_.notify_all();
+        }
+      });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    claiming_ = session.get();
+  }
+  session->start();
+  v1::PoolGranted granted;
+  const auto outcome = session->wait_granted(timeout, &granted);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    claiming_ = nullptr;
+  }
+  if (outcome != ProducerSession::Outcome::kGranted) {
+    session->cancel();
+    session->wait_ended();
+    const grpc::Status st = session->final_status();
+    if (outcome == ProducerSession::Outcome::kTimeout) {
+      if (initial) {
+        throw_daemon_unavailable(conn_->socket_path(),
+                                 "no answer to the claim of pool '" + requested_.name +
+                                     "' within " + std::to_string(timeout.count()) + " ms");
+      }
+      return ClaimResult::kRetry;
+    }
+    if (initial) throw_for_status(st, requested_.name, conn_->socket_path());
+    switch (st.error_code()) {
+      case grpc::StatusCode::UNAVAILABLE:
+      case grpc::StatusCode::CANCELLED:
+      case grpc::StatusCode::DEADLINE_EXCEEDED:
+      case grpc::StatusCode::UNKNOWN:
+      case grpc::StatusCode::INTERNAL:
+        return ClaimResult::kRetry;
+      default: {
+        std::lock_guard<std::mutex> lock(put_mu_);
+        failure_ = "pool '" + requested_.name +
+                   "': the daemon refused the re-claim after a reconnect: " + st.error_message();
+        failure_taken_ = st.error_code() == grpc::StatusCode::ALREADY_EXISTS;
+        return ClaimResult::kRefused;
+      }
+    }
+  }
+
+  // Granted: the daemon's metadata must be what we asked for.
+  const std::string mismatch =
+      describe_identity_mismatch(to_proto(requested_), granted.metadata());
+  std::shared_ptr<PoolMapping> mapping;
+  {
+    std::lock_guard<std::mutex> lock(put_mu_);
+    mapping = mapping_;
+  }
+  std::string error;
+  if (!mismatch.empty()) {
+    error = "pool '" + requested_.name + "': the daemon granted another pool: " + mismatch;
+  } else if (!mapping || mapping->generation() != granted.layout().generation() ||
+             mapping->shm_name() != granted.layout().shm_name()) {
+    auto opened =
+        PoolMapping::open(granted.layout(), granted.metadata(), PoolMapping::Role::kProducer);
+    if (opened.ok()) {
+      mapping = std::move(*opened);
+    } else {
+      error = opened.status().message();
+    }
+  }
+  if (!error.empty()) {
+    session->finish(std::chrono::milliseconds(500));
+    if (initial) throw Error(error);
+    std::lock_guard<std::mutex> lock(put_mu_);
+    failure_ = error;
+    return ClaimResult::kRefused;
+  }
+
+  if (initial) granted_md_ = from_proto(granted.metadata());
+  std::unique_ptr<ProducerSession> old;
+  {
+    std::lock_guard<std::mutex> lock(put_mu_);
+    mapping_ = std::move(mapping);
+    old = std::move(session_);
+    session_ = std::move(session);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    active_session_id_ = id;
+    session_ended_ = session_->ended();
+    connected_.store(!session_ended_, std::memory_order_release);
+    cv_.notify_all();
+  }
+  if (old) old->wait_ended();  // already over: its end is why we re-claimed
+  return ClaimResult::kGranted;
+}
+
+void Producer::Impl::supervise() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || session_ended_; });
+      if (stopping_) return;
+      session_ended_ = false;
+    }
+    auto backoff = std::chrono::milliseconds(50);
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (cv_.wait_for(lock, backoff, [&] { return stopping_; })) return;
+      }
+      backoff = std::min(backoff * 2, options_.reconnect_backoff_max);
+      if (!conn_->wait_connected(std::chrono::milliseconds(200))) continue;
+      const ClaimResult r = claim(options_.connect_timeout, /*initial=*/false);
+      if (r == ClaimResult::kGranted) break;
+      if (r == ClaimResult::kRefused) return;
+    }
+  }
+}
+
+void Producer::Impl::throw_for_put(const TensorView& frame, const std::string& why) const {
+  throw InvalidArgumentError("put on pool '" + requested_.name + "': " + why +
+                             "; nothing was written");
+}
+
+PutResult Producer::Impl::put(const TensorView& frame) {
+  if (frame.dtype() != requested_.dtype) {
+    throw_for_put(frame, "frame dtype is " + std::string(dtype_name(frame.dtype())) +
+                             ", the pool holds " + std::string(requested_.dtype_str()));
+  }
+  const Shape& shape = frame.shape();
+  bool same_shape = shape.ndim() == requested_.shape.size();
+  for (size_t i = 0; same_shape && i < shape.ndim(); ++i) {
+    same_shape = shape[i] == requested_.shape[i];
+  }
+  if (!same_shape) {
+    throw_for_put(frame, "frame shape is " + shape.to_string() + ", the pool's frames are " +
+                             Shape(requested_.shape).to_string());
+  }
+  if (frame.device().kind != MemoryKind::kHost) {
+    throw_for_put(frame, "frame is in " + frame.device().to_string() +
+                             " memory, the pool is a host (cpu) pool");
+  }
+  if (frame.data() == nullptr) throw_for_put(frame, "frame has no data (null pointer)");
+
+  std::lock_guard<std::mutex> lock(put_mu_);
+  if (closed_) {
+    throw StateError("put on pool '" + requested_.name + "' after cleanup()");
+  }
+  if (!failure_.empty()) {
+    if (failure_taken_) throw TopicTakenError(failure_, requested_.name, 0);
+    throw StateError(failure_);
+  }
+  const WrittenFrame w = write_frame(*mapping_, frame.data());
+  if (session_) session_->publish(w);
+  return PutResult{w.slot, w.seq, w.timestamp_ns};
+}
+
+uint64_t Producer::Impl::latest_seq() const {
+  auto* self = const_cast<Impl*>(this);
+  std::lock_guard<std::mutex> lock(self->put_mu_);
+  return mapping_ ? mapping_->header().latest_seq.load(std::memory_order_acquire) : 0;
+}
+
+void Producer::Impl::cleanup() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    if (claiming_) claiming_->cancel();
+    cv_.notify_all();
+  }
+  if (supervisor_.joinable()) supervisor_.join();
+  std::unique_ptr<ProducerSession> session;
+  {
+    std::lock_guard<std::mutex> lock(put_mu_);
+    if (closed_) return;
+    closed_ = true;
+    session = std::move(session_);
+    mapping_.reset();
+  }
+  connected_.store(false, std::memory_order_release);
+  if (session) session->finish(std::chrono::milliseconds(1000));
+}
+
+// ---- Producer
+
+Producer::Producer(PoolMetadata metadata, ProducerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(metadata), std::move(options))) {}
+
+Producer Producer::from_sample(std::string name, const TensorView& sample, uint32_t history_len,
+                               ProducerOptions options) {
+  return Producer(PoolMetadata::from_sample(std::move(name), sample, history_len),
+                  std::move(options));
+}
+
+Producer::~Producer() = default;
+Producer::Producer(Producer&&) noexcept = default;
+Producer& Producer::operator=(Producer&&) noexcept = default;
+
+PutResult Producer::put(const TensorView& frame) {
+  if (!impl_) throw StateError("put on a moved-from Producer");
+  return impl_->put(frame);
+}
+
+const PoolMetadata& Producer::metadata() const {
+  if (!impl_) throw StateError("metadata() of a moved-from Producer");
+  return impl_->metadata();
+}
+
+uint64_t Producer::latest_seq() const { return impl_ ? impl_->latest_seq() : 0; }
+bool Producer::connected() const { return impl_ && impl_->connected(); }
+uint64_t Producer::notices_dropped() const { return impl_ ? impl_->notices_dropped() : 0; }
+
+void Producer::cleanup() {
+  if (impl_) impl_->cleanup();
+}
+
+}  // namespace tensoripc

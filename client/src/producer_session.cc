@@ -1,0 +1,157 @@
+#include "producer_session.h"
+
+#include <utility>
+
+namespace tensoripc {
+
+ProducerSession::ProducerSession(v1::Broker::Stub& stub, v1::ClaimPool claim,
+                                 size_t queue_capacity, std::atomic<uint64_t>* dropped,
+                                 std::function<void()> on_end)
+    : stub_(stub),
+      dropped_(dropped),
+      on_end_(std::move(on_end)),
+      queue_(queue_capacity == 0 ? 1 : queue_capacity) {
+  *msg_.mutable_claim() = std::move(claim);
+}
+
+ProducerSession::~ProducerSession() = default;
+
+void ProducerSession::start() {
+  stub_.async()->ProducerSession(&context_, this);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_flight_ = true;  // the claim
+  }
+  StartWrite(&msg_);
+  StartRead(&event_);
+  StartCall();
+}
+
+ProducerSession::Outcome ProducerSession::wait_granted(std::chrono::milliseconds timeout,
+                                                       v1::PoolGranted* granted) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_for(lock, timeout, [&] { return is_granted_ || ended_; })) {
+    return Outcome::kTimeout;
+  }
+  if (!is_granted_) return Outcome::kEnded;
+  *granted = granted_;
+  return Outcome::kGranted;
+}
+
+void ProducerSession::fill(const Notice& n) {
+  v1::Published* p = msg_.mutable_published();  // allocates only the first time
+  p->set_seq(n.seq);
+  p->set_slot(n.slot);
+  p->set_timestamp_ns(n.timestamp_ns);
+}
+
+void ProducerSession::publish(const WrittenFrame& frame) {
+  const Notice n{frame.seq, static_cast<uint32_t>(frame.slot), frame.timestamp_ns};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!is_granted_ || broken_ || closing_ || ended_) {
+      dropped_->fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (in_flight_) {
+      if (count_ == queue_.size()) {  // full: the oldest goes
+        head_ = (head_ + 1) % queue_.size();
+        --count_;
+        dropped_->fetch_add(1, std::memory_order_relaxed);
+      }
+      queue_[(head_ + count_) % queue_.size()] = n;
+      ++count_;
+      return;
+    }
+    in_flight_ = true;
+    fill(n);
+  }
+  StartWrite(&msg_);
+}
+
+void ProducerSession::OnWriteDone(bool ok) {
+  bool write = false;
+  bool writes_done = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!ok) {
+      broken_ = true;
+      in_flight_ = false;
+      dropped_->fetch_add(count_, std::memory_order_relaxed);
+      count_ = 0;
+      return;
+    }
+    if (count_ > 0) {
+      fill(queue_[head_]);
+      head_ = (head_ + 1) % queue_.size();
+      --count_;
+      write = true;
+    } else {
+      in_flight_ = false;
+      if (closing_ && !writes_done_started_) writes_done = writes_done_started_ = true;
+    }
+  }
+  if (write) StartWrite(&msg_);
+  if (writes_done) StartWritesDone();
+}
+
+void ProducerSession::OnReadDone(bool ok) {
+  if (!ok) return;  // the daemon ended its side; OnDone follows
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (event_.has_granted() && !is_granted_) {
+      granted_ = event_.granted();
+      is_granted_ = true;
+      cv_.notify_all();
+    }
+  }
+  StartRead(&event_);  // keep a read pending: it is how the end is seen
+}
+
+void ProducerSession::OnDone(const grpc::Status& status) {
+  // on_end_ first: once ended_ is set the owner may destroy this object.
+  if (on_end_) on_end_();
+  std::lock_guard<std::mutex> lock(mu_);
+  status_ = status;
+  ended_ = true;
+  cv_.notify_all();
+}
+
+void ProducerSession::finish(std::chrono::milliseconds grace) {
+  bool writes_done = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ended_) return;
+    closing_ = true;
+    if (is_granted_ && !in_flight_ && !broken_ && !writes_done_started_) {
+      writes_done = writes_done_started_ = true;
+    }
+    if (!is_granted_) writes_done = false;
+  }
+  if (writes_done) StartWritesDone();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (is_granted_ && cv_.wait_for(lock, grace, [&] { return ended_; })) return;
+  }
+  context_.TryCancel();
+  wait_ended();
+}
+
+void ProducerSession::cancel() { context_.TryCancel(); }
+
+void ProducerSession::wait_ended() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return ended_; });
+}
+
+bool ProducerSession::ended() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ended_;
+}
+
+grpc::Status ProducerSession::final_status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+}  // namespace tensoripc

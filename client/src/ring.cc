@@ -1,0 +1,236 @@
+#include "ring.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "common/clock.h"
+#include "common/futex.h"
+
+namespace tensoripc {
+namespace {
+
+// A reader restarts a history snapshot at most this often before it accepts
+// overwritten frames as lost: a producer that laps a slow reader forever must
+// not starve it.
+constexpr int kMaxSnapshotRestarts = 64;
+
+void cpu_relax() { __builtin_ia32_pause(); }
+
+void sleep_ns(int64_t ns) {
+  struct timespec ts {0, static_cast<long>(ns)};
+  ::nanosleep(&ts, nullptr);
+}
+
+// How long a reader waits for a slot to leave its odd (mid-write) state
+// before it calls the frame lost although its producer looks alive: the
+// time a slow copy of one frame could take, with a generous margin.
+int64_t odd_slot_budget_ns(const PoolMapping& m) {
+  return 50'000'000 + static_cast<int64_t>(m.frame_size() / 512);  // 50 ms + 2 ms/MB
+}
+
+// Waits while the slot's counter is still `odd`. Returns true when it moved
+// (the write finished), false when the writer is dead or the budget is spent.
+bool wait_slot_settled(const PoolMapping& m, const SlotHeader& slot, uint64_t odd) {
+  for (int i = 0; i < 128; ++i) {
+    if (slot.lock.load(std::memory_order_acquire) != odd) return true;
+    cpu_relax();
+  }
+  const int64_t start = monotonic_ns();
+  const int64_t budget = odd_slot_budget_ns(m);
+  int64_t next_liveness_check = 0;
+  int64_t nap = 2'000;
+  for (;;) {
+    if (slot.lock.load(std::memory_order_acquire) != odd) return true;
+    const int64_t elapsed = monotonic_ns() - start;
+    if (elapsed >= next_liveness_check) {
+      const int pid = m.header().producer_pid.load(std::memory_order_acquire);
+      if (pid == 0 || !process_alive(pid)) {
+        // One last look: the writer may have finished just before it left.
+        return slot.lock.load(std::memory_order_acquire) != odd;
+      }
+      next_liveness_check = elapsed + 1'000'000;
+    }
+    if (elapsed >= budget) return false;
+    sleep_ns(nap);
+    if (nap < 200'000) nap *= 2;
+  }
+}
+
+}  // namespace
+
+bool process_alive(int pid) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  // A killed process stays a zombie until its parent reaps it; it writes no more.
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE* f = std::fopen(path, "re");
+  if (!f) return true;  // no /proc: trust kill()
+  char buf[512];
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* close_paren = std::strrchr(buf, ')');
+  if (!close_paren || close_paren[1] != ' ') return true;
+  const char state = close_paren[2];
+  return state != 'Z' && state != 'X';
+}
+
+WrittenFrame write_frame(const PoolMapping& m, const void* src) {
+  PoolHeader& h = m.header();
+  WrittenFrame w;
+  w.seq = h.latest_seq.load(std::memory_order_relaxed) + 1;
+  w.slot = w.seq % m.slot_count();
+  SlotHeader& slot = m.slot(w.slot);
+  const uint64_t odd = slot_write_begin(slot);
+  std::memcpy(m.writable_frame(w.slot), src, m.frame_size());
+  w.timestamp_ns = realtime_ns();
+  slot_write_end(slot, odd, w.seq, w.timestamp_ns);
+  h.latest_seq.store(w.seq, std::memory_order_release);
+  // Dekker with wait_for_seq_after: bump the word, then look for waiters;
+  // a waiter registers, then re-checks. seq_cst on both sides, so either we
+  // see the waiter or it sees the new word, and no wake is lost.
+  h.futex_word.fetch_add(1, std::memory_order_seq_cst);
+  if (h.futex_waiters.load(std::memory_order_seq_cst) > 0) futex_wake_all(&h.futex_word);
+  return w;
+}
+
+namespace {
+
+// One attempt at frame `seq`; on kOk dst holds it. `busy` is set to the odd
+// counter when a write is in progress on the slot (then the result is
+// kOverwritten: the frame is going away).
+ReadStatus try_read(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts, uint64_t* busy) {
+  const SlotHeader& slot = m.slot(seq % m.slot_count());
+  for (;;) {
+    const uint64_t begin = slot_read_begin(slot);
+    if (begin & 1) {
+      *busy = begin;
+      return ReadStatus::kOverwritten;
+    }
+    const uint64_t frame_seq = slot.frame_seq.load(std::memory_order_relaxed);
+    if (frame_seq != seq) {
+      if (!slot_read_valid(slot, begin)) continue;
+      // Newer: lapped by the producer. Older: the frame never completed
+      // (a writer died before finishing it); it will not appear later.
+      return frame_seq > seq ? ReadStatus::kOverwritten : ReadStatus::kLost;
+    }
+    std::memcpy(dst, m.frame(seq % m.slot_count()), m.frame_size());
+    const int64_t t = slot.timestamp_ns.load(std::memory_order_relaxed);
+    if (slot_read_valid(slot, begin)) {
+      if (ts) *ts = t;
+      return ReadStatus::kOk;
+    }
+  }
+}
+
+}  // namespace
+
+ReadStatus read_frame(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts) {
+  if (seq == 0) {
+    std::memset(dst, 0, m.frame_size());
+    return ReadStatus::kLost;
+  }
+  uint64_t busy = 0;
+  const ReadStatus r = try_read(m, seq, dst, ts, &busy);
+  if (r == ReadStatus::kLost) std::memset(dst, 0, m.frame_size());
+  return r;
+}
+
+uint64_t read_history(const PoolMapping& m, size_t count, bool latest_first, void* dst,
+                      uint64_t* seqs, int64_t* timestamps_ns) {
+  const PoolHeader& h = m.header();
+  const uint64_t frame = m.frame_size();
+  char* out = static_cast<char*>(dst);
+  for (int attempt = 0;; ++attempt) {
+    const bool last_attempt = attempt >= kMaxSnapshotRestarts;
+    const uint64_t latest = h.latest_seq.load(std::memory_order_acquire);
+    if (latest == 0) return 0;
+    bool restart = false;
+    for (size_t i = 0; i < count && !restart; ++i) {
+      const size_t pos = latest_first ? i : count - 1 - i;
+      char* frame_dst = out + pos * frame;
+      uint64_t seq = latest >= i + 1 ? latest - i : 0;
+      int64_t ts = 0;
+      ReadStatus r = ReadStatus::kLost;
+      if (seq != 0) {
+        uint64_t busy = 0;
+        r = try_read(m, seq, frame_dst, &ts, &busy);
+        if (r == ReadStatus::kOverwritten && busy != 0 &&
+            !wait_slot_settled(m, m.slot(seq % m.slot_count()), busy)) {
+          r = ReadStatus::kLost;  // the writer died on this slot (or stalls)
+        } else if (r == ReadStatus::kOverwritten && !last_attempt) {
+          restart = true;
+          continue;
+        }
+      }
+      if (r != ReadStatus::kOk) {
+        std::memset(frame_dst, 0, frame);
+        seq = 0;
+        ts = 0;
+      }
+      if (seqs) seqs[pos] = seq;
+      if (timestamps_ns) timestamps_ns[pos] = ts;
+    }
+    if (!restart) return latest;
+  }
+}
+
+LatestFrame locate_latest(const PoolMapping& m) {
+  const PoolHeader& h = m.header();
+  for (int attempt = 0; attempt < kMaxSnapshotRestarts; ++attempt) {
+    LatestFrame f;
+    const uint64_t latest = h.latest_seq.load(std::memory_order_acquire);
+    if (latest == 0) return f;
+    f.slot = latest % m.slot_count();
+    const SlotHeader& slot = m.slot(f.slot);
+    const uint64_t begin = slot_read_begin(slot);
+    if (begin & 1) {
+      if (!wait_slot_settled(m, slot, begin)) return LatestFrame{};  // lost
+      continue;
+    }
+    const uint64_t frame_seq = slot.frame_seq.load(std::memory_order_relaxed);
+    const int64_t ts = slot.timestamp_ns.load(std::memory_order_relaxed);
+    if (!slot_read_valid(slot, begin)) continue;
+    if (frame_seq != latest) {
+      if (frame_seq < latest) return LatestFrame{};  // never completed
+      continue;                                      // lapped: look again
+    }
+    f.seq = latest;
+    f.lock = begin;
+    f.timestamp_ns = ts;
+    return f;
+  }
+  return LatestFrame{};
+}
+
+uint64_t wait_for_seq_after(const PoolMapping& m, uint64_t after,
+                            std::chrono::nanoseconds timeout, const std::atomic<bool>* stop) {
+  PoolHeader& h = m.header();
+  const int64_t deadline = monotonic_ns() + timeout.count();
+  for (;;) {
+    const uint32_t word = h.futex_word.load(std::memory_order_seq_cst);
+    uint64_t latest = h.latest_seq.load(std::memory_order_acquire);
+    if (latest > after) return latest;
+    const int64_t left = deadline - monotonic_ns();
+    if (left <= 0 || (stop && stop->load(std::memory_order_acquire))) return latest;
+    h.futex_waiters.fetch_add(1, std::memory_order_seq_cst);
+    latest = h.latest_seq.load(std::memory_order_seq_cst);
+    if (latest > after) {
+      h.futex_waiters.fetch_sub(1, std::memory_order_seq_cst);
+      return latest;
+    }
+    futex_wait(&h.futex_word, word, left);
+    h.futex_waiters.fetch_sub(1, std::memory_order_seq_cst);
+  }
+}
+
+void wake_waiters(const PoolMapping& m) { futex_wake_all(&m.header().futex_word); }
+
+}  // namespace tensoripc
+
