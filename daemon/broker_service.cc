@@ -1,0 +1,49 @@
+#include "daemon/broker_service.h"
+
+#include "daemon/grpc_status.h"
+#include "daemon/producer_session.h"
+#include "daemon/subscribe_stream.h"
+
+namespace tensoripc::daemon {
+namespace {
+
+grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context, const Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(to_grpc(status));
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* BrokerService::ProducerSession(
+    grpc::CallbackServerContext* /*context*/) {
+  return start_producer_session(registry_);
+}
+
+grpc::ServerWriteReactor<v1::SubscribeEvent>* BrokerService::Subscribe(
+    grpc::CallbackServerContext* /*context*/, const v1::SubscribeRequest* request) {
+  return start_subscribe_stream(registry_, *request);
+}
+
+grpc::ServerUnaryReactor* BrokerService::ListPools(grpc::CallbackServerContext* context,
+                                                   const v1::ListPoolsRequest* /*request*/,
+                                                   v1::ListPoolsResponse* response) {
+  for (v1::PoolInfo& info : registry_.list()) *response->add_pools() = std::move(info);
+  return finish(context, {});
+}
+
+grpc::ServerUnaryReactor* BrokerService::GetPool(grpc::CallbackServerContext* context,
+                                                 const v1::GetPoolRequest* request,
+                                                 v1::PoolInfo* response) {
+  auto info = registry_.get(request->name());
+  if (info.ok()) *response = std::move(*info);
+  return finish(context, info.status());
+}
+
+grpc::ServerUnaryReactor* BrokerService::DeletePool(grpc::CallbackServerContext* context,
+                                                    const v1::DeletePoolRequest* request,
+                                                    v1::DeletePoolResponse* /*response*/) {
+  return finish(context, registry_.remove(request->name(), request->force()));
+}
+
+}  // namespace tensoripc::daemon

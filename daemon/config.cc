@@ -1,0 +1,214 @@
+#include "daemon/config.h"
+
+#include <sys/un.h>
+
+#include <CLI/CLI.hpp>
+#include <cctype>
+#include <iostream>
+
+#include "common/pool_identity.h"
+#include "common/socket_path.h"
+
+#ifndef TENSORIPC_VERSION
+#define TENSORIPC_VERSION "unknown"
+#endif
+
+namespace tensoripc::daemon {
+namespace {
+
+std::string octal(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0%03o", static_cast<unsigned>(mode));
+  return buf;
+}
+
+// Settings as CLI11 fills them in: strings where we parse the text ourselves,
+// so that a bad value gets a message naming the setting and what it expects.
+struct RawSettings {
+  std::string socket_path;
+  std::string socket_mode = "0660";
+  std::string shm_prefix = "tensoripc.";
+  std::string shm_mode = "0660";
+  std::string log_level = "info";
+  uint32_t max_pools = 256;
+  std::string max_pool_bytes = "4GiB";
+  std::string retention = "keep";
+};
+
+int fail(const std::string& message) {
+  std::cerr << "tensor-ipcd: " << message << "\n";
+  return 2;
+}
+
+}  // namespace
+
+std::optional<mode_t> parse_mode(const std::string& text) {
+  std::string digits = text;
+  if (digits.rfind("0o", 0) == 0 || digits.rfind("0O", 0) == 0) digits = digits.substr(2);
+  if (digits.empty() || digits.size() > 4) return std::nullopt;
+  mode_t mode = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '7') return std::nullopt;
+    mode = mode * 8 + static_cast<mode_t>(c - '0');
+  }
+  if (mode > 0777) return std::nullopt;
+  return mode;
+}
+
+std::optional<uint64_t> parse_byte_size(const std::string& text) {
+  size_t i = 0;
+  uint64_t value = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    if (__builtin_mul_overflow(value, 10, &value) ||
+        __builtin_add_overflow(value, static_cast<uint64_t>(text[i] - '0'), &value)) {
+      return std::nullopt;
+    }
+    ++i;
+  }
+  if (i == 0) return std::nullopt;
+  std::string unit = text.substr(i);
+  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  uint64_t scale = 1;
+  if (unit.empty() || unit == "b") {
+    scale = 1;
+  } else if (unit == "k" || unit == "kb" || unit == "kib") {
+    scale = 1ULL << 10;
+  } else if (unit == "m" || unit == "mb" || unit == "mib") {
+    scale = 1ULL << 20;
+  } else if (unit == "g" || unit == "gb" || unit == "gib") {
+    scale = 1ULL << 30;
+  } else if (unit == "t" || unit == "tb" || unit == "tib") {
+    scale = 1ULL << 40;
+  } else {
+    return std::nullopt;
+  }
+  if (__builtin_mul_overflow(value, scale, &value)) return std::nullopt;
+  return value;
+}
+
+ParseOutcome parse_config(int argc, const char* const* argv) {
+  return parse_config(argc, argv, kSystemConfigFile);
+}
+
+ParseOutcome parse_config(int argc, const char* const* argv,
+                          const std::string& system_config_file) {
+  RawSettings raw;
+  raw.socket_path = resolve_daemon_socket_path(false);
+
+  CLI::App app{
+      "tensor-ipcd: the tensor-ipc broker. Grants each pool (topic) to one producer, creates its "
+      "shared-memory segment, and streams frame and lifecycle events to subscribers over gRPC "
+      "on a Unix socket.",
+      "tensor-ipcd"};
+  app.set_version_flag("--version", std::string("tensor-ipcd ") + TENSORIPC_VERSION);
+  app.set_config("--config", system_config_file,
+                 "TOML file with the same settings, keys named like the long flags without "
+                 "'--' (e.g. shm-prefix = \"tensoripc.\"); flags win over the file",
+                 false);
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  // A flag given twice: the last one wins, as with most daemons (a wrapper
+  // script can append an override).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+
+  app.add_option("--socket", raw.socket_path,
+                 "Unix socket to serve on ($TENSOR_IPC_SOCKET, else the user's runtime dir; "
+                 "the system service passes /run/tensor-ipc/tensor-ipcd.sock)")
+      ->capture_default_str();
+  app.add_option("--socket-mode", raw.socket_mode, "Octal mode of the socket file")
+      ->capture_default_str();
+  app.add_option("--shm-prefix", raw.shm_prefix,
+                 "Prefix of this daemon's segments in /dev/shm ([A-Za-z0-9_.-]{1,64}); each "
+                 "daemon needs its own, and no prefix may be the start of another")
+      ->capture_default_str();
+  app.add_option("--shm-mode", raw.shm_mode, "Octal mode of the segments")->capture_default_str();
+  app.add_option("--log-level", raw.log_level, "Least severe level that is logged")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.add_option("--max-pools", raw.max_pools, "Most pools the daemon holds at once")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
+  app.add_option("--max-pool-bytes", raw.max_pool_bytes,
+                 "Largest pool (all history_len frames); a number of bytes, or with K, M, G, T "
+                 "(powers of 1024)")
+      ->capture_default_str();
+  app.add_option("--retention", raw.retention,
+                 "What becomes of a pool whose producer left, and of the segments at SIGTERM: "
+                 "keep (a producer with the same metadata resumes it) or remove")
+      ->check(CLI::IsMember({"keep", "remove"}))
+      ->capture_default_str();
+
+  ParseOutcome out;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    out.exit_code = app.exit(e);
+    return out;
+  } catch (const CLI::CallForAllHelp& e) {
+    out.exit_code = app.exit(e);
+    return out;
+  } catch (const CLI::CallForVersion& e) {
+    out.exit_code = app.exit(e);
+    return out;
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    out.exit_code = 2;
+    return out;
+  }
+
+  Config config;
+  if (CLI::Option* opt = app.get_config_ptr(); opt != nullptr && opt->count() > 0) {
+    config.config_file = opt->as<std::string>();
+  }
+  if (raw.socket_path.empty()) {
+    out.exit_code = fail("--socket: the socket path is empty");
+    return out;
+  }
+  if (raw.socket_path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    out.exit_code = fail("--socket: '" + raw.socket_path + "' is " +
+                         std::to_string(raw.socket_path.size()) +
+                         " characters; a Unix socket path must be under " +
+                         std::to_string(sizeof(sockaddr_un{}.sun_path)));
+    return out;
+  }
+  config.socket_path = raw.socket_path;
+  auto socket_mode = parse_mode(raw.socket_mode);
+  if (!socket_mode) {
+    out.exit_code = fail("--socket-mode: '" + raw.socket_mode +
+                         "' is not an octal file mode like 0660");
+    return out;
+  }
+  config.socket_mode = *socket_mode;
+  if (Status s = validate_shm_prefix(raw.shm_prefix); !s.ok()) {
+    out.exit_code = fail("--shm-prefix: " + s.message());
+    return out;
+  }
+  config.shm_prefix = raw.shm_prefix;
+  auto shm_mode = parse_mode(raw.shm_mode);
+  if (!shm_mode) {
+    out.exit_code = fail("--shm-mode: '" + raw.shm_mode + "' is not an octal file mode like 0660");
+    return out;
+  }
+  config.shm_mode = *shm_mode;
+  config.log_level = raw.log_level;
+  config.max_pools = raw.max_pools;
+  auto bytes = parse_byte_size(raw.max_pool_bytes);
+  if (!bytes || *bytes == 0) {
+    out.exit_code = fail("--max-pool-bytes: '" + raw.max_pool_bytes +
+                         "' is not a size above 0 like 4294967296, 512M or 4GiB");
+    return out;
+  }
+  config.max_pool_bytes = *bytes;
+  config.retention = raw.retention == "remove" ? Retention::kRemove : Retention::kKeep;
+  out.config = config;
+  return out;
+}
+
+std::string describe(const Config& c) {
+  return "socket " + c.socket_path + " (mode " + octal(c.socket_mode) + "), shm prefix '" +
+         c.shm_prefix + "' (mode " + octal(c.shm_mode) + "), max " + std::to_string(c.max_pools) +
+         " pools of at most " + std::to_string(c.max_pool_bytes) + " bytes, retention " +
+         (c.retention == Retention::kKeep ? "keep" : "remove") +
+         (c.config_file.empty() ? "" : ", config " + c.config_file);
+}
+
+}  // namespace tensoripc::daemon

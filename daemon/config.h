@@ -1,0 +1,64 @@
+// The daemon's settings: what tensor-ipcd reads from its command line and its
+// TOML config file, with the defaults a user gets when they give neither.
+//
+// Value type; thread-compatible.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "daemon/registry.h"
+
+namespace tensoripc::daemon {
+
+inline constexpr const char* kSystemConfigFile = "/etc/tensor-ipc/tensor-ipcd.toml";
+
+struct Config {
+  // Where to serve. Default: resolve_daemon_socket_path(false), i.e.
+  // $TENSOR_IPC_SOCKET or the user's runtime dir; the systemd unit passes the
+  // system path explicitly.
+  std::string socket_path;
+  mode_t socket_mode = 0660;
+  // Segments are "/dev/shm/<prefix><pool name>". Every daemon on a machine
+  // needs its own prefix, and no prefix may start another one.
+  std::string shm_prefix = "tensoripc.";
+  mode_t shm_mode = 0660;
+  std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
+  uint32_t max_pools = 256;
+  uint64_t max_pool_bytes = 4ULL << 30;  // all history_len frames of one pool
+  // What happens to a pool whose producer left, and to segments at SIGTERM.
+  Retention retention = Retention::kKeep;
+  // The config file that was read, empty when none.
+  std::string config_file;
+};
+
+// What parsing the command line led to: a Config to run with, or an exit
+// code (0 after --help/--version, 2 for a bad setting; the message has been
+// printed already).
+struct ParseOutcome {
+  std::optional<Config> config;
+  int exit_code = 0;
+};
+
+// Parses argv (and the config file it names, or kSystemConfigFile when it
+// exists and no --config is given; flags win over the file), validates every
+// setting, and prints help, version or errors itself.
+ParseOutcome parse_config(int argc, const char* const* argv);
+
+// Same, with the default config file taken from `system_config_file` (tests).
+ParseOutcome parse_config(int argc, const char* const* argv, const std::string& system_config_file);
+
+// "0660", "660", "0o660" -> 0660; nullopt unless octal and at most 0777.
+std::optional<mode_t> parse_mode(const std::string& text);
+
+// "4294967296", "4G", "4GiB", "512M", "64k" (powers of 1024) -> bytes;
+// nullopt on anything else or on overflow.
+std::optional<uint64_t> parse_byte_size(const std::string& text);
+
+// One line for the start-up log.
+std::string describe(const Config& config);
+
+}  // namespace tensoripc::daemon

@@ -1,0 +1,78 @@
+// tensor-ipcd: the tensor-ipc broker daemon. See docs/protocol.md for what it
+// does on the wire and docs/daemon.md for how to run it.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <memory>
+
+#include "daemon/config.h"
+#include "daemon/logging.h"
+#include "daemon/registry.h"
+#include "daemon/server.h"
+
+namespace tensoripc::daemon {
+namespace {
+
+int run(const Config& config) {
+  // Before any thread exists: every thread gRPC starts inherits this mask, so
+  // SIGTERM and SIGINT reach only the sigwait below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  const bool systemd = under_systemd();
+  setup_logging(config.log_level, systemd);
+  spdlog::info("tensor-ipcd starting: {}", describe(config));
+
+  RegistryOptions options;
+  options.shm_prefix = config.shm_prefix;
+  options.shm_mode = config.shm_mode;
+  options.max_pools = config.max_pools;
+  options.max_pool_bytes = config.max_pool_bytes;
+  options.retention = config.retention;
+  Registry registry(options);
+  const AdoptionReport adopted = registry.adopt_leftovers();
+  if (adopted.adopted || adopted.removed) {
+    spdlog::info("leftover segments: {} adopted, {} removed", adopted.adopted, adopted.removed);
+  }
+
+  auto server = Server::start(config, registry);
+  if (!server.ok()) {
+    spdlog::critical("{}", server.status().message());
+    return 1;
+  }
+  spdlog::info("serving on {}", config.socket_path);
+  sd_notifyf(0, "READY=1\nSTATUS=serving on %s", config.socket_path.c_str());
+
+  int sig = 0;
+  while (sigwait(&stop_signals, &sig) != 0) {
+  }
+  spdlog::info("{} received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  sd_notify(0, "STOPPING=1");
+  (*server)->shutdown();
+  registry.finish_segments();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace tensoripc::daemon
+
+int main(int argc, char** argv) {
+  using namespace tensoripc::daemon;
+  ParseOutcome parsed = parse_config(argc, argv);
+  if (!parsed.config) return parsed.exit_code;
+  try {
+    return run(*parsed.config);
+  } catch (const std::exception& e) {
+    spdlog::critical("tensor-ipcd failed: {}", e.what());
+    return 1;
+  }
+}

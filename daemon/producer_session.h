@@ -1,0 +1,18 @@
+// The ProducerSession stream: a producer's lease on one pool, alive exactly
+// as long as the stream (see docs/protocol.md).
+#pragma once
+
+#include <grpcpp/support/server_callback.h>
+
+#include "daemon/registry.h"
+#include "tensoripc/v1/broker.pb.h"
+
+namespace tensoripc::daemon {
+
+// A new reactor for one ProducerSession call. It deletes itself when gRPC is
+// done with it; the registry must outlive every call (the server is shut
+// down before the registry goes).
+grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* start_producer_session(
+    Registry& registry);
+
+}  // namespace tensoripc::daemon

@@ -1,0 +1,152 @@
+// The daemon's registry: pools, producer leases, subscriptions and stats.
+// All the broker's decisions live here, free of gRPC, so they are unit-tested
+// directly; the gRPC streams plug in through two small interfaces.
+//
+// A Registry owns every pool's segment (PoolSegment). It holds shared
+// references to the streams' EventSink and LeaseHolder objects, never to the
+// gRPC reactors themselves, and forgets them when they release or
+// unsubscribe. Thread-safe: one mutex serialises every call. Callbacks into
+// sinks and holders are made with that mutex held, so they must not block
+// and must not call back into the Registry.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "daemon/event_queue.h"
+#include "daemon/pool_segment.h"
+#include "daemon/rate_meter.h"
+#include "tensoripc/v1/broker.pb.h"
+
+namespace tensoripc::daemon {
+
+// What becomes of a pool whose producer left, and of the segments at shutdown.
+enum class Retention {
+  kKeep,    // kept: a producer with the same metadata resumes it; valid at restart
+  kRemove,  // unlinked
+};
+
+struct RegistryOptions {
+  std::string shm_prefix = "tensoripc.";
+  mode_t shm_mode = 0660;
+  uint32_t max_pools = 256;
+  uint64_t max_pool_bytes = 4ULL << 30;
+  Retention retention = Retention::kKeep;
+};
+
+// Where one subscription's events go (the Subscribe stream; tests record them).
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void push_frame(const FrameNotice& frame) = 0;
+  virtual void push_lifecycle(std::shared_ptr<const v1::SubscribeEvent> event) = 0;
+  // Ends the subscription from the daemon's side (shutdown).
+  virtual void close(const Status& status) = 0;
+  // keep_last, delivered, dropped, queued (pid is filled in by the Registry).
+  virtual void stats(v1::SubscriberStats* out) const = 0;
+};
+
+// The other end of a producer's lease (the ProducerSession stream).
+class LeaseHolder {
+ public:
+  virtual ~LeaseHolder() = default;
+  // The daemon ends the lease (DeletePool with force, shutdown); the lease is
+  // already gone from the registry when this is called.
+  virtual void revoke(const Status& why) = 0;
+};
+
+struct AdoptionReport {
+  int adopted = 0;
+  int removed = 0;  // invalid, foreign-named, or over --max-pools
+};
+
+class Registry {
+ public:
+  explicit Registry(RegistryOptions options);
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  const RegistryOptions& options() const { return options_; }
+
+  // At start: adopts valid leftover segments of this daemon's prefix as pools
+  // without a producer; unlinks the rest of the prefix.
+  AdoptionReport adopt_leftovers();
+
+  // ---- producers. A lease is identified by its holder.
+
+  // Validates the claim and grants the pool: created, resumed (same identity:
+  // history and latest_seq kept) or replaced (another identity, no producer).
+  StatusOr<v1::PoolGranted> claim(const v1::ClaimPool& claim, std::shared_ptr<LeaseHolder> holder);
+  // A publish notice from the holder's producer; an error ends its session.
+  Status publish(const LeaseHolder* holder, const v1::Published& notice);
+  // The holder's stream ended; a no-op if it holds no lease (any more).
+  void release(const LeaseHolder* holder);
+
+  // ---- subscribers. A subscription is identified by its sink.
+
+  // Registers `sink` for `name` and queues its first event (PoolAttached or
+  // WaitingForProducer).
+  Status subscribe(const std::string& name, int32_t pid, std::shared_ptr<EventSink> sink);
+  // The sink's stream ended; a no-op if it is not subscribed.
+  void unsubscribe(const EventSink* sink);
+
+  // ---- queries
+
+  std::vector<v1::PoolInfo> list() const;
+  StatusOr<v1::PoolInfo> get(const std::string& name) const;
+  // Unlinks the pool's segment; a held pool needs `force`, which revokes the
+  // lease with ABORTED.
+  Status remove(const std::string& name, bool force);
+
+  // ---- shutdown
+
+  // Ends every lease and subscription with UNAVAILABLE and refuses new ones.
+  void shutdown();
+  // After the server stopped: with Retention::kRemove unlinks every segment;
+  // with kKeep leaves them (producer_pid cleared) for the next daemon.
+  void finish_segments();
+
+ private:
+  struct Subscription {
+    std::string name;
+    int32_t pid = 0;
+    std::shared_ptr<EventSink> sink;
+  };
+
+  struct Pool {
+    v1::PoolMetadata metadata;  // completed: sizes, shm_name, creator_pid
+    PoolSegment segment;
+    std::shared_ptr<LeaseHolder> holder;  // null when no producer
+    int32_t producer_pid = 0;
+    uint64_t latest_seq = 0;  // the last seq a notice announced (or the header had)
+    uint64_t frames_published = 0;
+    uint64_t departed_drops = 0;  // drops of subscribers that left
+    int64_t last_publish_unix_ns = 0;
+    RateMeter rate;
+  };
+
+  void fill_info(const Pool& pool, v1::PoolInfo* out) const;
+  std::shared_ptr<const v1::SubscribeEvent> attached_event(const Pool& pool) const;
+  void broadcast(const std::string& name, const std::shared_ptr<const v1::SubscribeEvent>& ev);
+  // Drops the pool (segment unlinked) and tells its subscribers why.
+  void erase_pool(std::map<std::string, std::unique_ptr<Pool>>::iterator it,
+                  const std::string& reason);
+
+  const RegistryOptions options_;
+  mutable std::mutex mu_;
+  bool closed_ = false;
+  std::map<std::string, std::unique_ptr<Pool>> pools_;
+  std::map<const LeaseHolder*, std::string> leases_;  // holder -> pool name
+  std::map<const EventSink*, Subscription> subscriptions_;
+  std::multimap<std::string, EventSink*> subscribers_by_name_;
+};
+
+}  // namespace tensoripc::daemon

@@ -1,0 +1,98 @@
+#include "daemon/server.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "common/socket_path.h"
+#include "grpc/health/v1/health.pb.h"
+
+namespace tensoripc::daemon {
+namespace {
+
+bool is_socket(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+// True when something accepts connections on `path`: gRPC would unlink that
+// socket and bind its own, silently cutting the other daemon off.
+bool socket_answers(const std::string& path) {
+  if (!is_socket(path)) return false;
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  const bool answered = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return answered;
+}
+
+}  // namespace
+
+Server::Server(Registry& registry, std::string socket_path)
+    : registry_(registry),
+      socket_path_(std::move(socket_path)),
+      service_(std::make_unique<BrokerService>(registry)) {}
+
+Server::~Server() { shutdown(); }
+
+StatusOr<std::unique_ptr<Server>> Server::start(const Config& config, Registry& registry) {
+  const std::string& path = config.socket_path;
+  if (Status s = ensure_socket_dir(path); !s.ok()) return s;
+  if (socket_answers(path)) {
+    return Status(StatusCode::kAlreadyExists,
+                  "another process (a running tensor-ipcd?) is serving on " + path +
+                      "; stop it or pass another --socket");
+  }
+
+  // Reflection can describe grpc.health.v1.Health only when its descriptor is
+  // in this binary; naming it here keeps the linker from dropping it.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  std::unique_ptr<Server> server(new Server(registry, path));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(grpc_target(path), grpc::InsecureServerCredentials());
+  builder.RegisterService(server->service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_) {
+    return Status(StatusCode::kUnavailable,
+                  "cannot serve on " + path + "; check that its directory is writable");
+  }
+  if (::chmod(path.c_str(), config.socket_mode) != 0) {
+    spdlog::warn("cannot set the mode of {} to {:o}: {}", path, config.socket_mode,
+                 std::strerror(errno));
+  }
+  if (grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService()) {
+    health->SetServingStatus(true);
+    health->SetServingStatus(v1::Broker::service_full_name(), true);
+  }
+  return server;
+}
+
+void Server::shutdown(std::chrono::milliseconds grace) {
+  if (!server_) return;
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->Shutdown();
+  }
+  registry_.shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + grace);
+  server_->Wait();
+  server_.reset();
+  if (is_socket(socket_path_)) ::unlink(socket_path_.c_str());
+}
+
+}  // namespace tensoripc::daemon

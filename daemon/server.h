@@ -1,0 +1,48 @@
+// The gRPC server of tensor-ipcd on its Unix socket: the Broker service,
+// server reflection, and the standard health service.
+//
+// Owns the grpc::Server and the service; does not own the Registry, which
+// must outlive it. start() and shutdown() are called from the main thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include "common/status.h"
+#include "daemon/broker_service.h"
+#include "daemon/config.h"
+#include "daemon/registry.h"
+
+namespace tensoripc::daemon {
+
+class Server {
+ public:
+  // Serves `registry` on config.socket_path (directory created if missing,
+  // socket chmod-ed to config.socket_mode). Refuses, rather than steals, a
+  // socket that another daemon is answering on.
+  static StatusOr<std::unique_ptr<Server>> start(const Config& config, Registry& registry);
+
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  const std::string& socket_path() const { return socket_path_; }
+
+  // Marks the health service NOT_SERVING, ends every stream with
+  // UNAVAILABLE (Registry::shutdown), stops serving (calls still running
+  // after `grace` are cancelled), and removes the socket file. Idempotent.
+  void shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+ private:
+  Server(Registry& registry, std::string socket_path);
+
+  Registry& registry_;
+  std::string socket_path_;
+  std::unique_ptr<BrokerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace tensoripc::daemon

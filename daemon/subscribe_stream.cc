@@ -1,0 +1,152 @@
+#include "daemon/subscribe_stream.h"
+
+#include <mutex>
+#include <utility>
+
+#include "daemon/event_queue.h"
+#include "daemon/grpc_status.h"
+
+namespace tensoripc::daemon {
+namespace {
+
+using Reactor = grpc::ServerWriteReactor<v1::SubscribeEvent>;
+
+// The subscriber's outbox: the EventSink the registry pushes into, and the one
+// place that drives the reactor. One write in flight at most; the next starts
+// from write_done (OnWriteDone), so a slow subscriber only fills its own
+// bounded queue and never delays the producer or other subscribers. Finish
+// happens exactly once, never with a write in flight, and the reactor is not
+// touched after Finish or detach (OnDone). Owned jointly by the reactor and,
+// while subscribed, the registry; thread-safe.
+class Outbox final : public EventSink {
+ public:
+  Outbox(Reactor* reactor, uint32_t keep_last) : reactor_(reactor), queue_(keep_last) {}
+
+  void push_frame(const FrameNotice& frame) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finish_wanted_) return;
+    queue_.push_frame(frame);
+    write_next();
+  }
+
+  void push_lifecycle(std::shared_ptr<const v1::SubscribeEvent> event) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finish_wanted_) return;
+    if (!queue_.push_lifecycle(std::move(event))) {
+      finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "subscriber is not reading: " + std::to_string(kMaxLifecycleBacklog) +
+                              " lifecycle events are waiting for it"));
+      return;
+    }
+    write_next();
+  }
+
+  void close(const Status& status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    finish(to_grpc(status));
+  }
+
+  void stats(v1::SubscriberStats* out) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    out->set_keep_last(queue_.keep_last());
+    out->set_delivered(delivered_);
+    out->set_dropped(queue_.dropped());
+    out->set_queued(queue_.queued_frames());
+  }
+
+  void write_done(bool ok) {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (ok && current_is_frame_) ++delivered_;
+    if (!ok) finish(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away"));
+    if (finish_wanted_) {
+      if (!finished_) finish_now();
+      return;
+    }
+    write_next();
+  }
+
+  void cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    finish(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away"));
+  }
+
+  void detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    reactor_ = nullptr;
+    finish_wanted_ = finished_ = true;
+  }
+
+  void finish_with(const grpc::Status& status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    finish(status);
+  }
+
+ private:
+  // All below: mu_ held.
+  void write_next() {
+    if (writing_ || finish_wanted_) return;
+    if (!queue_.pop(&current_, &current_is_frame_)) return;
+    writing_ = true;
+    reactor_->StartWrite(&current_);
+  }
+
+  void finish(grpc::Status status) {
+    if (finish_wanted_) return;
+    finish_wanted_ = true;
+    status_ = std::move(status);
+    if (!writing_) finish_now();
+  }
+
+  void finish_now() {
+    finished_ = true;
+    reactor_->Finish(status_);
+  }
+
+  mutable std::mutex mu_;
+  Reactor* reactor_;
+  EventQueue queue_;
+  v1::SubscribeEvent current_;  // the write in flight; untouched until write_done
+  bool current_is_frame_ = false;
+  bool writing_ = false;
+  bool finish_wanted_ = false;
+  bool finished_ = false;
+  grpc::Status status_;
+  uint64_t delivered_ = 0;
+};
+
+class SubscribeStream final : public Reactor {
+ public:
+  SubscribeStream(Registry& registry, const v1::SubscribeRequest& request) : registry_(registry) {
+    auto keep_last = effective_keep_last(request.keep_last());
+    outbox_ = std::make_shared<Outbox>(this, keep_last.ok() ? *keep_last : kDefaultKeepLast);
+    Status s = keep_last.status();
+    if (s.ok()) s = registry_.subscribe(request.name(), request.pid(), outbox_);
+    if (!s.ok()) outbox_->finish_with(to_grpc(s));
+  }
+
+  void OnWriteDone(bool ok) override { outbox_->write_done(ok); }
+
+  void OnCancel() override {
+    registry_.unsubscribe(outbox_.get());
+    outbox_->cancel();
+  }
+
+  void OnDone() override {
+    registry_.unsubscribe(outbox_.get());
+    outbox_->detach();
+    delete this;
+  }
+
+ private:
+  Registry& registry_;
+  std::shared_ptr<Outbox> outbox_;
+};
+
+}  // namespace
+
+Reactor* start_subscribe_stream(Registry& registry, const v1::SubscribeRequest& request) {
+  return new SubscribeStream(registry, request);
+}
+
+}  // namespace tensoripc::daemon
