@@ -293,6 +293,10 @@ TEST_F(RingTest, OpenChecksGenerationAndIdentity) {
 
 TEST_F(RingTest, ConsumerCannotWriteFrames) {
   make_pool(8, 1);
+  // The death test's child runs this test again and dies without TearDown:
+  // unlink now (the mappings stay valid) so it leaves no segment behind.
+  ShmFile::unlink(name_);
+  name_.clear();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       { *const_cast<char*>(consumer_->frame(0)) = 1; }, "");

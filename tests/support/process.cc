@@ -138,7 +138,14 @@ DaemonProcess::DaemonProcess(std::vector<std::string> extra_args) {
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   child_ = std::make_unique<ChildProcess>(argv);
 
-  channel_ = grpc::CreateChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials());
+  // gRPC's default reconnect back-off (1 s, growing) would make every start
+  // wait seconds for a socket that appears milliseconds after the first try.
+  grpc::ChannelArguments channel_args;
+  channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
+  channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
+  channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  channel_ = grpc::CreateCustomChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials(),
+                                       channel_args);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!child_->running()) throw std::runtime_error("tensor-ipcd exited during start-up");

@@ -1,0 +1,223 @@
+// Producers that come, go and die at any instant; consumers that are told,
+// keep reading without blocking, and pick the pool up again. Callbacks on the
+// stream and futex paths.
+#include <signal.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "client_fixture.h"
+#include "common/pool_layout.h"
+#include "common/shm.h"
+#include "frame_pattern.h"
+
+namespace tensoripc::testing {
+namespace {
+
+// Records callbacks: seqs seen and whether every frame was intact.
+struct Recorder {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<uint64_t> seqs;
+  int torn = 0;
+  std::vector<PoolState> states;
+
+  NewDataCallback on_data() {
+    return [this](const Frame& f) {
+      uint64_t seq = 0;
+      const bool intact =
+          check_test_frame(f.tensor.data_as<uint8_t>(), f.tensor.nbytes(), &seq) ==
+              FrameCheck::kIntact &&
+          seq == f.seq;
+      std::lock_guard<std::mutex> lock(mu);
+      seqs.push_back(f.seq);
+      if (!intact) ++torn;
+      cv.notify_all();
+    };
+  }
+  LifecycleCallback on_lifecycle() {
+    return [this](const LifecycleEvent& e) {
+      std::lock_guard<std::mutex> lock(mu);
+      states.push_back(e.state);
+      cv.notify_all();
+    };
+  }
+  bool wait_for_seq(uint64_t seq, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, timeout,
+                       [&] { return !seqs.empty() && seqs.back() >= seq; });
+  }
+  bool wait_for_state(PoolState s, size_t after, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, timeout, [&] {
+      for (size_t i = after; i < states.size(); ++i) {
+        if (states[i] == s) return true;
+      }
+      return false;
+    });
+  }
+};
+
+class CallbackTest : public ClientTest, public ::testing::WithParamInterface<NotifyPath> {};
+
+TEST_P(CallbackTest, EveryFrameReachesTheCallbackIntactAndInOrder) {
+  const int64_t bytes = 32 * 1024;
+  Recorder rec;
+  ConsumerOptions o = consumer_options();
+  o.notify = GetParam();
+  o.keep_last = 64;
+  o.on_new_data = rec.on_data();
+  Consumer consumer(PoolMetadata::create("cb", {bytes}, DType::kUInt8, 16), o);
+  auto producer = start_producer("cb", bytes, 16, {"--frames", "100", "--interval-us", "3000"});
+  ASSERT_TRUE(producer->wait_for_line("DONE", seconds(30)));
+  ASSERT_TRUE(rec.wait_for_seq(100, seconds(10)));
+  std::lock_guard<std::mutex> lock(rec.mu);
+  EXPECT_EQ(rec.torn, 0);
+  for (size_t i = 1; i < rec.seqs.size(); ++i) EXPECT_LT(rec.seqs[i - 1], rec.seqs[i]);
+  EXPECT_GE(rec.seqs.size(), 90u) << "callbacks skipped frames at 333 Hz";
+}
+
+TEST_P(CallbackTest, CallbackSetAfterConstructionWithoutReadingTheFrame) {
+  ConsumerOptions o = consumer_options();
+  o.notify = GetParam();
+  o.callback_reads_frame = false;
+  Consumer consumer(PoolMetadata::create("late_cb", {16}, DType::kUInt8, 4), o);
+  Producer producer(PoolMetadata::create("late_cb", {16}, DType::kUInt8, 4), producer_options());
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<uint64_t> seen;
+  bool empty_tensor = true;
+  consumer.set_on_new_data([&](const Frame& f) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(f.seq);
+    empty_tensor = empty_tensor && f.tensor.empty();
+    cv.notify_all();
+  });
+  std::vector<uint8_t> frame(16, 7);
+  // The futex thread starts watching once the pool is mapped.
+  ASSERT_TRUE(eventually([&] { return consumer.status().state == PoolState::kLive; }));
+  std::this_thread::sleep_for(milliseconds(50));
+  for (int i = 0; i < 3; ++i) producer.put(TensorView(frame.data(), DType::kUInt8, {16}));
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, seconds(5), [&] { return !seen.empty() && seen.back() == 3; }));
+  EXPECT_TRUE(empty_tensor);
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, CallbackTest,
+                         ::testing::Values(NotifyPath::kStream, NotifyPath::kFutex),
+                         [](const auto& info) {
+                           return info.param == NotifyPath::kStream ? "Stream" : "Futex";
+                         });
+
+TEST_F(ClientTest, WaitForFrameWakesOnEachNewFrame) {
+  Consumer consumer(PoolMetadata::create("wait", {64}, DType::kUInt8, 4), consumer_options());
+  EXPECT_FALSE(consumer.wait_for_frame(milliseconds(20)));  // no pool yet
+  auto producer = start_producer("wait", 64, 4, {"--frames", "3", "--interval-us", "100000"});
+  int woken = 0;
+  for (int i = 0; i < 3; ++i) woken += consumer.wait_for_frame(seconds(10)) ? 1 : 0;
+  EXPECT_GE(woken, 2);  // frames 100 ms apart; the first may coincide with the attach
+  ASSERT_TRUE(producer->wait_for_line("DONE", seconds(10)));
+  ASSERT_TRUE(eventually([&] { return consumer.status().latest_seq == 3; }));
+  consumer.get();
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(consumer.wait_for_frame(milliseconds(50)));  // nothing newer than seen
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, milliseconds(50));
+}
+
+TEST_F(ClientTest, ConsumerIsToldOfProducerGoneAndPicksThePoolUpAgain) {
+  const int64_t bytes = 8192;
+  Recorder rec;
+  ConsumerOptions o = consumer_options();
+  o.on_new_data = rec.on_data();
+  o.on_lifecycle = rec.on_lifecycle();
+  Consumer consumer(PoolMetadata::create("again", {bytes}, DType::kUInt8, 4), o);
+
+  auto first = start_producer("again", bytes, 4, {"--frames", "10", "--hold"});
+  ASSERT_TRUE(first->wait_for_line("DONE", seconds(20)));
+  ASSERT_TRUE(rec.wait_for_seq(10, seconds(10)));
+  const size_t before = rec.states.size();
+  first->signal(SIGKILL);
+  first->wait(seconds(10));
+  ASSERT_TRUE(rec.wait_for_state(PoolState::kProducerGone, before, seconds(10)));
+  EXPECT_EQ(consumer.status().state, PoolState::kProducerGone);
+  // History stays readable while no producer holds the pool.
+  auto h = consumer.read(1);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->seqs[0], 10u);
+
+  const size_t gone = rec.states.size();
+  auto second = start_producer("again", bytes, 4, {"--frames", "5"});
+  ASSERT_TRUE(second->wait_for_line("DONE", seconds(20)));
+  ASSERT_TRUE(rec.wait_for_state(PoolState::kLive, gone, seconds(10)));
+  ASSERT_TRUE(rec.wait_for_seq(15, seconds(10))) << "the pool resumes: seqs continue";
+  h = consumer.read(4);
+  EXPECT_EQ(h->seqs, (std::vector<uint64_t>{15, 14, 13, 12}));
+  std::lock_guard<std::mutex> lock(rec.mu);
+  EXPECT_EQ(rec.torn, 0);
+}
+
+// The producer is SIGKILLed at random instants, mid-put included, again and
+// again, while two consumer processes read as fast as they can: no get()
+// blocks past a bound and none returns a torn frame.
+class KillTest : public ClientTest {
+ protected:
+  // Whether a slot of the (one) pool is left odd: a producer died mid-put.
+  bool slot_left_odd() {
+    const auto names = daemon_->segments();
+    if (names.size() != 1) return false;
+    auto file = ShmFile::open(names[0], false);
+    if (!file.ok()) return false;
+    auto map = Mapping::map(*file, 0, kHeaderSize + kPageSize, Mapping::Access::kRead, false);
+    if (!map.ok()) return false;
+    const auto* h = static_cast<const PoolHeader*>(map->data());
+    const auto* slots =
+        reinterpret_cast<const SlotHeader*>(static_cast<const char*>(map->data()) + kHeaderSize);
+    for (uint32_t i = 0; i < h->slot_count && i < kPageSize / kSlotHeaderSize; ++i) {
+      if (slots[i].lock.load() & 1) return true;
+    }
+    return false;
+  }
+};
+
+TEST_F(KillTest, ProducerKilledAtRandomNeverBlocksOrTearsAConsumer) {
+  const int64_t bytes = 1 << 20;  // 1 MiB: a put takes long enough to be hit mid-copy
+  const uint32_t history = 2;
+  auto c1 = start_consumer("kill", bytes, history, "get", {"--get-history", "1"});
+  auto c2 = start_consumer("kill", bytes, history, "get", {"--get-history", "2"});
+  std::mt19937 rng(12345);
+  std::uniform_int_distribution<int> delay_us(0, 40000);
+  int rounds = 0;
+  int killed_mid_put = 0;
+  const auto end = std::chrono::steady_clock::now() + seconds(20);
+  while (std::chrono::steady_clock::now() < end && rounds < 40) {
+    auto p = start_producer("kill", bytes, history);  // puts back to back until killed
+    std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+    p->signal(SIGKILL);
+    p->wait(seconds(10));
+    ++rounds;
+    killed_mid_put += slot_left_odd() ? 1 : 0;
+  }
+  RecordProperty("rounds", rounds);
+  RecordProperty("killed_mid_put", killed_mid_put);
+  // Else this test would not test what it says.
+  EXPECT_GT(killed_mid_put, 0) << "no kill landed mid-put in " << rounds << " rounds";
+  for (auto* c : {c1.get(), c2.get()}) {
+    auto r = finish_consumer(*c);
+    EXPECT_EQ(r["torn"], 0u);
+    EXPECT_EQ(r["order_errors"], 0u);
+    EXPECT_GT(r["intact"], 0u);
+    // The bound: a reader waits for a mid-write slot at most ~50 ms + 2 ms/MB
+    // before calling the frame lost, and only on a slot that is being written.
+    EXPECT_LT(r["max_get_us"], 500000u) << "a get() blocked";
+    std::printf("consumer: %llu gets, %llu intact, %llu zero (lost/unwritten), max get %llu us\n",
+                (unsigned long long)r["gets"], (unsigned long long)r["intact"],
+                (unsigned long long)r["zero"], (unsigned long long)r["max_get_us"]);
+  }
+  std::printf("%d producers killed, %d of them mid-put\n", rounds, killed_mid_put);
+}
+
+}  // namespace
+}  // namespace tensoripc::testing
