@@ -1,0 +1,36 @@
+// The library's side of the end-to-end benchmarks, run in child processes:
+// consumers that record put -> callback latency, and a consumer that counts
+// the large frames it can keep up with.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tensoripc/tensoripc.h"
+
+namespace tensoripc::bench {
+
+// What a child consumer subscribes to; the producer uses the same.
+struct PoolSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  DType dtype = DType::kUInt8;
+  uint32_t history_len = 4;
+
+  PoolMetadata metadata() const { return PoolMetadata::create(name, shape, dtype, history_len); }
+};
+
+// Subscribes (socket from $TENSOR_IPC_SOCKET) with `notify`, prints "ready"
+// once the pool is live, records realtime_ns() at callback entry minus the
+// frame's timestamp for frames with seq > warmup, and on SIGTERM writes the
+// samples to `out`. Returns an exit status.
+int run_latency_consumer(const PoolSpec& pool, NotifyPath notify, uint64_t warmup,
+                         const std::string& out);
+
+// As above, but counts the frames its callback got (each copied out of the
+// pool, as callback_reads_frame does by default), the gaps in their seqs and
+// frames whose first 8 bytes are not their seq. On SIGTERM writes
+// {frames, lost, wrong, first_seq, last_seq} to `out`.
+int run_fps_consumer(const PoolSpec& pool, NotifyPath notify, const std::string& out);
+
+}  // namespace tensoripc::bench

@@ -1,0 +1,229 @@
+// tipc_bench_copy: the cost of Producer::put, the copying Consumer::get and
+// the zero-copy Consumer::view, each beside a plain memcpy of the same bytes
+// in the same run, against a real tensor-ipcd this program starts.
+//
+// Per frame size:
+//   memcpy/N          heap -> heap, both pre-faulted: the target's baseline
+//   memcpy_to_shm/N   heap -> a pre-faulted shared mapping of our own
+//   put/N             Producer::put of the same heap frame (history_len 1)
+//   memcpy_from_shm/N a pre-faulted shared mapping -> pre-faulted heap
+//   get/N             Consumer::get() (owning copy of the latest frame)
+//   view/N            Consumer::view() + FrameView::still_valid()
+//
+// The two shm baselines separate what the memory costs (shared 4 KiB pages)
+// from what the library adds. Usual Google Benchmark flags apply, e.g.
+// --benchmark_out=copy.json --benchmark_out_format=json.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support.h"
+#include "tensoripc/tensoripc.h"
+
+namespace tensoripc::bench {
+namespace {
+
+struct FrameKind {
+  size_t bytes;
+  std::vector<int64_t> shape;
+  DType dtype;
+};
+
+// 4 KiB and 1 MiB of bytes; a 640x480 RGB float32 camera frame (3,686,400 B);
+// a 1920x1080 RGBA float32 frame (33,177,600 B).
+const std::vector<FrameKind>& frame_kinds() {
+  static const std::vector<FrameKind> kinds = {
+      {4096, {4096}, DType::kUInt8},
+      {1 << 20, {1 << 20}, DType::kUInt8},
+      {3'686'400, {480, 640, 3}, DType::kFloat32},
+      {33'177'600, {1080, 1920, 4}, DType::kFloat32},
+  };
+  return kinds;
+}
+
+// A heap buffer touched page by page, so no benchmark pays its page faults.
+struct HeapBuffer {
+  explicit HeapBuffer(size_t n) : bytes(n), data(static_cast<char*>(std::aligned_alloc(64, round(n)))) {
+    for (size_t i = 0; i < n; ++i) data[i] = static_cast<char>(i * 131 + 7);
+  }
+  ~HeapBuffer() { std::free(data); }
+  HeapBuffer(const HeapBuffer&) = delete;
+  HeapBuffer& operator=(const HeapBuffer&) = delete;
+  static size_t round(size_t n) { return (n + 63) / 64 * 64; }
+  size_t bytes;
+  char* data;
+};
+
+// A shared mapping of our own (shm_open, unlinked at once), pre-faulted.
+struct ShmBuffer {
+  explicit ShmBuffer(size_t n) : bytes(n) {
+    const std::string name = "/tipcbench" + std::to_string(::getpid()) + ".memcpy";
+    const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) std::perror("shm_open"), std::abort();
+    ::shm_unlink(name.c_str());
+    if (::ftruncate(fd, static_cast<off_t>(n)) != 0) std::perror("ftruncate"), std::abort();
+    void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (p == MAP_FAILED) std::perror("mmap"), std::abort();
+    data = static_cast<char*>(p);
+    std::memset(data, 1, n);
+  }
+  ~ShmBuffer() { ::munmap(data, bytes); }
+  ShmBuffer(const ShmBuffer&) = delete;
+  ShmBuffer& operator=(const ShmBuffer&) = delete;
+  size_t bytes;
+  char* data;
+};
+
+// Everything one frame size needs, made on first use and kept for the run:
+// a producer on "put<N>" (no consumer, so puts pay no fan-out), and a
+// producer + consumer on "get<N>" holding one frame.
+struct Fixture {
+  explicit Fixture(const FrameKind& k)
+      : kind(k), src(k.bytes), dst(k.bytes), shm(k.bytes), frame(src.data, k.dtype, k.shape) {}
+
+  Producer& put_producer() {
+    if (!put_pool) {
+      put_pool.emplace(PoolMetadata::create("put" + std::to_string(kind.bytes), kind.shape,
+                                            kind.dtype, 1));
+    }
+    return *put_pool;
+  }
+  Consumer& get_consumer() {
+    if (!get_pool) {
+      const auto md = PoolMetadata::create("get" + std::to_string(kind.bytes), kind.shape,
+                                           kind.dtype, 1);
+      get_pool.emplace(md);
+      get_pool->put(frame);
+      consumer.emplace(md);
+    }
+    return *consumer;
+  }
+
+  FrameKind kind;
+  HeapBuffer src, dst;
+  ShmBuffer shm;
+  TensorView frame;
+  std::optional<Producer> put_pool, get_pool;
+  std::optional<Consumer> consumer;
+};
+
+std::map<size_t, std::unique_ptr<Fixture>>* g_fixtures = nullptr;
+
+Fixture& fixture(const FrameKind& k) {
+  auto& f = (*g_fixtures)[k.bytes];
+  if (!f) f = std::make_unique<Fixture>(k);
+  return *f;
+}
+
+void finish(benchmark::State& state, const FrameKind& k) {
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(k.bytes));
+  state.counters["frame_bytes"] = static_cast<double>(k.bytes);
+}
+
+void bm_memcpy(benchmark::State& state, const FrameKind& k) {
+  Fixture& f = fixture(k);
+  for (auto _ : state) {
+    std::memcpy(f.dst.data, f.src.data, k.bytes);
+    benchmark::ClobberMemory();
+  }
+  finish(state, k);
+}
+
+void bm_memcpy_to_shm(benchmark::State& state, const FrameKind& k) {
+  Fixture& f = fixture(k);
+  for (auto _ : state) {
+    std::memcpy(f.shm.data, f.src.data, k.bytes);
+    benchmark::ClobberMemory();
+  }
+  finish(state, k);
+}
+
+void bm_put(benchmark::State& state, const FrameKind& k) {
+  Fixture& f = fixture(k);
+  Producer& p = f.put_producer();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(p.put(f.frame));
+  }
+  finish(state, k);
+  state.counters["notices_dropped"] = static_cast<double>(p.notices_dropped());
+}
+
+void bm_memcpy_from_shm(benchmark::State& state, const FrameKind& k) {
+  Fixture& f = fixture(k);
+  for (auto _ : state) {
+    std::memcpy(f.dst.data, f.shm.data, k.bytes);
+    benchmark::ClobberMemory();
+  }
+  finish(state, k);
+}
+
+void bm_get(benchmark::State& state, const FrameKind& k) {
+  Consumer& c = fixture(k).get_consumer();
+  for (auto _ : state) {
+    std::optional<Tensor> t = c.get();
+    benchmark::DoNotOptimize(t->data());
+  }
+  finish(state, k);
+}
+
+void bm_view(benchmark::State& state, const FrameKind& k) {
+  Consumer& c = fixture(k).get_consumer();
+  for (auto _ : state) {
+    std::optional<FrameView> v = c.view();
+    benchmark::DoNotOptimize(v->tensor().data());
+    benchmark::DoNotOptimize(v->still_valid());
+  }
+  state.counters["frame_bytes"] = static_cast<double>(k.bytes);
+}
+
+void register_all() {
+  using Fn = void (*)(benchmark::State&, const FrameKind&);
+  const std::vector<std::pair<const char*, Fn>> benches = {
+      {"memcpy", bm_memcpy},   {"memcpy_to_shm", bm_memcpy_to_shm},
+      {"put", bm_put},         {"memcpy_from_shm", bm_memcpy_from_shm},
+      {"get", bm_get},         {"view", bm_view},
+  };
+  // Size by size, baseline first, so each comparison runs back to back.
+  for (const FrameKind& k : frame_kinds()) {
+    for (const auto& [name, fn] : benches) {
+      const std::string full = std::string(name) + "/" + std::to_string(k.bytes);
+      benchmark::RegisterBenchmark(full.c_str(), fn, k)->UseRealTime()->MinTime(0.2);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tensoripc::bench
+
+int main(int argc, char** argv) {
+  using namespace tensoripc::bench;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  try {
+    BenchDaemon daemon;
+    ::setenv("TENSOR_IPC_SOCKET", daemon.socket_path().c_str(), 1);
+    std::map<size_t, std::unique_ptr<Fixture>> fixtures;
+    g_fixtures = &fixtures;
+    register_all();
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    fixtures.clear();  // clients go before their daemon
+    g_fixtures = nullptr;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tipc_bench_copy: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

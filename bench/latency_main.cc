@@ -1,0 +1,391 @@
+// tipc_bench_latency: end-to-end latency put -> consumer callback, with the
+// consumers in separate processes, on the stream and the futex notification
+// paths, beside the floors they stand on, measured in the same run:
+//   futex_ping  a raw cross-process futex wake on a shm word (futex's floor)
+//   grpc_hop    a bare gRPC server-streaming hop on a Unix socket (stream's)
+// and the frames per second of 640x480x3 float32 frames (3,686,400 B) with a
+// producer as fast as it can and one consumer reading every frame.
+//
+//   tipc_bench_latency [--out FILE] [--samples 2000] [--warmup 100]
+//       [--rate 500] [--bytes 4096] [--consumers 1,8] [--fps-seconds 3]
+//       [--only futex_ping,futex,grpc_hop,stream,fps]
+//
+// It starts its own tensor-ipcd (private socket and shm prefix) and writes
+// the results as JSON to --out (default: stdout).
+#include <signal.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client_roles.h"
+#include "futex_ping.h"
+#include "grpc_hop.h"
+#include "support.h"
+
+namespace tensoripc::bench {
+namespace {
+
+struct Options {
+  std::string out;
+  uint64_t samples = 2000;
+  uint64_t warmup = 100;
+  double rate_hz = 500;
+  int64_t bytes = 4096;
+  std::vector<int> consumers = {1, 8};
+  double fps_seconds = 3;
+  std::set<std::string> only;  // empty: everything
+
+  bool wants(const std::string& what) const { return only.empty() || only.count(what) > 0; }
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, sep);) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+const char* path_name(NotifyPath p) { return p == NotifyPath::kFutex ? "futex" : "stream"; }
+
+// One latency configuration's result.
+struct LatencyResult {
+  std::string path;
+  int consumers = 0;
+  uint64_t expected = 0;
+  LatencySummary summary;
+  uint64_t consumer_dropped = 0;  // frame events the daemon dropped (stream path)
+  uint64_t notices_dropped = 0;   // publish notices the producer dropped
+};
+
+struct FpsResult {
+  std::string notify;
+  int64_t frame_bytes = 0;
+  double seconds = 0;
+  int64_t produced = 0, consumed = 0, lost = 0, wrong = 0;
+};
+
+// Children of one configuration: started, awaited "ready", stopped, and
+// their sample files merged.
+class Crew {
+ public:
+  Crew(const std::string& dir, const std::string& tag) : dir_(dir), tag_(tag) {}
+
+  void start(int n, const std::vector<std::string>& role_args) {
+    for (int i = 0; i < n; ++i) {
+      const std::string out = dir_ + "/" + tag_ + "-" + std::to_string(i) + ".bin";
+      std::vector<std::string> argv = {self_exe()};
+      argv.insert(argv.end(), role_args.begin(), role_args.end());
+      argv.insert(argv.end(), {"--out", out});
+      files_.push_back(out);
+      children_.push_back(std::make_unique<Child>(argv));
+    }
+    for (auto& c : children_) {
+      if (!c->wait_for_line("ready", std::chrono::seconds(20))) {
+        throw std::runtime_error(tag_ + ": a child process did not get ready");
+      }
+    }
+  }
+
+  // SIGTERM (when asked), wait, and the samples of every child, merged.
+  std::vector<std::vector<int64_t>> finish(bool terminate) {
+    std::vector<std::vector<int64_t>> all;
+    dropped_ = 0;
+    for (size_t i = 0; i < children_.size(); ++i) {
+      if (terminate) children_[i]->signal(SIGTERM);
+      // Library consumers say how many frame events the daemon dropped.
+      if (auto line = children_[i]->wait_for_line("dropped ", std::chrono::seconds(15))) {
+        dropped_ += std::stoull(line->substr(8));
+      }
+      const auto st = children_[i]->wait(std::chrono::seconds(15));
+      if (!st || !WIFEXITED(*st) || WEXITSTATUS(*st) != 0) {
+        std::fprintf(stderr, "%s: child %zu ended badly\n", tag_.c_str(), i);
+      }
+      all.push_back(read_samples(files_[i]));
+      std::remove(files_[i].c_str());
+    }
+    children_.clear();
+    return all;
+  }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  uint64_t dropped_ = 0;
+  std::string dir_, tag_;
+  std::vector<std::string> files_;
+  std::vector<std::unique_ptr<Child>> children_;
+};
+
+std::vector<int64_t> merged(const std::vector<std::vector<int64_t>>& parts) {
+  std::vector<int64_t> all;
+  for (const auto& p : parts) all.insert(all.end(), p.begin(), p.end());
+  return all;
+}
+
+// Calls `tick(i)` for i = 1..total at `rate_hz`, paced on CLOCK_MONOTONIC.
+template <typename Tick>
+void paced(uint64_t total, double rate_hz, Tick tick) {
+  const int64_t period = static_cast<int64_t>(1e9 / rate_hz);
+  const int64_t t0 = monotonic_ns() + 10'000'000;
+  for (uint64_t i = 1; i <= total; ++i) {
+    sleep_until_monotonic(t0 + static_cast<int64_t>(i) * period);
+    tick(i);
+  }
+}
+
+void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
+
+LatencyResult run_library(const BenchDaemon& daemon, NotifyPath notify, int n, const Options& o) {
+  const std::string tag = std::string("lat_") + path_name(notify) + "_" + std::to_string(n);
+  const PoolSpec spec{tag, {o.bytes}, DType::kUInt8, 4};
+  Producer producer(spec.metadata());
+  Crew crew(daemon.dir(), tag);
+  crew.start(n, {"--role", "consumer", "--name", spec.name, "--bytes", std::to_string(o.bytes),
+                 "--notify", path_name(notify), "--warmup", std::to_string(o.warmup)});
+  settle();
+  std::vector<uint8_t> frame(static_cast<size_t>(o.bytes), 1);
+  const TensorView view(frame.data(), spec.dtype, Shape(spec.shape));
+  paced(o.warmup + o.samples, o.rate_hz, [&](uint64_t) { producer.put(view); });
+  settle();
+  LatencyResult r{path_name(notify), n, o.samples * n, summarize(merged(crew.finish(true)))};
+  r.consumer_dropped = crew.dropped();
+  r.notices_dropped = producer.notices_dropped();
+  producer.cleanup();
+  return r;
+}
+
+LatencyResult run_ping(const BenchDaemon& daemon, int n, const Options& o) {
+  Pinger pinger;
+  Crew crew(daemon.dir(), "ping_" + std::to_string(n));
+  crew.start(n, {"--role", "ping-waiter", "--shm", pinger.name(), "--warmup",
+                 std::to_string(o.warmup)});
+  settle();
+  paced(o.warmup + o.samples, o.rate_hz, [&](uint64_t i) { pinger.ping(i); });
+  settle();
+  pinger.stop();
+  return {"futex_ping", n, o.samples * n, summarize(merged(crew.finish(false)))};
+}
+
+LatencyResult run_hop(const BenchDaemon& daemon, int n, const Options& o) {
+  const std::string socket = daemon.dir() + "/hop-" + std::to_string(n) + ".sock";
+  HopServer server(socket);
+  Crew crew(daemon.dir(), "hop_" + std::to_string(n));
+  crew.start(n, {"--role", "hop-client", "--socket", socket, "--warmup", std::to_string(o.warmup)});
+  settle();
+  paced(o.warmup + o.samples, o.rate_hz, [&](uint64_t i) { server.broadcast(i, realtime_ns()); });
+  settle();
+  server.finish_all();
+  return {"grpc_hop", n, o.samples * n, summarize(merged(crew.finish(false)))};
+}
+
+FpsResult run_fps(const BenchDaemon& daemon, NotifyPath notify, const Options& o) {
+  const std::string tag = std::string("fps_") + path_name(notify);
+  const PoolSpec spec{tag, {480, 640, 3}, DType::kFloat32, 4};
+  Producer producer(spec.metadata());
+  Crew crew(daemon.dir(), tag);
+  crew.start(1, {"--role", "fps-consumer", "--name", spec.name, "--shape", "480,640,3", "--dtype",
+                 "float32", "--notify", path_name(notify)});
+  settle();
+  Tensor frame(spec.dtype, Shape(spec.shape));  // zero-filled: pre-faulted
+  FpsResult r;
+  r.notify = path_name(notify);
+  r.frame_bytes = static_cast<int64_t>(frame.nbytes());
+  const int64_t start = monotonic_ns();
+  const int64_t end = start + static_cast<int64_t>(o.fps_seconds * 1e9);
+  int64_t now = start;
+  for (uint64_t i = 1; now < end; ++i) {
+    std::memcpy(frame.data(), &i, sizeof i);  // the consumer checks it is this frame
+    producer.put(frame);
+    ++r.produced;
+    now = monotonic_ns();
+  }
+  r.seconds = static_cast<double>(now - start) / 1e9;
+  settle();
+  const auto parts = crew.finish(true);
+  if (!parts.empty() && parts[0].size() == 5) {
+    r.consumed = parts[0][0];
+    r.lost = parts[0][1];
+    r.wrong = parts[0][2];
+  }
+  producer.cleanup();
+  return r;
+}
+
+// ---- JSON
+
+std::string context_json(const Options& o) {
+  utsname u{};
+  ::uname(&u);
+  char date[64];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", std::localtime(&t));
+  std::string cpu = "?";
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  std::ostringstream s;
+  s << "{\"date\": \"" << date << "\", \"host\": \"" << u.nodename << "\", \"kernel\": \""
+    << u.release << "\", \"cpu\": \"" << cpu << "\", \"num_cpus\": " << std::thread::hardware_concurrency()
+    << ", \"samples\": " << o.samples << ", \"warmup\": " << o.warmup << ", \"rate_hz\": " << o.rate_hz
+    << ", \"frame_bytes\": " << o.bytes << "}";
+  return s.str();
+}
+
+std::string to_json(const LatencyResult& r) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "{\"path\": \"%s\", \"consumers\": %d, \"expected\": %llu, \"count\": %zu, "
+                "\"p50_us\": %.2f, \"p90_us\": %.2f, \"p99_us\": %.2f, \"max_us\": %.2f, "
+                "\"mean_us\": %.2f, \"consumer_dropped\": %llu, \"notices_dropped\": %llu}",
+                r.path.c_str(), r.consumers, static_cast<unsigned long long>(r.expected),
+                r.summary.count, r.summary.p50_us, r.summary.p90_us, r.summary.p99_us,
+                r.summary.max_us, r.summary.mean_us,
+                static_cast<unsigned long long>(r.consumer_dropped),
+                static_cast<unsigned long long>(r.notices_dropped));
+  return buf;
+}
+
+std::string to_json(const FpsResult& r) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "{\"notify\": \"%s\", \"frame_bytes\": %lld, \"seconds\": %.3f, \"produced\": %lld, "
+                "\"produced_fps\": %.1f, \"consumed\": %lld, \"consumed_fps\": %.1f, "
+                "\"consumer_lost\": %lld, \"consumer_wrong\": %lld}",
+                r.notify.c_str(), static_cast<long long>(r.frame_bytes), r.seconds,
+                static_cast<long long>(r.produced), static_cast<double>(r.produced) / r.seconds,
+                static_cast<long long>(r.consumed), static_cast<double>(r.consumed) / r.seconds,
+                static_cast<long long>(r.lost), static_cast<long long>(r.wrong));
+  return buf;
+}
+
+template <typename T>
+std::string json_list(const std::vector<T>& items) {
+  std::string s = "[";
+  for (size_t i = 0; i < items.size(); ++i) s += (i ? ",\n    " : "\n    ") + to_json(items[i]);
+  return s + (items.empty() ? "]" : "\n  ]");
+}
+
+int run_all(const Options& o) {
+  BenchDaemon daemon;
+  ::setenv("TENSOR_IPC_SOCKET", daemon.socket_path().c_str(), 1);  // children inherit it
+  std::vector<LatencyResult> latency;
+  auto note = [&](LatencyResult r) {
+    std::fprintf(stderr,
+                 "%-10s x%d: p50 %7.1f us  p90 %7.1f  p99 %7.1f  max %8.1f  (%zu/%llu samples, "
+                 "dropped %llu+%llu)\n",
+                 r.path.c_str(), r.consumers, r.summary.p50_us, r.summary.p90_us, r.summary.p99_us,
+                 r.summary.max_us, r.summary.count, static_cast<unsigned long long>(r.expected),
+                 static_cast<unsigned long long>(r.notices_dropped),
+                 static_cast<unsigned long long>(r.consumer_dropped));
+    latency.push_back(std::move(r));
+  };
+  // Each library path right after its floor, so both see the same machine.
+  for (int n : o.consumers) {
+    if (o.wants("futex_ping")) note(run_ping(daemon, n, o));
+    if (o.wants("futex")) note(run_library(daemon, NotifyPath::kFutex, n, o));
+    if (o.wants("grpc_hop")) note(run_hop(daemon, n, o));
+    if (o.wants("stream")) note(run_library(daemon, NotifyPath::kStream, n, o));
+  }
+  std::vector<FpsResult> fps;
+  if (o.wants("fps")) {
+    for (NotifyPath p : {NotifyPath::kFutex, NotifyPath::kStream}) {
+      fps.push_back(run_fps(daemon, p, o));
+      const FpsResult& r = fps.back();
+      std::fprintf(stderr, "fps (%s consumer): produced %.0f/s, consumed %.0f/s, lost %lld\n",
+                   r.notify.c_str(), r.produced / r.seconds, r.consumed / r.seconds,
+                   static_cast<long long>(r.lost));
+    }
+  }
+  const std::string json = "{\n  \"context\": " + context_json(o) + ",\n  \"latency\": " +
+                           json_list(latency) + ",\n  \"fps\": " + json_list(fps) + "\n}\n";
+  if (o.out.empty()) {
+    std::fputs(json.c_str(), stdout);
+  } else {
+    std::ofstream(o.out) << json;
+  }
+  return 0;
+}
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "tipc_bench_latency: %s\nusage: tipc_bench_latency [--out FILE] [--samples 2000] "
+               "[--warmup 100] [--rate 500] [--bytes 4096] [--consumers 1,8] [--fps-seconds 3] "
+               "[--only futex_ping,futex,grpc_hop,stream,fps]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+}  // namespace
+}  // namespace tensoripc::bench
+
+int main(int argc, char** argv) {
+  using namespace tensoripc;
+  using namespace tensoripc::bench;
+  // Flags, the child roles' included: --flag value pairs.
+  std::map<std::string, std::string> flags;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--", 0) != 0 || i + 1 >= argc) usage("bad argument " + a);
+    flags[a.substr(2)] = argv[++i];
+  }
+  auto flag = [&](const std::string& k, const std::string& def = "") {
+    auto it = flags.find(k);
+    return it == flags.end() ? def : it->second;
+  };
+  try {
+    const std::string role = flag("role");
+    const NotifyPath notify = flag("notify") == "futex" ? NotifyPath::kFutex : NotifyPath::kStream;
+    if (role == "consumer") {
+      const PoolSpec spec{flag("name"), {std::stoll(flag("bytes"))}, DType::kUInt8, 4};
+      return run_latency_consumer(spec, notify, std::stoull(flag("warmup")), flag("out"));
+    }
+    if (role == "fps-consumer") {
+      PoolSpec spec{flag("name"), {}, *parse_dtype(flag("dtype")), 4};
+      for (const auto& d : split(flag("shape"), ',')) spec.shape.push_back(std::stoll(d));
+      return run_fps_consumer(spec, notify, flag("out"));
+    }
+    if (role == "ping-waiter") {
+      return run_ping_waiter(flag("shm"), std::stoull(flag("warmup")), flag("out"));
+    }
+    if (role == "hop-client") {
+      return run_hop_client(flag("socket"), std::stoull(flag("warmup")), flag("out"));
+    }
+    if (!role.empty()) usage("unknown role " + role);
+
+    Options o;
+    o.out = flag("out");
+    o.samples = std::stoull(flag("samples", "2000"));
+    o.warmup = std::stoull(flag("warmup", "100"));
+    o.rate_hz = std::stod(flag("rate", "500"));
+    o.bytes = std::stoll(flag("bytes", "4096"));
+    o.fps_seconds = std::stod(flag("fps-seconds", "3"));
+    if (flags.count("consumers")) {
+      o.consumers.clear();
+      for (const auto& c : split(flag("consumers"), ',')) o.consumers.push_back(std::stoi(c));
+    }
+    for (const auto& w : split(flag("only"), ',')) o.only.insert(w);
+    if (o.bytes < 8 || o.rate_hz <= 0) usage("--bytes must be >= 8 and --rate > 0");
+    return run_all(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tipc_bench_latency: %s\n", e.what());
+    return 1;
+  }
+}

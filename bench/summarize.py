@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Turns the benchmark JSON into bench/results/summary.md (python3 stdlib only).
+
+usage: summarize.py COPY_JSON LATENCY_JSON [-o summary.md]
+
+COPY_JSON is tipc_bench_copy's --benchmark_out (Google Benchmark JSON, with or
+without repetitions: the median is used when there are aggregates);
+LATENCY_JSON is tipc_bench_latency's --out. The targets are issue 3's.
+"""
+import argparse
+import json
+import sys
+
+PUT_GET_TARGET = 1.15  # put and copying get within 1.15x of memcpy
+VIEW_TARGET_NS = 1000  # a view get under 1 us
+FUTEX_TARGET = 2.0  # futex p50 within 2x of the raw futex ping
+STREAM_TARGET = 1.5  # stream p50 within 1.5x of a bare gRPC hop
+
+SIZE_NAMES = {
+    4096: "4 KiB",
+    1 << 20: "1 MiB",
+    3686400: "3.69 MB (640x480x3 f32)",
+    33177600: "33.2 MB (1920x1080x4 f32)",
+}
+UNIT_NS = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def copy_times(path):
+    """{(bench, bytes): (real_ns, cpu_ns)}, medians when repeated."""
+    with open(path) as f:
+        doc = json.load(f)
+    plain, median = {}, {}
+    for b in doc["benchmarks"]:
+        name = b.get("run_name", b["name"]).split("/")
+        key = (name[0], int(name[1]))
+        scale = UNIT_NS[b.get("time_unit", "ns")]
+        value = (b["real_time"] * scale, b["cpu_time"] * scale)
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                median[key] = value
+        else:
+            plain.setdefault(key, []).append(value)
+    out = {k: sorted(v)[len(v) // 2] for k, v in plain.items()}
+    out.update(median)
+    return out, doc.get("context", {})
+
+
+def fmt_ns(ns):
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.1f} us"
+    return f"{ns:.0f} ns"
+
+
+def verdict(ok):
+    return "pass" if ok else "**miss**"
+
+
+def copy_section(times, lines, targets):
+    lines += [
+        "### put / copying get / view vs memcpy (median wall time per frame)",
+        "",
+        "| frame | memcpy | memcpy to shm | put | put / memcpy | memcpy from shm | get "
+        "| get / memcpy | view |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in sorted({k[1] for k in times}):
+        t = {name: times.get((name, size)) for name in
+             ("memcpy", "memcpy_to_shm", "put", "memcpy_from_shm", "get", "view")}
+        if not t["memcpy"]:
+            continue
+        base = t["memcpy"][0]
+        cells = [SIZE_NAMES.get(size, f"{size} B")]
+        for name in ("memcpy", "memcpy_to_shm", "put", "memcpy_from_shm", "get", "view"):
+            cells.append(fmt_ns(t[name][0]) if t[name] else "-")
+            if name in ("put", "get") and t[name]:
+                ratio = t[name][0] / base
+                cells.append(f"{ratio:.2f}x")
+                targets.append((f"{name} {SIZE_NAMES.get(size, size)}",
+                                f"{ratio:.2f}x memcpy", f"<= {PUT_GET_TARGET}x",
+                                ratio <= PUT_GET_TARGET))
+        if t["view"]:
+            targets.append((f"view {SIZE_NAMES.get(size, size)}", fmt_ns(t["view"][0]),
+                            "< 1 us", t["view"][0] < VIEW_TARGET_NS))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "memcpy: heap to heap, both pre-faulted (the target's baseline). memcpy to/from shm: "
+        "the same copy into/out of a pre-faulted shared mapping of the benchmark's own, to tell "
+        "the memory's cost from the library's. put: history_len 1, no consumer. get: the "
+        "owning copy of the latest frame. view: view() + still_valid(), no copy.",
+        "",
+    ]
+
+
+def latency_section(doc, lines, targets):
+    rows = doc.get("latency", [])
+    lines += [
+        "### End-to-end latency put -> callback, consumers in separate processes",
+        "",
+        "| path | consumers | p50 | p90 | p99 | max | samples | dropped (producer+daemon) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        dropped = ""
+        if r["path"] in ("futex", "stream"):
+            dropped = f"{r.get('notices_dropped', 0)}+{r.get('consumer_dropped', 0)}"
+        lines.append(
+            f"| {r['path']} | {r['consumers']} | {r['p50_us']:.1f} us | {r['p90_us']:.1f} us "
+            f"| {r['p99_us']:.1f} us | {r['max_us']:.1f} us | {r['count']}/{r['expected']} "
+            f"| {dropped} |")
+    by = {(r["path"], r["consumers"]): r for r in rows}
+    ratio_lines = []
+    for n in sorted({r["consumers"] for r in rows}):
+        for path, floor, target in (("futex", "futex_ping", FUTEX_TARGET),
+                                    ("stream", "grpc_hop", STREAM_TARGET)):
+            if (path, n) in by and (floor, n) in by and by[(floor, n)]["p50_us"] > 0:
+                ratio = by[(path, n)]["p50_us"] / by[(floor, n)]["p50_us"]
+                ratio_lines.append(f"| {path} p50 / {floor} p50 | {n} | {ratio:.2f}x "
+                                   f"| <= {target}x | {verdict(ratio <= target)} |")
+                targets.append((f"{path} p50, {n} consumer{'s' if n > 1 else ''}",
+                                f"{ratio:.2f}x {floor}", f"<= {target}x", ratio <= target))
+    ctx = doc.get("context", {})
+    lines += [
+        "",
+        f"{ctx.get('frame_bytes', '?')} B frames at {ctx.get('rate_hz', '?')} Hz, "
+        f"{ctx.get('samples', '?')} samples per consumer after {ctx.get('warmup', '?')} warm-up "
+        "frames; latency = CLOCK_REALTIME at callback entry minus the frame's timestamp. "
+        "futex_ping: a raw FUTEX_WAKE on a shm word to waiter processes. grpc_hop: a bare "
+        "callback-API gRPC server streaming a small message over a Unix socket to client "
+        "processes. A sample is missing when its frame was overwritten (history 4) before "
+        "its late notification arrived, or when a waiter slept through two pings.",
+        "",
+        "| ratio | consumers | measured | target | |",
+        "|---|---:|---:|---:|---|",
+        *ratio_lines,
+        "",
+    ]
+
+
+def fps_section(doc, lines):
+    rows = doc.get("fps", [])
+    if not rows:
+        return
+    lines += [
+        "### Frames per second, 3.69 MB frames (producer as fast as it can, one consumer)",
+        "",
+        "| consumer path | produced | consumed by the callback | frames skipped by the consumer "
+        "| wrong frames |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['notify']} | {r['produced_fps']:.0f} fps | {r['consumed_fps']:.0f} fps "
+                     f"| {r['consumer_lost']} of {r['produced']} | {r['consumer_wrong']} |")
+    lines += ["", "The producer never waits for consumers: a consumer that cannot keep up skips "
+              "to the newest frame.", ""]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("copy_json")
+    ap.add_argument("latency_json")
+    ap.add_argument("-o", "--output", default="-")
+    args = ap.parse_args()
+
+    times, copy_ctx = copy_times(args.copy_json)
+    with open(args.latency_json) as f:
+        latency = json.load(f)
+    ctx = latency.get("context", {})
+
+    body, targets = [], []
+    copy_section(times, body, targets)
+    latency_section(latency, body, targets)
+    fps_section(latency, body)
+
+    lines = [
+        "## Benchmarks",
+        "",
+        f"Measured {ctx.get('date', copy_ctx.get('date', '?'))} on {ctx.get('cpu', '?')}, "
+        f"{ctx.get('num_cpus', copy_ctx.get('num_cpus', '?'))} CPUs, Linux "
+        f"{ctx.get('kernel', '?')}; load average at the start "
+        f"{', '.join(f'{x:.1f}' for x in copy_ctx.get('load_avg', [])) or '?'}. "
+        "Release build, against a real tensor-ipcd; `scripts/bench.sh` reproduces it.",
+        "",
+        "### Targets (issue 3)",
+        "",
+        "| what | measured | target | |",
+        "|---|---:|---:|---|",
+    ]
+    lines += [f"| {w} | {m} | {t} | {verdict(ok)} |" for w, m, t, ok in targets]
+    lines += [""] + body
+    text = "\n".join(lines)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
