@@ -2,8 +2,9 @@
 # Installs what is missing, builds, and starts tensor-ipcd in the foreground on
 # your own default socket: $TENSOR_IPC_SOCKET, else
 # $XDG_RUNTIME_DIR/tensor-ipc/tensor-ipcd.sock, else /tmp/tensor-ipc-$UID/tensor-ipcd.sock.
-# With the demo (the default once examples/ builds one), a producer and a
-# consumer run beside it. Ctrl-C stops everything.
+# With the demo (the default whenever the build has examples/ cpp_producer and
+# cpp_consumer), a producer of camera frames and a consumer printing rate and
+# latency run beside it. Ctrl-C stops everything.
 #
 # Usage: scripts/run.sh [--demo | --no-demo] [--no-deps] [--build-dir DIR] [-- DAEMON_ARGS...]
 #   e.g. scripts/run.sh -- --log-level debug --retention remove
@@ -11,14 +12,14 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# --- The demo (issue 3). The examples work fills these in: the CMake targets of
-# a producer and a consumer of camera-sized frames, each with its arguments.
-# Both are started with TENSOR_IPC_SOCKET set to the daemon's socket. While
-# DEMO_PRODUCER_TARGET is empty, run.sh starts the daemon alone.
-DEMO_PRODUCER_TARGET=""
-DEMO_PRODUCER_ARGS=()
-DEMO_CONSUMER_TARGET=""
-DEMO_CONSUMER_ARGS=()
+# --- The demo (issue 3): a producer of camera-sized frames and a consumer that
+# prints rate and latency (examples/), started beside the daemon with
+# TENSOR_IPC_SOCKET set to its socket. It runs by default whenever the build
+# has both targets; --no-demo starts the daemon alone.
+DEMO_PRODUCER_TARGET=cpp_producer
+DEMO_PRODUCER_ARGS=(--name camera --rate 30)
+DEMO_CONSUMER_TARGET=cpp_consumer
+DEMO_CONSUMER_ARGS=(--name camera)
 
 demo=auto deps=1 build_dir="$root/build" daemon_args=()
 while (($#)); do
@@ -29,28 +30,30 @@ while (($#)); do
     --build-dir) build_dir=${2:?--build-dir needs a directory}; shift 2 ;;
     --build-dir=*) build_dir=${1#*=}; shift ;;
     --) shift; daemon_args=("$@"); break ;;
-    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (daemon flags go after --)" >&2; exit 2 ;;
   esac
 done
-if [[ $demo == auto ]]; then
-  demo=$([[ -n "$DEMO_PRODUCER_TARGET" ]] && echo yes || echo no)
-fi
-if [[ $demo == yes && -z "$DEMO_PRODUCER_TARGET" ]]; then
-  echo "run.sh: no demo yet (examples/ has no producer and consumer); run without --demo" >&2
-  exit 2
-fi
-
 if ((deps)); then "$root/scripts/install-deps.sh" --no-npm; fi
 
-targets=(--target tensor-ipcd)
-if [[ $demo == yes ]]; then
-  targets+=(--target "$DEMO_PRODUCER_TARGET" --target "$DEMO_CONSUMER_TARGET")
-fi
 build_log=$(mktemp)
-"$root/scripts/build.sh" --build-dir "$build_dir" "${targets[@]}" | tee "$build_log"
+"$root/scripts/build.sh" --build-dir "$build_dir" --target tensor-ipcd | tee "$build_log"
 build_dir=$(tail -n 1 "$build_log")
 rm -f "$build_log"
+
+has_target() { ninja -C "$build_dir" -t targets all 2>/dev/null | grep -q "^$1:"; }
+if [[ $demo != no ]]; then
+  if has_target "$DEMO_PRODUCER_TARGET" && has_target "$DEMO_CONSUMER_TARGET"; then
+    demo=yes
+    cmake --build "$build_dir" --target "$DEMO_PRODUCER_TARGET" "$DEMO_CONSUMER_TARGET"
+  elif [[ $demo == yes ]]; then
+    echo "run.sh: this build has no demo ($DEMO_PRODUCER_TARGET, $DEMO_CONSUMER_TARGET;" \
+         "TENSORIPC_EXAMPLES=OFF?); run without --demo" >&2
+    exit 2
+  else
+    demo=no
+  fi
+fi
 
 # Where the binary of an executable target lies in the build tree.
 target_file() {
