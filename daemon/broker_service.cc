@@ -17,12 +17,12 @@ grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context, const Sta
 
 grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* BrokerService::ProducerSession(
     grpc::CallbackServerContext* /*context*/) {
-  return start_producer_session(registry_);
+  return start_producer_session(registry_, streams_);
 }
 
 grpc::ServerWriteReactor<v1::SubscribeEvent>* BrokerService::Subscribe(
     grpc::CallbackServerContext* /*context*/, const v1::SubscribeRequest* request) {
-  return start_subscribe_stream(registry_, *request);
+  return start_subscribe_stream(registry_, streams_, *request);
 }
 
 grpc::ServerUnaryReactor* BrokerService::ListPools(grpc::CallbackServerContext* context,

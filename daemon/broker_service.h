@@ -6,6 +6,7 @@
 #pragma once
 
 #include "daemon/registry.h"
+#include "daemon/stream_tracker.h"
 #include "tensoripc/v1/broker.grpc.pb.h"
 
 namespace tensoripc::daemon {
@@ -28,8 +29,12 @@ class BrokerService final : public v1::Broker::CallbackService {
                                        const v1::DeletePoolRequest* request,
                                        v1::DeletePoolResponse* response) override;
 
+  // The streams gRPC has not finished with yet.
+  StreamTracker& streams() { return streams_; }
+
  private:
   Registry& registry_;
+  StreamTracker streams_;
 };
 
 }  // namespace tensoripc::daemon

@@ -4,8 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
-#include <cerrno>
-#include <cstring>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 
@@ -56,9 +55,14 @@ int run(const Config& config) {
   }
   spdlog::info("{} received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   sd_notify(0, "STOPPING=1");
-  (*server)->shutdown();
+  const bool clean = (*server)->shutdown();
   registry.finish_segments();
   spdlog::info("stopped");
+  if (!clean) {
+    // gRPC is still stopping on another thread; destructors must not race it.
+    spdlog::default_logger()->flush();
+    std::_Exit(0);
+  }
   return 0;
 }
 

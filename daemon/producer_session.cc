@@ -1,5 +1,7 @@
 #include "daemon/producer_session.h"
 
+#include <spdlog/spdlog.h>
+
 #include <mutex>
 #include <utility>
 
@@ -56,6 +58,8 @@ class SessionControl final : public LeaseHolder {
 
  private:
   void finish_now() {
+    spdlog::trace("producer session {}: finish ({})", static_cast<void*>(reactor_),
+                  status_.error_message());
     finished_ = true;
     reactor_->Finish(status_);
   }
@@ -75,13 +79,15 @@ class SessionControl final : public LeaseHolder {
 // socket the kernel closed, an invalid message, or revocation).
 class ProducerSession final : public Reactor {
  public:
-  explicit ProducerSession(Registry& registry)
-      : registry_(registry), control_(std::make_shared<SessionControl>(this)) {
+  ProducerSession(Registry& registry, StreamTracker& tracker)
+      : registry_(registry), tracker_(tracker), control_(std::make_shared<SessionControl>(this)) {
+    tracker_.add();
     control_->start_read(&in_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
+      spdlog::trace("producer session {}: read side ended", static_cast<void*>(this));
       end(grpc::Status::OK);  // the producer closed its side, or the stream broke
       return;
     }
@@ -95,13 +101,17 @@ class ProducerSession final : public Reactor {
   void OnWriteDone(bool /*ok*/) override { control_->write_done(); }
 
   void OnCancel() override {
+    spdlog::trace("producer session {}: cancelled", static_cast<void*>(this));
     end(grpc::Status(grpc::StatusCode::CANCELLED, "producer session cancelled"));
   }
 
   void OnDone() override {
+    spdlog::trace("producer session {}: done", static_cast<void*>(this));
     registry_.release(control_.get());
     control_->detach();
+    StreamTracker& tracker = tracker_;
     delete this;
+    tracker.remove();
   }
 
  private:
@@ -138,6 +148,7 @@ class ProducerSession final : public Reactor {
   }
 
   Registry& registry_;
+  StreamTracker& tracker_;
   std::shared_ptr<SessionControl> control_;
   // Touched only by read reactions, which never overlap (one read at a time).
   v1::ProducerMessage in_;
@@ -146,6 +157,8 @@ class ProducerSession final : public Reactor {
 
 }  // namespace
 
-Reactor* start_producer_session(Registry& registry) { return new ProducerSession(registry); }
+Reactor* start_producer_session(Registry& registry, StreamTracker& tracker) {
+  return new ProducerSession(registry, tracker);
+}
 
 }  // namespace tensoripc::daemon

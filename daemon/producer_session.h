@@ -5,14 +5,15 @@
 #include <grpcpp/support/server_callback.h>
 
 #include "daemon/registry.h"
+#include "daemon/stream_tracker.h"
 #include "tensoripc/v1/broker.pb.h"
 
 namespace tensoripc::daemon {
 
-// A new reactor for one ProducerSession call. It deletes itself when gRPC is
-// done with it; the registry must outlive every call (the server is shut
-// down before the registry goes).
+// A new reactor for one ProducerSession call, counted in `tracker` until
+// gRPC is done with it and it deletes itself. Registry and tracker must
+// outlive every call (the server is shut down before they go).
 grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* start_producer_session(
-    Registry& registry);
+    Registry& registry, StreamTracker& tracker);
 
 }  // namespace tensoripc::daemon

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <future>
+#include <thread>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -46,7 +48,9 @@ Server::Server(Registry& registry, std::string socket_path)
       socket_path_(std::move(socket_path)),
       service_(std::make_unique<BrokerService>(registry)) {}
 
-Server::~Server() { shutdown(); }
+Server::~Server() {
+  if (server_) shutdown();
+}
 
 StatusOr<std::unique_ptr<Server>> Server::start(const Config& config, Registry& registry) {
   const std::string& path = config.socket_path;
@@ -83,16 +87,39 @@ StatusOr<std::unique_ptr<Server>> Server::start(const Config& config, Registry& 
   return server;
 }
 
-void Server::shutdown(std::chrono::milliseconds grace) {
-  if (!server_) return;
+bool Server::shutdown(std::chrono::milliseconds grace) {
+  if (!server_) return true;
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->Shutdown();
   }
   registry_.shutdown();
-  server_->Shutdown(std::chrono::system_clock::now() + grace);
-  server_->Wait();
-  server_.reset();
+  if (!service_->streams().wait_idle(grace)) {
+    spdlog::warn("streams still open after {} ms (a subscriber not reading?): cancelling them",
+                 grace.count());
+  }
+  // Every stream has ended: no need to wait for idle connections to close,
+  // hence a deadline of now. On a thread of its own, because it can hang.
+  auto stopped = std::make_shared<std::promise<void>>();
+  std::future<void> done = stopped->get_future();
+  grpc::Server* raw = server_.get();
+  std::thread stopper([raw, stopped] {
+    raw->Shutdown(std::chrono::system_clock::now());
+    raw->Wait();
+    stopped->set_value();
+  });
+  bool clean = done.wait_for(grace) == std::future_status::ready;
+  if (clean) {
+    stopper.join();
+    server_.reset();
+  } else {
+    spdlog::warn("gRPC did not stop within {} ms (a client is not reading its connection); "
+                 "leaving without it",
+                 grace.count());
+    stopper.detach();
+    (void)server_.release();  // still in use by `stopper`; the process exits next
+  }
   if (is_socket(socket_path_)) ::unlink(socket_path_.c_str());
+  return clean;
 }
 
 }  // namespace tensoripc::daemon

@@ -32,9 +32,16 @@ class Server {
   const std::string& socket_path() const { return socket_path_; }
 
   // Marks the health service NOT_SERVING, ends every stream with
-  // UNAVAILABLE (Registry::shutdown), stops serving (calls still running
-  // after `grace` are cancelled), and removes the socket file. Idempotent.
-  void shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5));
+  // UNAVAILABLE (Registry::shutdown), waits up to `grace` for them to be
+  // written out, then stops serving, cancelling what is left, and removes the
+  // socket file. Idempotent.
+  //
+  // Returns false when gRPC could not stop within another `grace`: it waits
+  // for every connection's pending write, which a client that stopped reading
+  // its socket (frozen, or not polling) never lets finish. The grpc::Server
+  // is then abandoned, still stopping, and the caller must leave with
+  // std::_Exit once its own cleanup is done.
+  bool shutdown(std::chrono::milliseconds grace = std::chrono::seconds(2));
 
  private:
   Server(Registry& registry, std::string socket_path);

@@ -1,5 +1,7 @@
 #include "daemon/subscribe_stream.h"
 
+#include <spdlog/spdlog.h>
+
 #include <mutex>
 #include <utility>
 
@@ -99,6 +101,8 @@ class Outbox final : public EventSink {
   }
 
   void finish_now() {
+    spdlog::trace("subscriber {}: finish ({})", static_cast<void*>(reactor_),
+                  status_.error_message());
     finished_ = true;
     reactor_->Finish(status_);
   }
@@ -117,7 +121,9 @@ class Outbox final : public EventSink {
 
 class SubscribeStream final : public Reactor {
  public:
-  SubscribeStream(Registry& registry, const v1::SubscribeRequest& request) : registry_(registry) {
+  SubscribeStream(Registry& registry, StreamTracker& tracker, const v1::SubscribeRequest& request)
+      : registry_(registry), tracker_(tracker) {
+    tracker_.add();
     auto keep_last = effective_keep_last(request.keep_last());
     outbox_ = std::make_shared<Outbox>(this, keep_last.ok() ? *keep_last : kDefaultKeepLast);
     Status s = keep_last.status();
@@ -125,28 +131,37 @@ class SubscribeStream final : public Reactor {
     if (!s.ok()) outbox_->finish_with(to_grpc(s));
   }
 
-  void OnWriteDone(bool ok) override { outbox_->write_done(ok); }
+  void OnWriteDone(bool ok) override {
+    if (!ok) spdlog::trace("subscriber {}: write failed", static_cast<void*>(this));
+    outbox_->write_done(ok);
+  }
 
   void OnCancel() override {
+    spdlog::trace("subscriber {}: cancelled", static_cast<void*>(this));
     registry_.unsubscribe(outbox_.get());
     outbox_->cancel();
   }
 
   void OnDone() override {
+    spdlog::trace("subscriber {}: done", static_cast<void*>(this));
     registry_.unsubscribe(outbox_.get());
     outbox_->detach();
+    StreamTracker& tracker = tracker_;
     delete this;
+    tracker.remove();
   }
 
  private:
   Registry& registry_;
+  StreamTracker& tracker_;
   std::shared_ptr<Outbox> outbox_;
 };
 
 }  // namespace
 
-Reactor* start_subscribe_stream(Registry& registry, const v1::SubscribeRequest& request) {
-  return new SubscribeStream(registry, request);
+Reactor* start_subscribe_stream(Registry& registry, StreamTracker& tracker,
+                                const v1::SubscribeRequest& request) {
+  return new SubscribeStream(registry, tracker, request);
 }
 
 }  // namespace tensoripc::daemon

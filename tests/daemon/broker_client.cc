@@ -1,0 +1,146 @@
+#include "tests/daemon/broker_client.h"
+
+#include "common/clock.h"
+#include "common/pool_layout.h"
+
+namespace tensoripc::testing {
+
+v1::PoolMetadata pool_metadata(const std::string& name, std::vector<int64_t> shape,
+                               const std::string& dtype, uint32_t history_len) {
+  v1::PoolMetadata md;
+  md.set_name(name);
+  for (int64_t d : shape) md.add_shape(d);
+  md.set_dtype_str(dtype);
+  md.set_history_len(history_len);
+  return md;
+}
+
+TestProducer::TestProducer(v1::Broker::Stub& stub) : stream_(stub.ProducerSession(&ctx_)) {}
+
+TestProducer::~TestProducer() {
+  if (!finished_) {
+    ctx_.TryCancel();
+    stream_->Finish();
+  }
+}
+
+grpc::Status TestProducer::claim(const v1::PoolMetadata& md, int32_t pid) {
+  v1::ProducerMessage msg;
+  *msg.mutable_claim()->mutable_metadata() = md;
+  msg.mutable_claim()->set_pid(pid);
+  stream_->Write(msg);  // a failed write shows up as a failed read below
+  v1::ProducerEvent ev;
+  if (!stream_->Read(&ev)) return wait_end();
+  granted_ = ev.granted();
+  if (granted_.layout().memory_kind() == v1::MEMORY_KIND_HOST) {
+    auto file = ShmFile::open(granted_.layout().shm_name(), true);
+    if (file.ok()) {
+      auto map = Mapping::map(*file, 0, granted_.layout().segment_size(),
+                              Mapping::Access::kReadWrite, false);
+      if (map.ok()) map_ = std::move(*map);
+    }
+  }
+  return grpc::Status::OK;
+}
+
+bool TestProducer::publish(uint64_t seq) {
+  const uint32_t slot = static_cast<uint32_t>(seq % granted_.layout().slot_count());
+  const int64_t now = realtime_ns();
+  if (map_) {
+    Layout l;
+    l.slots_offset = granted_.layout().slots_offset();
+    SlotHeader& s = slots_of(map_.data(), l)[slot];
+    const uint64_t odd = slot_write_begin(s);
+    slot_write_end(s, odd, seq, now);
+    header_of(map_.data())->latest_seq.store(seq, std::memory_order_release);
+  }
+  v1::ProducerMessage msg;
+  msg.mutable_published()->set_seq(seq);
+  msg.mutable_published()->set_slot(slot);
+  msg.mutable_published()->set_timestamp_ns(now);
+  return stream_->Write(msg);
+}
+
+bool TestProducer::send(const v1::ProducerMessage& msg) { return stream_->Write(msg); }
+
+grpc::Status TestProducer::close() {
+  stream_->WritesDone();
+  return wait_end();
+}
+
+grpc::Status TestProducer::wait_end() {
+  if (finished_) return status_;
+  v1::ProducerEvent ev;
+  while (stream_->Read(&ev)) {
+  }
+  status_ = stream_->Finish();
+  finished_ = true;
+  return status_;
+}
+
+TestSubscriber::TestSubscriber(v1::Broker::Stub& stub, const std::string& name,
+                               uint32_t keep_last, bool read_now) {
+  v1::SubscribeRequest req;
+  req.set_name(name);
+  req.set_keep_last(keep_last);
+  req.set_pid(::getpid());
+  reader_ = stub.Subscribe(&ctx_, req);
+  if (read_now) start_reading();
+}
+
+TestSubscriber::~TestSubscriber() {
+  ctx_.TryCancel();
+  if (!thread_.joinable()) start_reading();  // Finish must be called after reading to the end
+  thread_.join();
+}
+
+void TestSubscriber::start_reading() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { read_loop(); });
+}
+
+void TestSubscriber::read_loop() {
+  v1::SubscribeEvent ev;
+  while (reader_->Read(&ev)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(ev);
+    cv_.notify_all();
+  }
+  grpc::Status st = reader_->Finish();
+  std::lock_guard<std::mutex> lock(mu_);
+  end_ = st;
+  cv_.notify_all();
+}
+
+std::optional<v1::SubscribeEvent> TestSubscriber::next(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout, [this] { return !events_.empty() || end_.has_value(); });
+  if (events_.empty()) return std::nullopt;
+  v1::SubscribeEvent ev = std::move(events_.front());
+  events_.pop_front();
+  return ev;
+}
+
+std::optional<grpc::Status> TestSubscriber::wait_end(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout, [this] { return end_.has_value(); });
+  return end_;
+}
+
+std::string kind(const v1::SubscribeEvent& ev) {
+  switch (ev.event_case()) {
+    case v1::SubscribeEvent::kAttached:
+      return "attached";
+    case v1::SubscribeEvent::kWaiting:
+      return "waiting";
+    case v1::SubscribeEvent::kFrame:
+      return "frame";
+    case v1::SubscribeEvent::kProducerGone:
+      return "gone";
+    case v1::SubscribeEvent::kRemoved:
+      return "removed";
+    default:
+      return "none";
+  }
+}
+
+}  // namespace tensoripc::testing

@@ -1,0 +1,144 @@
+// tensor-ipcd's settings: defaults, flags, the TOML file, and validation.
+#include "daemon/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace tensoripc::daemon {
+namespace {
+
+constexpr const char* kNoSystemFile = "/nonexistent/tensor-ipcd.toml";
+
+ParseOutcome parse(std::vector<std::string> args, const std::string& system_file = kNoSystemFile) {
+  args.insert(args.begin(), "tensor-ipcd");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return parse_config(static_cast<int>(argv.size()), argv.data(), system_file);
+}
+
+std::string write_file(const testing::TempDir& dir, const std::string& text) {
+  const std::string path = dir.path() + "/tensor-ipcd.toml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(DaemonConfig, Defaults) {
+  ParseOutcome out = parse({});
+  ASSERT_TRUE(out.config.has_value());
+  const Config& c = *out.config;
+  EXPECT_FALSE(c.socket_path.empty());
+  EXPECT_EQ(c.socket_mode, 0660u);
+  EXPECT_EQ(c.shm_prefix, "tensoripc.");
+  EXPECT_EQ(c.shm_mode, 0660u);
+  EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.max_pools, 256u);
+  EXPECT_EQ(c.max_pool_bytes, 4ULL << 30);
+  EXPECT_EQ(c.retention, Retention::kKeep);
+  EXPECT_TRUE(c.config_file.empty());
+}
+
+TEST(DaemonConfig, Flags) {
+  ParseOutcome out = parse({"--socket", "/tmp/x.sock", "--socket-mode", "0600", "--shm-prefix",
+                            "t1.", "--shm-mode", "640", "--log-level", "debug", "--max-pools",
+                            "8", "--max-pool-bytes", "512M", "--retention", "remove"});
+  ASSERT_TRUE(out.config.has_value());
+  const Config& c = *out.config;
+  EXPECT_EQ(c.socket_path, "/tmp/x.sock");
+  EXPECT_EQ(c.socket_mode, 0600u);
+  EXPECT_EQ(c.shm_prefix, "t1.");
+  EXPECT_EQ(c.shm_mode, 0640u);
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.max_pools, 8u);
+  EXPECT_EQ(c.max_pool_bytes, 512ULL << 20);
+  EXPECT_EQ(c.retention, Retention::kRemove);
+}
+
+TEST(DaemonConfig, TheLastOfARepeatedFlagWins) {
+  ParseOutcome out = parse({"--shm-prefix", "a.", "--shm-prefix", "b."});
+  ASSERT_TRUE(out.config.has_value());
+  EXPECT_EQ(out.config->shm_prefix, "b.");
+}
+
+TEST(DaemonConfig, ConfigFileAndFlagsWin) {
+  testing::TempDir dir;
+  const std::string path = write_file(dir,
+                                      "shm-prefix = \"fromfile.\"\n"
+                                      "max-pools = 12\n"
+                                      "retention = \"remove\"\n"
+                                      "socket-mode = \"0600\"\n");
+  ParseOutcome out = parse({"--config", path, "--max-pools", "3"});
+  ASSERT_TRUE(out.config.has_value());
+  EXPECT_EQ(out.config->shm_prefix, "fromfile.");
+  EXPECT_EQ(out.config->max_pools, 3u);
+  EXPECT_EQ(out.config->retention, Retention::kRemove);
+  EXPECT_EQ(out.config->socket_mode, 0600u);
+  EXPECT_EQ(out.config->config_file, path);
+}
+
+TEST(DaemonConfig, SystemConfigFileIsReadWhenPresent) {
+  testing::TempDir dir;
+  const std::string path = write_file(dir, "shm-prefix = \"system.\"\n");
+  ParseOutcome out = parse({}, path);
+  ASSERT_TRUE(out.config.has_value());
+  EXPECT_EQ(out.config->shm_prefix, "system.");
+}
+
+TEST(DaemonConfig, BadSettingsExitWithCode2) {
+  testing::TempDir dir;
+  const std::string typo = write_file(dir, "shm_prefixx = \"a.\"\n");
+  const std::vector<std::vector<std::string>> bad = {
+      {"--shm-prefix", "../x"},
+      {"--shm-prefix", ""},
+      {"--shm-prefix", std::string(65, 'p')},
+      {"--socket-mode", "999"},
+      {"--socket-mode", "01777"},
+      {"--shm-mode", "rw"},
+      {"--log-level", "loud"},
+      {"--max-pools", "0"},
+      {"--max-pool-bytes", "lots"},
+      {"--max-pool-bytes", "0"},
+      {"--max-pool-bytes", "99999999999T"},
+      {"--retention", "forever"},
+      {"--socket", ""},
+      {"--socket", "/" + std::string(200, 's')},
+      {"--no-such-flag"},
+      {"--config", dir.path() + "/missing.toml"},
+      {"--config", typo},
+  };
+  for (const auto& args : bad) {
+    ParseOutcome out = parse(args);
+    EXPECT_FALSE(out.config.has_value()) << args[0];
+    EXPECT_EQ(out.exit_code, 2) << args[0];
+  }
+}
+
+TEST(DaemonConfig, HelpAndVersionExitWith0) {
+  for (const char* flag : {"--help", "--version"}) {
+    ParseOutcome out = parse({flag});
+    EXPECT_FALSE(out.config.has_value());
+    EXPECT_EQ(out.exit_code, 0) << flag;
+  }
+}
+
+TEST(DaemonConfig, ModesAndSizes) {
+  EXPECT_EQ(parse_mode("0660"), 0660u);
+  EXPECT_EQ(parse_mode("660"), 0660u);
+  EXPECT_EQ(parse_mode("0o600"), 0600u);
+  EXPECT_FALSE(parse_mode("8"));
+  EXPECT_FALSE(parse_mode(""));
+  EXPECT_FALSE(parse_mode("1000"));
+  EXPECT_EQ(parse_byte_size("4GiB"), 4ULL << 30);
+  EXPECT_EQ(parse_byte_size("64k"), 64ULL << 10);
+  EXPECT_EQ(parse_byte_size("123"), 123u);
+  EXPECT_FALSE(parse_byte_size("G"));
+  EXPECT_FALSE(parse_byte_size("1.5G"));
+  EXPECT_FALSE(parse_byte_size("18446744073709551616"));
+}
+
+}  // namespace
+}  // namespace tensoripc::daemon

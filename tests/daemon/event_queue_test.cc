@@ -1,0 +1,100 @@
+// The per-subscriber queue: frame events bounded by keep_last with the oldest
+// dropped and counted, lifecycle events never dropped, order kept.
+#include "daemon/event_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "daemon/rate_meter.h"
+
+namespace tensoripc::daemon {
+namespace {
+
+std::shared_ptr<const v1::SubscribeEvent> removed(const std::string& why) {
+  auto ev = std::make_shared<v1::SubscribeEvent>();
+  ev->mutable_removed()->set_reason(why);
+  return ev;
+}
+
+// Drains the queue: "F<seq>/<dropped>" or "L<reason>/<dropped>" per event.
+std::vector<std::string> drain(EventQueue& q) {
+  std::vector<std::string> out;
+  v1::SubscribeEvent ev;
+  bool frame = false;
+  while (q.pop(&ev, &frame)) {
+    EXPECT_EQ(frame, ev.has_frame());
+    out.push_back(frame ? "F" + std::to_string(ev.frame().seq()) + "/" + std::to_string(ev.dropped())
+                        : "L" + ev.removed().reason() + "/" + std::to_string(ev.dropped()));
+  }
+  return out;
+}
+
+TEST(DaemonEventQueue, KeepLastDefaultsAndBounds) {
+  EXPECT_EQ(*effective_keep_last(0), kDefaultKeepLast);
+  EXPECT_EQ(*effective_keep_last(1), 1u);
+  EXPECT_EQ(*effective_keep_last(kMaxKeepLast), kMaxKeepLast);
+  auto too_many = effective_keep_last(kMaxKeepLast + 1);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(too_many.status().message().find("65536"), std::string::npos);
+}
+
+TEST(DaemonEventQueue, DropsOldestFrameAndCountsIt) {
+  EventQueue q(2);
+  for (uint64_t s = 1; s <= 5; ++s) q.push_frame({s, static_cast<uint32_t>(s % 4), 0});
+  EXPECT_EQ(q.dropped(), 3u);
+  EXPECT_EQ(q.queued_frames(), 2u);
+  EXPECT_EQ(drain(q), (std::vector<std::string>{"F4/3", "F5/3"}));
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.queued_frames(), 0u);
+}
+
+TEST(DaemonEventQueue, LifecycleEventsAreNeverDroppedAndKeepTheirPlace) {
+  EventQueue q(2);
+  q.push_frame({1, 0, 0});
+  ASSERT_TRUE(q.push_lifecycle(removed("a")));
+  q.push_frame({2, 0, 0});
+  q.push_frame({3, 0, 0});  // drops frame 1; "a" stays first
+  ASSERT_TRUE(q.push_lifecycle(removed("b")));
+  q.push_frame({4, 0, 0});  // drops frame 2
+  EXPECT_EQ(drain(q), (std::vector<std::string>{"La/2", "F3/2", "Lb/2", "F4/2"}));
+}
+
+TEST(DaemonEventQueue, DroppedIsStampedAsOfEachPop) {
+  EventQueue q(1);
+  q.push_frame({1, 0, 0});
+  v1::SubscribeEvent ev;
+  bool frame = false;
+  ASSERT_TRUE(q.pop(&ev, &frame));
+  EXPECT_EQ(ev.dropped(), 0u);
+  q.push_frame({2, 0, 0});
+  q.push_frame({3, 0, 0});
+  ASSERT_TRUE(q.pop(&ev, &frame));
+  EXPECT_EQ(ev.frame().seq(), 3u);
+  EXPECT_EQ(ev.dropped(), 1u);
+  EXPECT_FALSE(q.pop(&ev, &frame));
+}
+
+TEST(DaemonEventQueue, LifecycleBacklogIsBounded) {
+  EventQueue q(1);
+  for (size_t i = 0; i < kMaxLifecycleBacklog; ++i) ASSERT_TRUE(q.push_lifecycle(removed("x")));
+  EXPECT_FALSE(q.push_lifecycle(removed("one too many")));
+  v1::SubscribeEvent ev;
+  bool frame = false;
+  ASSERT_TRUE(q.pop(&ev, &frame));
+  EXPECT_TRUE(q.push_lifecycle(removed("room again")));
+}
+
+TEST(DaemonRateMeter, CountsEventsOverTheRecentWindow) {
+  RateMeter m;
+  const int64_t t0 = 1'000'000'000'000;
+  EXPECT_EQ(m.rate_hz(t0), 0.0);
+  for (int i = 0; i < 100; ++i) m.record(t0 + int64_t{i} * 10'000'000);  // 100 Hz for 1 s
+  EXPECT_NEAR(m.rate_hz(t0 + 1'000'000'000), 100.0, 15.0);
+  EXPECT_EQ(m.rate_hz(t0 + 10'000'000'000), 0.0);  // long silent: nothing in the window
+}
+
+}  // namespace
+}  // namespace tensoripc::daemon

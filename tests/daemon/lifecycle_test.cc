@@ -1,0 +1,325 @@
+// The daemon's own life: start-up (socket mode, health, reflection, a socket
+// already served), SIGTERM with each retention policy, and a restart that
+// adopts what the previous daemon left.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/unknown_field_set.h>
+#include <grpcpp/generic/generic_stub.h>
+
+#include "common/pool_layout.h"
+#include "common/shm.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/daemon/broker_client.h"
+#include "tests/support/process.h"
+
+namespace tensoripc::testing {
+namespace {
+
+using google::protobuf::UnknownFieldSet;
+
+bool exited_cleanly(int wait_status) {
+  return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+grpc::Status get_pool(v1::Broker::Stub& stub, const std::string& name, v1::PoolInfo* info) {
+  grpc::ClientContext ctx;
+  v1::GetPoolRequest req;
+  req.set_name(name);
+  return stub.GetPool(&ctx, req, info);
+}
+
+// A header check as a client would do it, plus the lease field.
+void expect_valid_free_segment(const std::string& shm_name) {
+  auto file = ShmFile::open(shm_name, false);
+  ASSERT_TRUE(file.ok()) << shm_name;
+  auto size = file->size();
+  ASSERT_TRUE(size.ok());
+  auto map = Mapping::map(*file, 0, *size, Mapping::Access::kRead, false);
+  ASSERT_TRUE(map.ok());
+  EXPECT_TRUE(check_header(map->data(), map->size()).ok()) << shm_name;
+  EXPECT_EQ(header_of(map->data())->producer_pid.load(), 0) << shm_name;
+}
+
+// One request on grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo,
+// sent as raw protobuf bytes, as grpcurl would; returns the response's fields.
+std::unique_ptr<UnknownFieldSet> reflect(const std::shared_ptr<grpc::Channel>& channel,
+                                       int field, const std::string& value) {
+  std::string request;
+  request.push_back(static_cast<char>(field << 3 | 2));
+  request.push_back(static_cast<char>(value.size()));
+  request += value;
+
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto call =
+      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  auto step = [&] { return cq.Next(&tag, &ok) && ok; };
+  call->StartCall(nullptr);
+  bool good = step();
+  grpc::Slice slice(request);
+  grpc::ByteBuffer out(&slice, 1);
+  grpc::ByteBuffer in;
+  if (good) {
+    call->Write(out, nullptr);
+    good = step();
+  }
+  if (good) {
+    call->Read(&in, nullptr);
+    good = step();
+  }
+  call->WritesDone(nullptr);
+  step();
+  grpc::Status status;
+  call->Finish(&status, nullptr);
+  step();
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  if (!good) return nullptr;
+  std::vector<grpc::Slice> slices;
+  if (!in.Dump(&slices).ok()) return nullptr;
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  auto fields = std::make_unique<UnknownFieldSet>();
+  if (!fields->ParseFromString(bytes)) return nullptr;
+  return fields;
+}
+
+// The length-delimited values of `field` in `set`.
+std::vector<std::string> strings_of(const UnknownFieldSet& set, int field) {
+  std::vector<std::string> out;
+  for (int i = 0; i < set.field_count(); ++i) {
+    if (set.field(i).number() == field &&
+        set.field(i).type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
+      out.push_back(set.field(i).length_delimited());
+    }
+  }
+  return out;
+}
+
+TEST(DaemonLifecycle, HealthServingAndReflectionDescribesTheServices) {
+  DaemonProcess daemon;
+  auto health = grpc::health::v1::Health::NewStub(daemon.channel());
+  for (const char* service : {"", "tensoripc.v1.Broker"}) {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    ASSERT_TRUE(health->Check(&ctx, req, &resp).ok()) << service;
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
+  }
+
+  // list_services (field 7) -> list_services_response (6) { service (1) { name (1) } }
+  auto listed = reflect(daemon.channel(), 7, "");
+  ASSERT_TRUE(listed);
+  std::vector<std::string> names;
+  for (const auto& lsr : strings_of(*listed, 6)) {
+    UnknownFieldSet list;
+    ASSERT_TRUE(list.ParseFromString(lsr));
+    for (const auto& svc : strings_of(list, 1)) {
+      UnknownFieldSet s;
+      ASSERT_TRUE(s.ParseFromString(svc));
+      for (const auto& n : strings_of(s, 1)) names.push_back(n);
+    }
+  }
+  EXPECT_NE(std::find(names.begin(), names.end(), "tensoripc.v1.Broker"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "grpc.health.v1.Health"), names.end());
+
+  // file_containing_symbol (4) -> file_descriptor_response (4) { file_descriptor_proto (1) }
+  for (const std::string symbol : {"tensoripc.v1.Broker", "grpc.health.v1.Health"}) {
+    auto described = reflect(daemon.channel(), 4, symbol);
+    ASSERT_TRUE(described) << symbol;
+    EXPECT_TRUE(strings_of(*described, 7).empty()) << symbol << " answered with an error";
+    bool found = false;
+    for (const auto& fdr : strings_of(*described, 4)) {
+      UnknownFieldSet files;
+      ASSERT_TRUE(files.ParseFromString(fdr));
+      for (const auto& bytes : strings_of(files, 1)) {
+        google::protobuf::FileDescriptorProto file;
+        ASSERT_TRUE(file.ParseFromString(bytes));
+        for (const auto& svc : file.service()) {
+          found |= file.package() + "." + svc.name() == symbol;
+        }
+      }
+    }
+    EXPECT_TRUE(found) << symbol;
+  }
+}
+
+TEST(DaemonLifecycle, SocketModeIsApplied) {
+  {
+    DaemonProcess daemon;
+    struct stat st {};
+    ASSERT_EQ(::stat(daemon.socket_path().c_str(), &st), 0);
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    EXPECT_EQ(st.st_mode & 0777, 0660u);
+  }
+  {
+    DaemonProcess daemon({"--socket-mode", "0600"});
+    struct stat st {};
+    ASSERT_EQ(::stat(daemon.socket_path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
+}
+
+TEST(DaemonLifecycle, ASecondDaemonDoesNotStealTheSocket) {
+  DaemonProcess first;
+  ChildProcess second({daemon_binary(), "--socket", first.socket_path(), "--shm-prefix",
+                       first.shm_prefix() + "two.", "--log-level", "off"});
+  auto st = second.wait(std::chrono::seconds(20));
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 1);
+  auto stub = first.stub();
+  grpc::ClientContext ctx;
+  v1::ListPoolsResponse resp;
+  EXPECT_TRUE(stub->ListPools(&ctx, v1::ListPoolsRequest(), &resp).ok());
+  EXPECT_TRUE(exists(first.socket_path()));
+}
+
+TEST(DaemonLifecycle, BadFlagsExitWithCode2) {
+  ChildProcess bad({daemon_binary(), "--shm-prefix", "../x"});
+  auto st = bad.wait(std::chrono::seconds(10));
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 2);
+}
+
+TEST(DaemonLifecycle, SigtermWithRetentionRemoveLeavesNoSocketAndNoSegment) {
+  DaemonProcess daemon({"--retention", "remove"});
+  auto stub = daemon.stub();
+  TestProducer producer(*stub);
+  ASSERT_TRUE(producer.claim(pool_metadata("cam")).ok());
+  ASSERT_TRUE(producer.publish(1));
+  TestSubscriber sub(*stub, "cam");
+  ASSERT_TRUE(sub.next());
+  TestSubscriber waiting(*stub, "nothing.yet");
+  ASSERT_TRUE(waiting.next());
+  ASSERT_EQ(daemon.segments().size(), 1u);
+
+  EXPECT_TRUE(exited_cleanly(daemon.terminate()));
+  EXPECT_FALSE(exists(daemon.socket_path()));
+  EXPECT_TRUE(daemon.segments().empty());
+  auto end = sub.wait_end();
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->error_code(), grpc::StatusCode::UNAVAILABLE);
+  end = waiting.wait_end();
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(producer.wait_end().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(DaemonLifecycle, SigtermWithKeepLeavesValidPoolsThatARestartAdopts) {
+  DaemonProcess first;  // --retention keep is the default
+  const std::string prefix = first.shm_prefix();
+  uint64_t generation = 0;
+  {
+    auto stub = first.stub();
+    TestProducer cam(*stub);
+    ASSERT_TRUE(cam.claim(pool_metadata("cam", {8, 8}, "uint16", 3)).ok());
+    generation = cam.granted().layout().generation();
+    for (uint64_t s = 1; s <= 5; ++s) ASSERT_TRUE(cam.publish(s));
+    TestProducer idle(*stub);
+    ASSERT_TRUE(idle.claim(pool_metadata("idle")).ok());
+    ASSERT_TRUE(idle.close().ok());
+    v1::PoolInfo info;
+    ASSERT_TRUE(eventually(
+        [&] { return get_pool(*stub, "cam", &info).ok() && info.stats().frames_published() == 5; }));
+
+    EXPECT_TRUE(exited_cleanly(first.terminate()));
+    EXPECT_EQ(cam.wait_end().error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  EXPECT_FALSE(exists(first.socket_path()));
+  auto left = first.segments();
+  std::sort(left.begin(), left.end());
+  ASSERT_EQ(left, (std::vector<std::string>{"/" + prefix + "cam", "/" + prefix + "idle"}));
+  for (const auto& s : left) expect_valid_free_segment(s);
+
+  // Strays under the prefix are not the next daemon's pools.
+  { auto junk = ShmFile::create("/" + prefix + "junk", 8192, 0600); }
+  std::filesystem::copy_file("/dev/shm/" + prefix + "idle", "/dev/shm/" + prefix + "misnamed");
+
+  DaemonProcess second({"--shm-prefix", prefix});
+  auto stub = second.stub();
+  left = first.segments();
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"/" + prefix + "cam", "/" + prefix + "idle"}));
+  v1::PoolInfo info;
+  ASSERT_TRUE(get_pool(*stub, "cam", &info).ok());
+  EXPECT_EQ(info.stats().latest_seq(), 5u);
+  EXPECT_EQ(info.stats().producer_pid(), 0);
+  EXPECT_EQ(info.layout().generation(), generation);
+  EXPECT_EQ(info.metadata().dtype_str(), "uint16");
+  ASSERT_TRUE(get_pool(*stub, "idle", &info).ok());
+
+  TestSubscriber sub(*stub, "cam");
+  auto ev = sub.next();
+  ASSERT_TRUE(ev);
+  ASSERT_EQ(kind(*ev), "attached");
+  EXPECT_EQ(ev->attached().latest_seq(), 5u);
+  EXPECT_EQ(ev->attached().producer_pid(), 0);
+
+  TestProducer again(*stub);
+  ASSERT_TRUE(again.claim(pool_metadata("cam", {8, 8}, "uint16", 3)).ok());
+  EXPECT_TRUE(again.granted().resumed());
+  EXPECT_EQ(again.granted().latest_seq(), 5u);
+  EXPECT_EQ(again.granted().layout().generation(), generation);
+  ASSERT_TRUE(again.publish(6));
+  ev = sub.next();
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(kind(*ev), "attached");
+  ev = sub.next();
+  ASSERT_TRUE(ev);
+  ASSERT_EQ(kind(*ev), "frame");
+  EXPECT_EQ(ev->frame().seq(), 6u);
+
+  EXPECT_TRUE(exited_cleanly(second.terminate()));
+  for (const auto& s : first.segments()) ShmFile::unlink(s);
+}
+
+// A subscriber whose process is frozen never reads its socket again, so the
+// daemon's last writes to it can never complete; SIGTERM must still end the
+// daemon promptly and cleanly.
+TEST(DaemonLifecycle, SigtermEndsEvenWithAFrozenSubscriber) {
+  DaemonProcess daemon({"--retention", "remove"});
+  auto stub = daemon.stub();
+  TestProducer producer(*stub);
+  ASSERT_TRUE(producer.claim(pool_metadata("cam")).ok());
+  ChildProcess frozen({CLAIM_HELPER_BINARY, daemon.socket_path(), "cam", "subscribe"});
+  ASSERT_TRUE(frozen.wait_for_line("SUBSCRIBED", std::chrono::seconds(10)));
+  frozen.signal(SIGSTOP);
+  for (uint64_t s = 1; s <= 60000; ++s) ASSERT_TRUE(producer.publish(s));
+  v1::PoolInfo info;
+  ASSERT_TRUE(eventually([&] {
+    return get_pool(*stub, "cam", &info).ok() && info.stats().frames_published() == 60000;
+  }));
+  EXPECT_GT(info.stats().dropped(), 0u);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(exited_cleanly(daemon.terminate()));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, std::chrono::seconds(8));
+  std::cout << "stopped in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+  EXPECT_FALSE(exists(daemon.socket_path()));
+  EXPECT_TRUE(daemon.segments().empty());
+  frozen.signal(SIGKILL);
+}
+
+}  // namespace
+}  // namespace tensoripc::testing
