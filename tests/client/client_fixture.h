@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <map>
@@ -87,8 +88,16 @@ class ClientTest : public ::testing::Test {
     c.signal(SIGTERM);
     auto line = c.wait_for_line("RESULT", seconds(20));
     EXPECT_TRUE(line.has_value()) << "consumer " << c.pid() << " gave no RESULT";
-    c.wait(seconds(10));
+    expect_clean_exit(c);
     return line ? parse_result(*line) : std::map<std::string, uint64_t>{};
+  }
+
+  // Exit status 0: under ASan/UBSan a finding (or a leak) fails the test.
+  static void expect_clean_exit(ChildProcess& c) {
+    const auto status = c.wait(seconds(20));
+    ASSERT_TRUE(status.has_value()) << "process " << c.pid() << " did not exit";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+        << "process " << c.pid() << " ended with wait status " << *status;
   }
 
   std::unique_ptr<DaemonProcess> daemon_;

@@ -29,6 +29,7 @@ TEST_F(ClientTest, FramesArriveIntactInEveryConsumerProcess) {
   auto getter = start_consumer("intact", bytes, 8, "get", {"--get-history", "4"});
   auto producer = start_producer("intact", bytes, 8, {"--frames", "300", "--interval-us", "2000"});
   ASSERT_TRUE(producer->wait_for_line("DONE", seconds(60)));
+  expect_clean_exit(*producer);
   std::this_thread::sleep_for(milliseconds(300));  // let the last events arrive
   for (auto* c : {stream.get(), futex.get(), getter.get()}) {
     auto r = finish_consumer(*c);
@@ -47,6 +48,7 @@ TEST_F(ClientTest, FourConsumersAtOnceEachSeeEveryFrame) {
   }
   auto producer = start_producer("four", bytes, 16, {"--frames", "200", "--interval-us", "3000"});
   ASSERT_TRUE(producer->wait_for_line("DONE", seconds(60)));
+  expect_clean_exit(*producer);
   std::this_thread::sleep_for(milliseconds(300));
   for (auto& c : consumers) {
     auto r = finish_consumer(*c);

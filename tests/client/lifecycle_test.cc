@@ -61,9 +61,9 @@ struct Recorder {
   }
 };
 
-class CallbackTest : public ClientTest, public ::testing::WithParamInterface<NotifyPath> {};
+class ClientCallbackTest : public ClientTest, public ::testing::WithParamInterface<NotifyPath> {};
 
-TEST_P(CallbackTest, EveryFrameReachesTheCallbackIntactAndInOrder) {
+TEST_P(ClientCallbackTest, EveryFrameReachesTheCallbackIntactAndInOrder) {
   const int64_t bytes = 32 * 1024;
   Recorder rec;
   ConsumerOptions o = consumer_options();
@@ -80,7 +80,7 @@ TEST_P(CallbackTest, EveryFrameReachesTheCallbackIntactAndInOrder) {
   EXPECT_GE(rec.seqs.size(), 90u) << "callbacks skipped frames at 333 Hz";
 }
 
-TEST_P(CallbackTest, CallbackSetAfterConstructionWithoutReadingTheFrame) {
+TEST_P(ClientCallbackTest, CallbackSetAfterConstructionWithoutReadingTheFrame) {
   ConsumerOptions o = consumer_options();
   o.notify = GetParam();
   o.callback_reads_frame = false;
@@ -106,7 +106,7 @@ TEST_P(CallbackTest, CallbackSetAfterConstructionWithoutReadingTheFrame) {
   EXPECT_TRUE(empty_tensor);
 }
 
-INSTANTIATE_TEST_SUITE_P(Paths, CallbackTest,
+INSTANTIATE_TEST_SUITE_P(Paths, ClientCallbackTest,
                          ::testing::Values(NotifyPath::kStream, NotifyPath::kFutex),
                          [](const auto& info) {
                            return info.param == NotifyPath::kStream ? "Stream" : "Futex";
@@ -162,7 +162,7 @@ TEST_F(ClientTest, ConsumerIsToldOfProducerGoneAndPicksThePoolUpAgain) {
 // The producer is SIGKILLed at random instants, mid-put included, again and
 // again, while two consumer processes read as fast as they can: no get()
 // blocks past a bound and none returns a torn frame.
-class KillTest : public ClientTest {
+class ClientKillTest : public ClientTest {
  protected:
   // Whether a slot of the (one) pool is left odd: a producer died mid-put.
   bool slot_left_odd() {
@@ -182,7 +182,7 @@ class KillTest : public ClientTest {
   }
 };
 
-TEST_F(KillTest, ProducerKilledAtRandomNeverBlocksOrTearsAConsumer) {
+TEST_F(ClientKillTest, ProducerKilledAtRandomNeverBlocksOrTearsAConsumer) {
   const int64_t bytes = 1 << 20;  // 1 MiB: a put takes long enough to be hit mid-copy
   const uint32_t history = 2;
   auto c1 = start_consumer("kill", bytes, history, "get", {"--get-history", "1"});

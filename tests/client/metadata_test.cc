@@ -7,7 +7,7 @@
 namespace tensoripc {
 namespace {
 
-TEST(MetadataTest, CreateFillsSizesAndDefaults) {
+TEST(ClientMetadataTest, CreateFillsSizesAndDefaults) {
   PoolMetadata md = PoolMetadata::create("cam", {480, 640, 3}, DType::kFloat32, 5);
   EXPECT_EQ(md.dtype_str(), "float32");
   EXPECT_EQ(md.element_size, 4u);
@@ -19,7 +19,7 @@ TEST(MetadataTest, CreateFillsSizesAndDefaults) {
   EXPECT_EQ(md.to_string(), "pool 'cam': [480, 640, 3] float32 x 5 on cpu");
 }
 
-TEST(MetadataTest, FromSampleTakesShapeDtypeAndDevice) {
+TEST(ClientMetadataTest, FromSampleTakesShapeDtypeAndDevice) {
   std::vector<uint16_t> buf(6);
   TensorView sample(buf.data(), DType::kUInt16, {2, 3});
   PoolMetadata md = PoolMetadata::from_sample("s", sample, 3);
@@ -35,12 +35,12 @@ TEST(MetadataTest, FromSampleTakesShapeDtypeAndDevice) {
   EXPECT_EQ(g.memory_device(), Device::cuda(1));
 }
 
-TEST(MetadataTest, ScalarPools) {
+TEST(ClientMetadataTest, ScalarPools) {
   PoolMetadata md = PoolMetadata::create("scalar", {}, DType::kComplex128);
   EXPECT_EQ(md.frame_bytes(), 16u);
 }
 
-TEST(MetadataTest, EqualityIgnoresOnlyCreatorPid) {
+TEST(ClientMetadataTest, EqualityIgnoresOnlyCreatorPid) {
   PoolMetadata a = PoolMetadata::create("x", {4}, DType::kInt8);
   PoolMetadata b = a;
   b.creator_pid = 1234;
@@ -55,7 +55,7 @@ TEST(MetadataTest, EqualityIgnoresOnlyCreatorPid) {
   EXPECT_FALSE(a.same_identity(c));
 }
 
-TEST(MetadataTest, InvalidMetadataIsRefusedWithTheReason) {
+TEST(ClientMetadataTest, InvalidMetadataIsRefusedWithTheReason) {
   auto expect_refused = [](auto make, const std::string& needle) {
     try {
       make();
@@ -71,7 +71,7 @@ TEST(MetadataTest, InvalidMetadataIsRefusedWithTheReason) {
   expect_refused([] { PoolMetadata::create("a", {3}, DType::kUInt8, 1, "tpu"); }, "device");
 }
 
-TEST(DTypeTableTest, NumpyNamesSizesAndParsing) {
+TEST(ClientDTypeTableTest, NumpyNamesSizesAndParsing) {
   struct Row {
     const char* name;
     size_t itemsize;

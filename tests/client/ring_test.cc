@@ -50,7 +50,7 @@ int dead_pid() {
   return pid;
 }
 
-class RingTest : public ::testing::Test {
+class ClientRingTest : public ::testing::Test {
  protected:
   void make_pool(size_t elements, uint32_t history_len) {
     static int counter = 0;
@@ -113,7 +113,7 @@ class RingTest : public ::testing::Test {
   std::vector<uint64_t> buf_;
 };
 
-TEST_F(RingTest, EmptyPoolHasNothingAndUnwrittenFramesAreZeros) {
+TEST_F(ClientRingTest, EmptyPoolHasNothingAndUnwrittenFramesAreZeros) {
   make_pool(100, 4);
   std::vector<uint64_t> seqs;
   EXPECT_EQ(read(4, true, &seqs), 0u);
@@ -125,7 +125,7 @@ TEST_F(RingTest, EmptyPoolHasNothingAndUnwrittenFramesAreZeros) {
   EXPECT_EQ(seqs, (std::vector<uint64_t>{0, 0, 1, 2}));
 }
 
-TEST_F(RingTest, HistoryOrderAcrossWrapRound) {
+TEST_F(ClientRingTest, HistoryOrderAcrossWrapRound) {
   make_pool(1000, 4);
   for (int i = 0; i < 10; ++i) put();
   std::vector<uint64_t> seqs;
@@ -146,7 +146,7 @@ TEST_F(RingTest, HistoryOrderAcrossWrapRound) {
 
 // A producer killed between slot_write_begin and slot_write_end leaves the
 // slot odd forever. Readers must neither wait for it nor return it.
-TEST_F(RingTest, SlotLeftOddByADeadWriterReadsAsLostWithoutBlocking) {
+TEST_F(ClientRingTest, SlotLeftOddByADeadWriterReadsAsLostWithoutBlocking) {
   make_pool(4096, 1);  // history 1: the next write lands on the only frame
   put();
   put();
@@ -171,7 +171,7 @@ TEST_F(RingTest, SlotLeftOddByADeadWriterReadsAsLostWithoutBlocking) {
 }
 
 // A live producer that stalls mid-write is waited for only up to a bound.
-TEST_F(RingTest, StalledLiveWriterIsWaitedForOnlyABoundedTime) {
+TEST_F(ClientRingTest, StalledLiveWriterIsWaitedForOnlyABoundedTime) {
   make_pool(16, 2);
   put();
   put();
@@ -193,7 +193,7 @@ TEST_F(RingTest, StalledLiveWriterIsWaitedForOnlyABoundedTime) {
 
 // A writer thread laps a reader thread as fast as it can: every snapshot is
 // consecutive frames, each exactly its frame, never torn.
-TEST_F(RingTest, ConcurrentReadsAreConsistentSnapshots) {
+TEST_F(ClientRingTest, ConcurrentReadsAreConsistentSnapshots) {
   make_pool(16 * 1024, 4);  // 128 KiB frames
   producer_->header().producer_pid.store(::getpid());
   std::atomic<bool> stop{false};
@@ -231,7 +231,7 @@ TEST_F(RingTest, ConcurrentReadsAreConsistentSnapshots) {
               static_cast<unsigned long>(producer_->header().latest_seq.load()), lost);
 }
 
-TEST_F(RingTest, ViewIsValidUntilTheProducerWrapsRound) {
+TEST_F(ClientRingTest, ViewIsValidUntilTheProducerWrapsRound) {
   make_pool(64, 3);
   put();
   const LatestFrame f = locate_latest(*consumer_);
@@ -246,7 +246,7 @@ TEST_F(RingTest, ViewIsValidUntilTheProducerWrapsRound) {
   EXPECT_FALSE(still_holds(slot, f.lock));
 }
 
-TEST_F(RingTest, FutexWaitWakesOnPutAndTimesOut) {
+TEST_F(ClientRingTest, FutexWaitWakesOnPutAndTimesOut) {
   make_pool(8, 2);
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(wait_for_seq_after(*consumer_, 0, std::chrono::milliseconds(30)), 0u);
@@ -273,7 +273,7 @@ TEST_F(RingTest, FutexWaitWakesOnPutAndTimesOut) {
   waiter.join();  // returns promptly, not after 30 s
 }
 
-TEST_F(RingTest, OpenChecksGenerationAndIdentity) {
+TEST_F(ClientRingTest, OpenChecksGenerationAndIdentity) {
   make_pool(8, 2);
   v1::PoolLayout other = layout_proto_;
   other.set_generation(kGeneration + 1);
@@ -291,7 +291,7 @@ TEST_F(RingTest, OpenChecksGenerationAndIdentity) {
   EXPECT_FALSE(PoolMapping::open(missing, md_, PoolMapping::Role::kConsumer).ok());
 }
 
-TEST_F(RingTest, ConsumerCannotWriteFrames) {
+TEST_F(ClientRingTest, ConsumerCannotWriteFrames) {
   make_pool(8, 1);
   // The death test's child runs this test again and dies without TearDown:
   // unlink now (the mappings stay valid) so it leaves no segment behind.
@@ -302,7 +302,7 @@ TEST_F(RingTest, ConsumerCannotWriteFrames) {
       { *const_cast<char*>(consumer_->frame(0)) = 1; }, "");
 }
 
-TEST(ProcessAliveTest, SeesLiveDeadAndZombie) {
+TEST(ClientProcessAliveTest, SeesLiveDeadAndZombie) {
   EXPECT_TRUE(process_alive(::getpid()));
   EXPECT_FALSE(process_alive(0));
   EXPECT_FALSE(process_alive(dead_pid()));

@@ -10,7 +10,7 @@
 namespace tensoripc {
 namespace {
 
-TEST(ShapeTest, BasicsAndLimits) {
+TEST(ClientShapeTest, BasicsAndLimits) {
   Shape s{480, 640, 3};
   EXPECT_EQ(s.ndim(), 3u);
   EXPECT_EQ(s.numel(), 480u * 640 * 3);
@@ -23,7 +23,7 @@ TEST(ShapeTest, BasicsAndLimits) {
   EXPECT_THROW(Shape{too_many}, InvalidArgumentError);
 }
 
-TEST(TensorTest, ZeroFilledOwningAndClone) {
+TEST(ClientTensorTest, ZeroFilledOwningAndClone) {
   Tensor t(DType::kFloat32, {4, 5});
   ASSERT_FALSE(t.empty());
   EXPECT_EQ(t.nbytes(), 80u);
@@ -38,7 +38,7 @@ TEST(TensorTest, ZeroFilledOwningAndClone) {
   EXPECT_EQ(moved.data_as<float>()[3], 7.5f);
 }
 
-TEST(TensorTest, CopyOfViewIsIndependent) {
+TEST(ClientTensorTest, CopyOfViewIsIndependent) {
   std::vector<int16_t> src(12);
   std::iota(src.begin(), src.end(), 1);
   TensorView v(src.data(), DType::kInt16, {3, 4});
@@ -51,7 +51,7 @@ TEST(TensorTest, CopyOfViewIsIndependent) {
                InvalidArgumentError);
 }
 
-TEST(DLPackTest, TensorExportSharesTheBufferAndOutlivesTheTensor) {
+TEST(ClientDLPackTest, TensorExportSharesTheBufferAndOutlivesTheTensor) {
   DLManagedTensor* managed;
   const void* data;
   {
@@ -80,7 +80,7 @@ TEST(DLPackTest, TensorExportSharesTheBufferAndOutlivesTheTensor) {
   managed->deleter(managed);
 }
 
-TEST(DLPackTest, EveryDTypeRoundTrips) {
+TEST(ClientDLPackTest, EveryDTypeRoundTrips) {
   for (const DTypeInfo& info : detail::kDTypes) {
     Tensor t(info.dtype, {3});
     DLManagedTensor* m = t.to_dlpack();
@@ -92,7 +92,7 @@ TEST(DLPackTest, EveryDTypeRoundTrips) {
   }
 }
 
-TEST(DLPackTest, ViewExportKeepsItsKeepAlive) {
+TEST(ClientDLPackTest, ViewExportKeepsItsKeepAlive) {
   auto owner = std::make_shared<std::vector<double>>(6, 1.5);
   TensorView v(owner->data(), DType::kFloat64, {2, 3});
   DLManagedTensor* m = v.to_dlpack(owner);
@@ -115,7 +115,7 @@ DLTensor make_dl(void* data, int64_t* shape, int64_t* strides, int ndim, DLDataT
   return t;
 }
 
-TEST(DLPackTest, ImportChecksLayoutTypeAndDevice) {
+TEST(ClientDLPackTest, ImportChecksLayoutTypeAndDevice) {
   float buf[24] = {};
   int64_t shape[2] = {4, 6};
   int64_t compact[2] = {6, 1};
