@@ -79,7 +79,8 @@ int run_fps_consumer(const PoolSpec& pool, NotifyPath notify, const std::string&
     std::memcpy(&stamped, frame.tensor.data(), sizeof stamped);
     if (stamped != frame.seq) ++wrong;
     if (first_seq == 0) first_seq = frame.seq;
-    if (last_seq != 0 && frame.seq > last_seq + 1) lost += static_cast<int64_t>(frame.seq - last_seq - 1);
+    if (last_seq != 0 && frame.seq > last_seq + 1)
+      lost += static_cast<int64_t>(frame.seq - last_seq - 1);
     last_seq = frame.seq;
     ++frames;
   };

@@ -9,6 +9,10 @@
 //   memcpy_from_shm/N a pre-faulted shared mapping -> pre-faulted heap
 //   get/N             Consumer::get() (owning copy of the latest frame)
 //   view/N            Consumer::view() + FrameView::still_valid()
+//   memcpy_paced/N    memcpy/N and put/N at 1 kHz instead of back to back:
+//   put_paced/N       a tight loop mostly queues put's notices to the daemon,
+//                     while at camera rates every put sends its notice at
+//                     once, on the caller's thread
 //
 // The two shm baselines separate what the memory costs (shared 4 KiB pages)
 // from what the library adds. Usual Google Benchmark flags apply, e.g.
@@ -19,12 +23,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support.h"
@@ -53,7 +59,8 @@ const std::vector<FrameKind>& frame_kinds() {
 
 // A heap buffer touched page by page, so no benchmark pays its page faults.
 struct HeapBuffer {
-  explicit HeapBuffer(size_t n) : bytes(n), data(static_cast<char*>(std::aligned_alloc(64, round(n)))) {
+  explicit HeapBuffer(size_t n)
+      : bytes(n), data(static_cast<char*>(std::aligned_alloc(64, round(n)))) {
     for (size_t i = 0; i < n; ++i) data[i] = static_cast<char>(i * 131 + 7);
   }
   ~HeapBuffer() { std::free(data); }
@@ -94,15 +101,15 @@ struct Fixture {
 
   Producer& put_producer() {
     if (!put_pool) {
-      put_pool.emplace(PoolMetadata::create("put" + std::to_string(kind.bytes), kind.shape,
-                                            kind.dtype, 1));
+      put_pool.emplace(
+          PoolMetadata::create("put" + std::to_string(kind.bytes), kind.shape, kind.dtype, 1));
     }
     return *put_pool;
   }
   Consumer& get_consumer() {
     if (!get_pool) {
-      const auto md = PoolMetadata::create("get" + std::to_string(kind.bytes), kind.shape,
-                                           kind.dtype, 1);
+      const auto md =
+          PoolMetadata::create("get" + std::to_string(kind.bytes), kind.shape, kind.dtype, 1);
       get_pool.emplace(md);
       get_pool->put(frame);
       consumer.emplace(md);
@@ -127,8 +134,7 @@ Fixture& fixture(const FrameKind& k) {
 }
 
 void finish(benchmark::State& state, const FrameKind& k) {
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
-                          static_cast<int64_t>(k.bytes));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(k.bytes));
   state.counters["frame_bytes"] = static_cast<double>(k.bytes);
 }
 
@@ -188,18 +194,46 @@ void bm_view(benchmark::State& state, const FrameKind& k) {
   state.counters["frame_bytes"] = static_cast<double>(k.bytes);
 }
 
+// One frame per millisecond, as a sensor or a control loop publishes; only
+// the call is timed (manual time).
+void bm_paced(benchmark::State& state, const FrameKind& k, bool put) {
+  Fixture& f = fixture(k);
+  Producer* p = put ? &f.put_producer() : nullptr;
+  for (auto _ : state) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const int64_t t0 = monotonic_ns();
+    if (p) {
+      p->put(f.frame);
+    } else {
+      std::memcpy(f.dst.data, f.src.data, k.bytes);
+      benchmark::ClobberMemory();
+    }
+    state.SetIterationTime(static_cast<double>(monotonic_ns() - t0) / 1e9);
+  }
+  finish(state, k);
+}
+void bm_memcpy_paced(benchmark::State& state, const FrameKind& k) { bm_paced(state, k, false); }
+void bm_put_paced(benchmark::State& state, const FrameKind& k) { bm_paced(state, k, true); }
+
 void register_all() {
   using Fn = void (*)(benchmark::State&, const FrameKind&);
   const std::vector<std::pair<const char*, Fn>> benches = {
-      {"memcpy", bm_memcpy},   {"memcpy_to_shm", bm_memcpy_to_shm},
-      {"put", bm_put},         {"memcpy_from_shm", bm_memcpy_from_shm},
-      {"get", bm_get},         {"view", bm_view},
+      {"memcpy", bm_memcpy}, {"memcpy_to_shm", bm_memcpy_to_shm},
+      {"put", bm_put},       {"memcpy_from_shm", bm_memcpy_from_shm},
+      {"get", bm_get},       {"view", bm_view},
   };
   // Size by size, baseline first, so each comparison runs back to back.
   for (const FrameKind& k : frame_kinds()) {
     for (const auto& [name, fn] : benches) {
       const std::string full = std::string(name) + "/" + std::to_string(k.bytes);
       benchmark::RegisterBenchmark(full.c_str(), fn, k)->UseRealTime()->MinTime(0.2);
+    }
+  }
+  for (const FrameKind& k : frame_kinds()) {
+    for (const auto& [name, fn] : {std::pair<const char*, Fn>{"memcpy_paced", bm_memcpy_paced},
+                                   std::pair<const char*, Fn>{"put_paced", bm_put_paced}}) {
+      const std::string full = std::string(name) + "/" + std::to_string(k.bytes);
+      benchmark::RegisterBenchmark(full.c_str(), fn, k)->UseManualTime()->Iterations(200);
     }
   }
 }

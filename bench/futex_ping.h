@@ -12,10 +12,10 @@ namespace tensoripc::bench {
 
 // The shared page. Written by the pinger only.
 struct PingPage {
-  std::atomic<uint32_t> word{0};     // the futex word
-  std::atomic<uint32_t> stop{0};     // 1: waiters leave
-  std::atomic<uint64_t> seq{0};      // the ping's number, from 1
-  std::atomic<int64_t> sent_ns{0};   // CLOCK_REALTIME when it was sent
+  std::atomic<uint32_t> word{0};    // the futex word
+  std::atomic<uint32_t> stop{0};    // 1: waiters leave
+  std::atomic<uint64_t> seq{0};     // the ping's number, from 1
+  std::atomic<int64_t> sent_ns{0};  // CLOCK_REALTIME when it was sent
 };
 
 // Creates (and on destruction removes) the segment "/tipcbench<pid>.ping".

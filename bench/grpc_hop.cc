@@ -1,5 +1,7 @@
 #include "grpc_hop.h"
 
+#include <signal.h>
+
 #include <cstdio>
 #include <deque>
 #include <stdexcept>
@@ -84,6 +86,26 @@ class HopWriter final : public grpc::ServerWriteReactor<Tick> {
   bool done_ = false;  // Finish called, or the stream is over
 };
 
+// One Publish call: every tick read is broadcast. Deletes itself when done.
+class HopReader final : public grpc::ServerReadReactor<Tick> {
+ public:
+  explicit HopReader(HopServer* server) : server_(server) { StartRead(&tick_); }
+
+ private:
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    server_->broadcast(tick_.seq(), tick_.timestamp_ns());
+    StartRead(&tick_);
+  }
+  void OnDone() override { delete this; }
+
+  HopServer* server_;
+  Tick tick_;
+};
+
 HopServer::HopServer(const std::string& socket_path) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
@@ -98,8 +120,7 @@ HopServer::~HopServer() {
   server_.reset();  // before the writers it may still refer to
 }
 
-grpc::ServerWriteReactor<Tick>* HopServer::Stream(grpc::CallbackServerContext*,
-                                                  const HopRequest*) {
+grpc::ServerWriteReactor<Tick>* HopServer::Stream(grpc::CallbackServerContext*, const HopRequest*) {
   {
     std::lock_guard<std::mutex> lock(open_mu_);
     ++open_;
@@ -109,6 +130,10 @@ grpc::ServerWriteReactor<Tick>* HopServer::Stream(grpc::CallbackServerContext*,
   std::lock_guard<std::mutex> lock(mu_);
   writers_.push_back(std::move(writer));
   return w;
+}
+
+grpc::ServerReadReactor<Tick>* HopServer::Publish(grpc::CallbackServerContext*, HopRequest*) {
+  return new HopReader(this);
 }
 
 void HopServer::on_stream_done() {
@@ -164,6 +189,41 @@ int run_hop_client(const std::string& socket_path, uint64_t warmup, const std::s
     std::fprintf(stderr, "hop client: stream ended with %s\n", status.error_message().c_str());
   }
   return write_samples(out, samples) && ready ? 0 : 1;
+}
+
+int run_hop_relay(const std::string& socket_path) {
+  // SIGTERM is taken by sigwait below only, never by a gRPC thread.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  HopServer server(socket_path);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&stop, &sig);
+  server.finish_all();
+  return 0;
+}
+
+HopPublisher::HopPublisher(const std::string& socket_path)
+    : stub_(Hop::NewStub(
+          grpc::CreateChannel("unix:" + socket_path, grpc::InsecureChannelCredentials()))) {
+  context_.set_wait_for_ready(true);
+  writer_ = stub_->Publish(&context_, &response_);
+}
+
+HopPublisher::~HopPublisher() {
+  writer_->WritesDone();
+  writer_->Finish();
+}
+
+void HopPublisher::send(uint64_t seq) {
+  Tick t;
+  t.set_seq(seq);
+  t.set_timestamp_ns(realtime_ns());
+  writer_->Write(t);
 }
 
 }  // namespace tensoripc::bench

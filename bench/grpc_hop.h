@@ -1,7 +1,9 @@
-// A bare gRPC server-streaming hop, the yardstick of the stream notification
+// Bare gRPC server-streaming hops, the yardsticks of the stream notification
 // path: a callback-API server on a Unix socket (one write in flight per
 // stream, as tensor-ipcd's Subscribe stream) and a synchronous reading client
-// (as the library's subscription thread).
+// (as the library's subscription thread). As a relay in its own process, the
+// server also re-broadcasts the ticks a publisher streams to it: two hops,
+// the path producer -> tensor-ipcd -> consumer takes.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -34,6 +36,8 @@ class HopServer final : public Hop::CallbackService {
   friend class HopWriter;
   grpc::ServerWriteReactor<Tick>* Stream(grpc::CallbackServerContext* context,
                                          const HopRequest* request) override;
+  grpc::ServerReadReactor<Tick>* Publish(grpc::CallbackServerContext* context,
+                                         HopRequest* response) override;
   void on_stream_done();
 
   std::unique_ptr<grpc::Server> server_;
@@ -51,5 +55,24 @@ class HopServer final : public Hop::CallbackService {
 // ends the stream and records now - timestamp for ticks past `warmup`.
 // Prints "ready" on stdout once the stream is up. Returns an exit status.
 int run_hop_client(const std::string& socket_path, uint64_t warmup, const std::string& out);
+
+// The relay, run in a child process: serves on `socket_path`, prints "ready",
+// and on SIGTERM finishes its streams and exits. Returns an exit status.
+int run_hop_relay(const std::string& socket_path);
+
+// The publisher's side of the relay: a client stream of ticks, each stamped
+// with CLOCK_REALTIME as it is sent. Not thread-safe.
+class HopPublisher {
+ public:
+  explicit HopPublisher(const std::string& socket_path);
+  ~HopPublisher();
+  void send(uint64_t seq);
+
+ private:
+  std::unique_ptr<Hop::Stub> stub_;
+  grpc::ClientContext context_;
+  HopRequest response_;
+  std::unique_ptr<grpc::ClientWriter<Tick>> writer_;
+};
 
 }  // namespace tensoripc::bench

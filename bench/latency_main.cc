@@ -2,13 +2,16 @@
 // consumers in separate processes, on the stream and the futex notification
 // paths, beside the floors they stand on, measured in the same run:
 //   futex_ping  a raw cross-process futex wake on a shm word (futex's floor)
-//   grpc_hop    a bare gRPC server-streaming hop on a Unix socket (stream's)
+//   grpc_hop    a bare gRPC server-streaming hop on a Unix socket (the
+//               yardstick the issue names for the stream path)
+//   grpc_relay  two bare hops through a relay process, the shape of
+//               producer -> tensor-ipcd -> consumer (the stream path's floor)
 // and the frames per second of 640x480x3 float32 frames (3,686,400 B) with a
 // producer as fast as it can and one consumer reading every frame.
 //
 //   tipc_bench_latency [--out FILE] [--samples 2000] [--warmup 100]
 //       [--rate 500] [--bytes 4096] [--consumers 1,8] [--fps-seconds 3]
-//       [--only futex_ping,futex,grpc_hop,stream,fps]
+//       [--only futex_ping,futex,grpc_hop,grpc_relay,stream,fps]
 //
 // It starts its own tensor-ipcd (private socket and shm prefix) and writes
 // the results as JSON to --out (default: stdout).
@@ -171,8 +174,8 @@ LatencyResult run_library(const BenchDaemon& daemon, NotifyPath notify, int n, c
 LatencyResult run_ping(const BenchDaemon& daemon, int n, const Options& o) {
   Pinger pinger;
   Crew crew(daemon.dir(), "ping_" + std::to_string(n));
-  crew.start(n, {"--role", "ping-waiter", "--shm", pinger.name(), "--warmup",
-                 std::to_string(o.warmup)});
+  crew.start(
+      n, {"--role", "ping-waiter", "--shm", pinger.name(), "--warmup", std::to_string(o.warmup)});
   settle();
   paced(o.warmup + o.samples, o.rate_hz, [&](uint64_t i) { pinger.ping(i); });
   settle();
@@ -190,6 +193,22 @@ LatencyResult run_hop(const BenchDaemon& daemon, int n, const Options& o) {
   settle();
   server.finish_all();
   return {"grpc_hop", n, o.samples * n, summarize(merged(crew.finish(false)))};
+}
+
+LatencyResult run_relay(const BenchDaemon& daemon, int n, const Options& o) {
+  const std::string socket = daemon.dir() + "/relay-" + std::to_string(n) + ".sock";
+  Crew relay(daemon.dir(), "relay_" + std::to_string(n));
+  relay.start(1, {"--role", "hop-relay", "--socket", socket});
+  Crew crew(daemon.dir(), "relay_clients_" + std::to_string(n));
+  crew.start(n, {"--role", "hop-client", "--socket", socket, "--warmup", std::to_string(o.warmup)});
+  {
+    HopPublisher publisher(socket);
+    settle();
+    paced(o.warmup + o.samples, o.rate_hz, [&](uint64_t i) { publisher.send(i); });
+    settle();
+  }
+  relay.finish(true);  // the relay ends its streams, so the clients end
+  return {"grpc_relay", n, o.samples * n, summarize(merged(crew.finish(false)))};
 }
 
 FpsResult run_fps(const BenchDaemon& daemon, NotifyPath notify, const Options& o) {
@@ -243,8 +262,9 @@ std::string context_json(const Options& o) {
   }
   std::ostringstream s;
   s << "{\"date\": \"" << date << "\", \"host\": \"" << u.nodename << "\", \"kernel\": \""
-    << u.release << "\", \"cpu\": \"" << cpu << "\", \"num_cpus\": " << std::thread::hardware_concurrency()
-    << ", \"samples\": " << o.samples << ", \"warmup\": " << o.warmup << ", \"rate_hz\": " << o.rate_hz
+    << u.release << "\", \"cpu\": \"" << cpu
+    << "\", \"num_cpus\": " << std::thread::hardware_concurrency() << ", \"samples\": " << o.samples
+    << ", \"warmup\": " << o.warmup << ", \"rate_hz\": " << o.rate_hz
     << ", \"frame_bytes\": " << o.bytes << "}";
   return s.str();
 }
@@ -265,14 +285,15 @@ std::string to_json(const LatencyResult& r) {
 
 std::string to_json(const FpsResult& r) {
   char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "{\"notify\": \"%s\", \"frame_bytes\": %lld, \"seconds\": %.3f, \"produced\": %lld, "
-                "\"produced_fps\": %.1f, \"consumed\": %lld, \"consumed_fps\": %.1f, "
-                "\"consumer_lost\": %lld, \"consumer_wrong\": %lld}",
-                r.notify.c_str(), static_cast<long long>(r.frame_bytes), r.seconds,
-                static_cast<long long>(r.produced), static_cast<double>(r.produced) / r.seconds,
-                static_cast<long long>(r.consumed), static_cast<double>(r.consumed) / r.seconds,
-                static_cast<long long>(r.lost), static_cast<long long>(r.wrong));
+  std::snprintf(
+      buf, sizeof buf,
+      "{\"notify\": \"%s\", \"frame_bytes\": %lld, \"seconds\": %.3f, \"produced\": %lld, "
+      "\"produced_fps\": %.1f, \"consumed\": %lld, \"consumed_fps\": %.1f, "
+      "\"consumer_lost\": %lld, \"consumer_wrong\": %lld}",
+      r.notify.c_str(), static_cast<long long>(r.frame_bytes), r.seconds,
+      static_cast<long long>(r.produced), static_cast<double>(r.produced) / r.seconds,
+      static_cast<long long>(r.consumed), static_cast<double>(r.consumed) / r.seconds,
+      static_cast<long long>(r.lost), static_cast<long long>(r.wrong));
   return buf;
 }
 
@@ -302,6 +323,7 @@ int run_all(const Options& o) {
     if (o.wants("futex_ping")) note(run_ping(daemon, n, o));
     if (o.wants("futex")) note(run_library(daemon, NotifyPath::kFutex, n, o));
     if (o.wants("grpc_hop")) note(run_hop(daemon, n, o));
+    if (o.wants("grpc_relay")) note(run_relay(daemon, n, o));
     if (o.wants("stream")) note(run_library(daemon, NotifyPath::kStream, n, o));
   }
   std::vector<FpsResult> fps;
@@ -314,8 +336,9 @@ int run_all(const Options& o) {
                    static_cast<long long>(r.lost));
     }
   }
-  const std::string json = "{\n  \"context\": " + context_json(o) + ",\n  \"latency\": " +
-                           json_list(latency) + ",\n  \"fps\": " + json_list(fps) + "\n}\n";
+  const std::string json = "{\n  \"context\": " + context_json(o) +
+                           ",\n  \"latency\": " + json_list(latency) +
+                           ",\n  \"fps\": " + json_list(fps) + "\n}\n";
   if (o.out.empty()) {
     std::fputs(json.c_str(), stdout);
   } else {
@@ -328,7 +351,7 @@ int run_all(const Options& o) {
   std::fprintf(stderr,
                "tipc_bench_latency: %s\nusage: tipc_bench_latency [--out FILE] [--samples 2000] "
                "[--warmup 100] [--rate 500] [--bytes 4096] [--consumers 1,8] [--fps-seconds 3] "
-               "[--only futex_ping,futex,grpc_hop,stream,fps]\n",
+               "[--only futex_ping,futex,grpc_hop,grpc_relay,stream,fps]\n",
                why.c_str());
   std::exit(2);
 }
@@ -365,6 +388,7 @@ int main(int argc, char** argv) {
     if (role == "ping-waiter") {
       return run_ping_waiter(flag("shm"), std::stoull(flag("warmup")), flag("out"));
     }
+    if (role == "hop-relay") return run_hop_relay(flag("socket"));
     if (role == "hop-client") {
       return run_hop_client(flag("socket"), std::stoull(flag("warmup")), flag("out"));
     }

@@ -156,9 +156,9 @@ BenchDaemon::BenchDaemon() {
   dir_ = templ;
   socket_path_ = dir_ + "/tensor-ipcd.sock";
   shm_prefix_ = "tipcbench" + std::to_string(::getpid()) + ".";
-  child_.emplace(std::vector<std::string>{daemon_binary(), "--socket", socket_path_,
-                                          "--shm-prefix", shm_prefix_, "--retention", "remove",
-                                          "--log-level", "warn"});
+  child_.emplace(std::vector<std::string>{daemon_binary(), "--socket", socket_path_, "--shm-prefix",
+                                          shm_prefix_, "--retention", "remove", "--log-level",
+                                          "warn"});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!socket_accepts(socket_path_)) {
     if (child_->wait(std::chrono::milliseconds(0))) {

@@ -1,15 +1,7 @@
 // cpp_consumer: subscribes to a pool of demo frames (cpp_producer) and prints,
 // once a second, the rate, the latency from put() to this callback (p50/p99,
 // from the frame's timestamp), frames lost, events dropped by the daemon and
-// frames whose checksum failed.
-//
-//   cpp_consumer [--name camera] [--notify stream|futex] [--history 4]
-//                [--width 640] [--height 480] [--channels 3] [--uint8]
-//                [--frames N] [--seconds S] [--socket PATH]
-//
-// The shape, dtype and history must be the producer's. It may start before
-// the producer: it waits for it. Exits on SIGINT/SIGTERM, after --frames
-// frames or --seconds seconds; status 0 when it saw frames and all were whole.
+// frames whose checksum failed. It may start before the producer: it waits.
 #include <signal.h>
 #include <time.h>
 
@@ -22,62 +14,23 @@
 #include <thread>
 #include <vector>
 
+#include "demo_args.h"
 #include "demo_frame.h"
 #include "tensoripc/tensoripc.h"
 
 namespace {
 
+constexpr char kUsage[] =
+    "usage: cpp_consumer [--name camera] [--notify stream|futex] [--history 4]\n"
+    "                    [--width 640] [--height 480] [--channels 3] [--uint8]\n"
+    "                    [--frames N] [--seconds S] [--socket PATH]\n"
+    "  Subscribes to cpp_producer's frames (same shape, dtype and history) and prints,\n"
+    "  once a second, the rate, the put -> callback latency, and lost, dropped and bad\n"
+    "  frames. Stops on SIGINT/SIGTERM, after N frames or S seconds; exit status 0 when\n"
+    "  frames arrived and every checksum held.\n";
+
 volatile sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
-
-struct Args {
-  std::string name = "camera";
-  tensoripc::NotifyPath notify = tensoripc::NotifyPath::kStream;
-  uint32_t history = 4;
-  int width = 640, height = 480, channels = 3;
-  bool uint8 = false;
-  uint64_t frames = 0;  // 0: no limit
-  double seconds = 0;   // 0: no limit
-  std::string socket;
-};
-
-[[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr,
-               "cpp_consumer: %s\nusage: cpp_consumer [--name camera] [--notify stream|futex] "
-               "[--history 4] [--width 640] [--height 480] [--channels 3] [--uint8] [--frames N] "
-               "[--seconds S] [--socket PATH]\n",
-               why);
-  std::exit(2);
-}
-
-Args parse_args(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage((arg + " needs a value").c_str());
-      return argv[++i];
-    };
-    if (arg == "--name") a.name = value();
-    else if (arg == "--notify") {
-      const std::string v = value();
-      if (v == "stream") a.notify = tensoripc::NotifyPath::kStream;
-      else if (v == "futex") a.notify = tensoripc::NotifyPath::kFutex;
-      else usage("--notify takes stream or futex");
-    }
-    else if (arg == "--history") a.history = static_cast<uint32_t>(std::stoul(value()));
-    else if (arg == "--width") a.width = std::stoi(value());
-    else if (arg == "--height") a.height = std::stoi(value());
-    else if (arg == "--channels") a.channels = std::stoi(value());
-    else if (arg == "--uint8") a.uint8 = true;
-    else if (arg == "--frames") a.frames = std::stoull(value());
-    else if (arg == "--seconds") a.seconds = std::stod(value());
-    else if (arg == "--socket") a.socket = value();
-    else if (arg == "-h" || arg == "--help") usage("prints rate and latency of demo frames");
-    else usage(("unknown argument " + arg).c_str());
-  }
-  return a;
-}
 
 int64_t realtime_ns() {
   timespec ts{};
@@ -89,7 +42,7 @@ int64_t realtime_ns() {
 // read and reset by main once a second; guarded by mu.
 struct Stats {
   std::mutex mu;
-  std::vector<double> latency_us;  // this second
+  std::vector<double> latency_us;          // this second
   uint64_t frames = 0, lost = 0, bad = 0;  // since the start
   uint64_t last_seq = 0;
 };
@@ -104,19 +57,32 @@ double percentile(std::vector<double>& v, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Args args = parse_args(argc, argv);
+  const demo::Args args(argc, argv,
+                        {"--name", "--notify", "--history", "--width", "--height", "--channels",
+                         "--frames", "--seconds", "--socket"},
+                        {"--uint8"}, kUsage);
+  const std::string name = args.get("--name", "camera");
+  const std::string notify = args.get("--notify", "stream");
+  if (notify != "stream" && notify != "futex") args.fail("--notify takes stream or futex");
+  const auto max_frames = static_cast<uint64_t>(args.number("--frames", 0));  // 0: no limit
+  const double max_seconds = args.number("--seconds", 0);                     // 0: no limit
+  const std::vector<int64_t> shape = {static_cast<int64_t>(args.number("--height", 480)),
+                                      static_cast<int64_t>(args.number("--width", 640)),
+                                      static_cast<int64_t>(args.number("--channels", 3))};
+
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
   const tensoripc::DType dtype =
-      args.uint8 ? tensoripc::DType::kUInt8 : tensoripc::DType::kFloat32;
+      args.has("--uint8") ? tensoripc::DType::kUInt8 : tensoripc::DType::kFloat32;
   Stats stats;
 
   tensoripc::ConsumerOptions options;
-  options.notify = args.notify;
-  options.socket_path = args.socket;
+  options.notify =
+      notify == "futex" ? tensoripc::NotifyPath::kFutex : tensoripc::NotifyPath::kStream;
+  options.socket_path = args.get("--socket", "");
   // Runs on the consumer's notification thread, once per new frame, with
   // the frame already copied out of shared memory.
   options.on_new_data = [&stats](const tensoripc::Frame& frame) {
@@ -134,19 +100,18 @@ int main(int argc, char** argv) {
     stats.last_seq = frame.seq;  // a smaller seq: a new pool started over
   };
   options.on_lifecycle = [](const tensoripc::LifecycleEvent& e) {
-    std::printf("consumer: pool is now %s%s\n", tensoripc::to_string(e.state),
-                e.producer_pid ? (" (producer pid " + std::to_string(e.producer_pid) + ")").c_str()
-                               : "");
+    const std::string pid =
+        e.producer_pid ? " (producer pid " + std::to_string(e.producer_pid) + ")" : "";
+    std::printf("consumer: pool is now %s%s\n", tensoripc::to_string(e.state), pid.c_str());
     std::fflush(stdout);
   };
 
   try {
     tensoripc::Consumer consumer(
-        tensoripc::PoolMetadata::create(args.name, {args.height, args.width, args.channels}, dtype,
-                                        args.history),
+        tensoripc::PoolMetadata::create(name, shape, dtype,
+                                        static_cast<uint32_t>(args.number("--history", 4))),
         options);
-    const char* path = args.notify == tensoripc::NotifyPath::kFutex ? "futex" : "stream";
-    std::printf("consumer: subscribed to '%s' (%s path)\n", args.name.c_str(), path);
+    std::printf("consumer: subscribed to '%s' (%s path)\n", name.c_str(), notify.c_str());
     std::fflush(stdout);
 
     const auto start = std::chrono::steady_clock::now();
@@ -160,9 +125,9 @@ int main(int argc, char** argv) {
         std::lock_guard<std::mutex> lock(stats.mu);
         frames = stats.frames;
       }
-      const bool done = g_stop || (args.frames && frames >= args.frames) ||
-                        (args.seconds > 0 &&
-                         now - start >= std::chrono::duration<double>(args.seconds));
+      const bool done =
+          g_stop || (max_frames && frames >= max_frames) ||
+          (max_seconds > 0 && now - start >= std::chrono::duration<double>(max_seconds));
       if (now < report_at && !done) continue;
 
       std::vector<double> latencies;

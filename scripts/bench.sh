@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the benchmarks in Release and runs them all against a private
+# tensor-ipcd each starts itself, writing bench/results/copy.json,
+# bench/results/latency.json and bench/results/summary.md (the table, with the
+# issue's targets marked pass/miss). About 2-3 minutes on 2 cores.
+#
+# Usage: scripts/bench.sh [--build-dir DIR] [--out-dir DIR] [--quick] [--no-build]
+#   --build-dir DIR  Release build directory (default: build-bench)
+#   --out-dir DIR    where results go (default: bench/results)
+#   --quick          fewer repetitions and samples (a smoke run of ~1 minute)
+#   --no-build       use the binaries already in the build directory
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=$root/build-bench out_dir=$root/bench/results quick=0 build=1
+while (($#)); do
+  case "$1" in
+    --build-dir) build_dir=${2:?--build-dir needs a directory}; shift 2 ;;
+    --out-dir) out_dir=${2:?--out-dir needs a directory}; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --no-build) build=0; shift ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+if ((build)); then
+  if [[ ! -f $build_dir/CMakeCache.txt ]]; then
+    cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  fi
+  cmake --build "$build_dir" -j "$(nproc)" --target tipc_bench_copy --target tipc_bench_latency
+fi
+if ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build_dir/CMakeCache.txt"; then
+  echo "bench.sh: warning: $build_dir is not a Release build" >&2
+fi
+
+# Others' work on the machine skews every number: say so.
+read -r load _ < /proc/loadavg
+if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n * 0.5) }'; then
+  echo "bench.sh: warning: load average $load on $(nproc) CPUs; results will be noisy" >&2
+fi
+
+mkdir -p "$out_dir"
+reps=5 samples=2000 fps_seconds=3
+if ((quick)); then reps=2 samples=500 fps_seconds=1; fi
+
+echo "bench.sh: put / get / view vs memcpy ($reps repetitions)" >&2
+"$build_dir/bench/tipc_bench_copy" \
+  --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+  --benchmark_out="$out_dir/copy.json" --benchmark_out_format=json
+
+echo "bench.sh: end-to-end latency ($samples samples per consumer) and fps" >&2
+"$build_dir/bench/tipc_bench_latency" --samples "$samples" --fps-seconds "$fps_seconds" \
+  --out "$out_dir/latency.json"
+
+python3 "$root/bench/summarize.py" "$out_dir/copy.json" "$out_dir/latency.json" \
+  -o "$out_dir/summary.md"
+echo "bench.sh: wrote $out_dir/copy.json, latency.json and summary.md" >&2
+cat "$out_dir/summary.md"
