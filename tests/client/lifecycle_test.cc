@@ -219,5 +219,67 @@ TEST_F(ClientKillTest, ProducerKilledAtRandomNeverBlocksOrTearsAConsumer) {
   std::printf("%d producers killed, %d of them mid-put\n", rounds, killed_mid_put);
 }
 
+
+// The daemon restarts (SIGTERM, or SIGKILL) under a producer and a consumer:
+// put() keeps working meanwhile, the producer re-claims the adopted pool and
+// keeps its mapping, the consumer re-subscribes and its callback resumes;
+// sequence numbers carry on.
+class ClientRestartTest : public ClientTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ClientRestartTest, ClientsReconnectAndCarryOn) {
+  const int64_t bytes = 4096;
+  const PoolMetadata md = PoolMetadata::create("restart", {bytes}, DType::kUInt8, 4);
+  Recorder rec;
+  ConsumerOptions co = consumer_options();
+  co.on_new_data = rec.on_data();
+  co.on_lifecycle = rec.on_lifecycle();
+  Consumer consumer(md, co);
+  Producer producer(md, producer_options());
+  const std::string shm_name = producer.metadata().shm_name;
+  std::vector<uint8_t> frame(bytes);
+  auto put = [&] {
+    fill_test_frame(frame.data(), frame.size(), producer.latest_seq() + 1);
+    return producer.put(TensorView(frame.data(), DType::kUInt8, {bytes})).seq;
+  };
+  for (int i = 0; i < 3; ++i) put();
+  ASSERT_TRUE(rec.wait_for_seq(3, seconds(10)));
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> put_errors{0};
+  std::thread putter([&] {
+    while (!stop) {
+      try {
+        put();
+      } catch (const Error&) {
+        put_errors++;
+      }
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+  });
+  daemon_->restart(/*kill=*/GetParam());
+  EXPECT_TRUE(eventually([&] { return producer.connected(); }, seconds(10)));
+  EXPECT_TRUE(eventually(
+      [&] {
+        const ConsumerStatus s = consumer.status();
+        return s.connected && s.state == PoolState::kLive;
+      },
+      seconds(10)));
+  const uint64_t after = producer.latest_seq();
+  EXPECT_TRUE(rec.wait_for_seq(after + 5, seconds(10))) << "callbacks resume after the restart";
+  stop = true;
+  putter.join();
+  EXPECT_EQ(put_errors, 0);
+  EXPECT_EQ(producer.metadata().shm_name, shm_name);
+  auto h = consumer.read(4);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->seqs[0], producer.latest_seq());
+  EXPECT_EQ(h->seqs[3] + 3, h->seqs[0]);
+  std::lock_guard<std::mutex> lock(rec.mu);
+  EXPECT_EQ(rec.torn, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stop, ClientRestartTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Sigkill" : "Sigterm"; });
+
 }  // namespace
 }  // namespace tensoripc::testing

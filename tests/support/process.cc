@@ -133,11 +133,14 @@ DaemonProcess::DaemonProcess(std::vector<std::string> extra_args) {
   static std::atomic<int> counter{0};
   socket_path_ = dir_.path() + "/tensor-ipcd.sock";
   shm_prefix_ = "tipct" + std::to_string(::getpid()) + "x" + std::to_string(counter++) + ".";
+  start(extra_args);
+}
+
+void DaemonProcess::start(const std::vector<std::string>& extra_args) {
   std::vector<std::string> argv = {daemon_binary(), "--socket", socket_path_, "--shm-prefix",
                                    shm_prefix_, "--log-level", "warn"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   child_ = std::make_unique<ChildProcess>(argv);
-
   // gRPC's default reconnect back-off (1 s, growing) would make every start
   // wait seconds for a socket that appears milliseconds after the first try.
   grpc::ChannelArguments channel_args;
@@ -173,6 +176,16 @@ int DaemonProcess::terminate() {
     st = child_->wait(std::chrono::seconds(10));
   }
   return *st;
+}
+
+void DaemonProcess::restart(bool kill, std::vector<std::string> extra_args) {
+  if (kill) {
+    child_->signal(SIGKILL);
+    child_->wait(std::chrono::seconds(10));
+  } else {
+    terminate();
+  }
+  start(extra_args);
 }
 
 std::shared_ptr<grpc::Channel> DaemonProcess::channel() { return channel_; }

@@ -72,6 +72,11 @@ class DaemonProcess {
   // SIGTERM and wait; returns the wait status.
   int terminate();
 
+  // Stops the daemon (SIGTERM, or SIGKILL when `kill`) and starts a new one
+  // on the same socket and shm prefix, as a restart by systemd would; returns
+  // once it serves. Segments are left as the old daemon left them.
+  void restart(bool kill = false, std::vector<std::string> extra_args = {});
+
   std::shared_ptr<grpc::Channel> channel();
   std::unique_ptr<v1::Broker::Stub> stub();
 
@@ -82,6 +87,8 @@ class DaemonProcess {
   std::vector<std::string> client_env() const;
 
  private:
+  void start(const std::vector<std::string>& extra_args);
+
   TempDir dir_;
   std::string socket_path_;
   std::string shm_prefix_;
