@@ -164,17 +164,17 @@ ParseOutcome parse_config(int argc, const char* const* argv,
     return out;
   }
   if (raw.socket_path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-    out.exit_code = fail("--socket: '" + raw.socket_path + "' is " +
-                         std::to_string(raw.socket_path.size()) +
-                         " characters; a Unix socket path must be under " +
-                         std::to_string(sizeof(sockaddr_un{}.sun_path)));
+    out.exit_code =
+        fail("--socket: '" + raw.socket_path + "' is " + std::to_string(raw.socket_path.size()) +
+             " characters; a Unix socket path must be under " +
+             std::to_string(sizeof(sockaddr_un{}.sun_path)));
     return out;
   }
   config.socket_path = raw.socket_path;
   auto socket_mode = parse_mode(raw.socket_mode);
   if (!socket_mode) {
-    out.exit_code = fail("--socket-mode: '" + raw.socket_mode +
-                         "' is not an octal file mode like 0660");
+    out.exit_code =
+        fail("--socket-mode: '" + raw.socket_mode + "' is not an octal file mode like 0660");
     return out;
   }
   config.socket_mode = *socket_mode;

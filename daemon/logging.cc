@@ -52,8 +52,8 @@ bool under_systemd() {
 }
 
 void setup_logging(const std::string& level, bool systemd) {
-  auto logger = std::make_shared<spdlog::logger>(
-      "tensor-ipcd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("tensor-ipcd",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (systemd) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>();
     formatter->add_flag<SdPriorityFlag>('*').set_pattern("%*%v");

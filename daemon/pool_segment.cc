@@ -17,8 +17,8 @@ uint64_t random_generation() {
 
 }  // namespace
 
-StatusOr<PoolSegment> PoolSegment::create(const std::string& shm_name,
-                                          const v1::PoolMetadata& md, mode_t mode) {
+StatusOr<PoolSegment> PoolSegment::create(const std::string& shm_name, const v1::PoolMetadata& md,
+                                          mode_t mode) {
   PoolSegment seg;
   seg.shm_name_ = shm_name;
   seg.layout_ = compute_layout(md);
@@ -65,7 +65,8 @@ StatusOr<PoolSegment> PoolSegment::adopt(const std::string& shm_name, const std:
   }
   if (segment_name(prefix, recorded.name()) != shm_name) {
     return failed_precondition("header records pool '" + recorded.name() +
-                               "', whose segment would be " + segment_name(prefix, recorded.name()));
+                               "', whose segment would be " +
+                               segment_name(prefix, recorded.name()));
   }
   PoolSegment seg;
   seg.shm_name_ = shm_name;

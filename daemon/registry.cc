@@ -149,8 +149,8 @@ StatusOr<v1::PoolGranted> Registry::claim(const v1::ClaimPool& claim,
   broadcast(name, attached_event(pool));
   spdlog::info("pool '{}' {} by pid {} ({} {}, history_len {}, {} bytes, latest_seq {})", name,
                resumed ? "resumed" : "created", claim.pid(), pool.metadata.dtype_str(),
-               shape_string(pool.metadata), pool.metadata.history_len(),
-               pool.metadata.total_size(), pool.latest_seq);
+               shape_string(pool.metadata), pool.metadata.history_len(), pool.metadata.total_size(),
+               pool.latest_seq);
   return granted;
 }
 
@@ -273,8 +273,8 @@ Status Registry::remove(const std::string& name, bool force) {
     std::shared_ptr<LeaseHolder> holder = std::move(pool.holder);
     leases_.erase(holder.get());
     broadcast(name, gone_event(pool.producer_pid, false));
-    holder->revoke(Status(StatusCode::kAborted,
-                          "pool '" + name + "' was deleted (DeletePool with force)"));
+    holder->revoke(
+        Status(StatusCode::kAborted, "pool '" + name + "' was deleted (DeletePool with force)"));
     spdlog::info("pool '{}': lease of pid {} revoked by DeletePool", name, pool.producer_pid);
     pool.producer_pid = 0;
   }

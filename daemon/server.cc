@@ -1,5 +1,9 @@
 #include "daemon/server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -10,11 +14,6 @@
 #include <cstring>
 #include <future>
 #include <thread>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/server_builder.h>
 
 #include "common/socket_path.h"
 #include "grpc/health/v1/health.pb.h"
@@ -112,9 +111,10 @@ bool Server::shutdown(std::chrono::milliseconds grace) {
     stopper.join();
     server_.reset();
   } else {
-    spdlog::warn("gRPC did not stop within {} ms (a client is not reading its connection); "
-                 "leaving without it",
-                 grace.count());
+    spdlog::warn(
+        "gRPC did not stop within {} ms (a client is not reading its connection); "
+        "leaving without it",
+        grace.count());
     stopper.detach();
     (void)server_.release();  // still in use by `stopper`; the process exits next
   }

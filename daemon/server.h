@@ -5,11 +5,11 @@
 // must outlive it. start() and shutdown() are called from the main thread.
 #pragma once
 
+#include <grpcpp/server.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <grpcpp/server.h>
 
 #include "common/status.h"
 #include "daemon/broker_service.h"

@@ -78,8 +78,8 @@ grpc::Status TestProducer::wait_end() {
   return status_;
 }
 
-TestSubscriber::TestSubscriber(v1::Broker::Stub& stub, const std::string& name,
-                               uint32_t keep_last, bool read_now) {
+TestSubscriber::TestSubscriber(v1::Broker::Stub& stub, const std::string& name, uint32_t keep_last,
+                               bool read_now) {
   v1::SubscribeRequest req;
   req.set_name(name);
   req.set_keep_last(keep_last);

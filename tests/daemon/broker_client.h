@@ -3,6 +3,7 @@
 // the daemon's tests depend on nothing but the contract.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,8 +16,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "common/shm.h"
 #include "tensoripc/v1/broker.grpc.pb.h"
@@ -67,11 +66,11 @@ class TestSubscriber {
 
   void start_reading();
   // The next event, or nullopt if none came within `timeout` or the stream ended.
-  std::optional<v1::SubscribeEvent> next(std::chrono::milliseconds timeout =
-                                             std::chrono::seconds(5));
+  std::optional<v1::SubscribeEvent> next(
+      std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Waits for the stream to end; its status, or nullopt on timeout.
-  std::optional<grpc::Status> wait_end(std::chrono::milliseconds timeout =
-                                           std::chrono::seconds(10));
+  std::optional<grpc::Status> wait_end(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
   void cancel() { ctx_.TryCancel(); }
 
  private:

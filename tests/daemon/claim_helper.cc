@@ -7,13 +7,12 @@
 //   daemon_claim_helper SOCKET POOL subscribe
 // subscribes to POOL with keep_last 4, reads the first event, prints
 // "SUBSCRIBED", and then never reads again (a stuck subscriber).
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "tensoripc/v1/broker.grpc.pb.h"
 

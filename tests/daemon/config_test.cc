@@ -44,8 +44,8 @@ TEST(DaemonConfig, Defaults) {
 
 TEST(DaemonConfig, Flags) {
   ParseOutcome out = parse({"--socket", "/tmp/x.sock", "--socket-mode", "0600", "--shm-prefix",
-                            "t1.", "--shm-mode", "640", "--log-level", "debug", "--max-pools",
-                            "8", "--max-pool-bytes", "512M", "--retention", "remove"});
+                            "t1.", "--shm-mode", "640", "--log-level", "debug", "--max-pools", "8",
+                            "--max-pool-bytes", "512M", "--retention", "remove"});
   ASSERT_TRUE(out.config.has_value());
   const Config& c = *out.config;
   EXPECT_EQ(c.socket_path, "/tmp/x.sock");

@@ -25,8 +25,9 @@ std::vector<std::string> drain(EventQueue& q) {
   bool frame = false;
   while (q.pop(&ev, &frame)) {
     EXPECT_EQ(frame, ev.has_frame());
-    out.push_back(frame ? "F" + std::to_string(ev.frame().seq()) + "/" + std::to_string(ev.dropped())
-                        : "L" + ev.removed().reason() + "/" + std::to_string(ev.dropped()));
+    out.push_back(frame
+                      ? "F" + std::to_string(ev.frame().seq()) + "/" + std::to_string(ev.dropped())
+                      : "L" + ev.removed().reason() + "/" + std::to_string(ev.dropped()));
   }
   return out;
 }

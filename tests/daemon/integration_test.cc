@@ -1,6 +1,7 @@
 // The real tensor-ipcd, driven over gRPC: leases (with a real producer
 // process killed by SIGKILL), event order, drops, queries, bad input and
 // garbage, health and reflection.
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -11,8 +12,6 @@
 #include <future>
 #include <iostream>
 #include <thread>
-
-#include <grpcpp/generic/generic_stub.h>
 
 #include "common/pool_layout.h"
 #include "common/shm.h"
@@ -86,8 +85,7 @@ TEST_F(DaemonIntegration, OneProducerPerTopicAndTheLeaseDiesWithTheProcess) {
   ASSERT_TRUE(eventually(
       [&] { return get_pool(*stub_, "cam", &info).ok() && info.stats().producer_pid() == 0; },
       milliseconds(2000)));
-  const auto freed_ms =
-      std::chrono::duration<double, std::milli>(Clock::now() - reaped).count();
+  const auto freed_ms = std::chrono::duration<double, std::milli>(Clock::now() - reaped).count();
   std::cout << "lease freed " << freed_ms << " ms after waitpid returned\n";
   RecordProperty("lease_freed_ms", std::to_string(freed_ms));
   EXPECT_LT(freed_ms, 100.0);
@@ -101,9 +99,8 @@ TEST_F(DaemonIntegration, OneProducerPerTopicAndTheLeaseDiesWithTheProcess) {
 TEST_F(DaemonIntegration, ALeaseIsFreedForEveryWayAStreamEnds) {
   auto freed = [&] {
     v1::PoolInfo info;
-    return eventually([&] {
-      return get_pool(*stub_, "cam", &info).ok() && info.stats().producer_pid() == 0;
-    });
+    return eventually(
+        [&] { return get_pool(*stub_, "cam", &info).ok() && info.stats().producer_pid() == 0; });
   };
   {
     TestProducer p(*stub_);

@@ -1,6 +1,9 @@
 // The daemon's own life: start-up (socket mode, health, reflection, a socket
 // already served), SIGTERM with each retention policy, and a restart that
 // adopts what the previous daemon left.
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/unknown_field_set.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -9,10 +12,6 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
-
-#include <google/protobuf/descriptor.pb.h>
-#include <google/protobuf/unknown_field_set.h>
-#include <grpcpp/generic/generic_stub.h>
 
 #include "common/pool_layout.h"
 #include "common/shm.h"
@@ -55,8 +54,8 @@ void expect_valid_free_segment(const std::string& shm_name) {
 
 // One request on grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo,
 // sent as raw protobuf bytes, as grpcurl would; returns the response's fields.
-std::unique_ptr<UnknownFieldSet> reflect(const std::shared_ptr<grpc::Channel>& channel,
-                                       int field, const std::string& value) {
+std::unique_ptr<UnknownFieldSet> reflect(const std::shared_ptr<grpc::Channel>& channel, int field,
+                                         const std::string& value) {
   std::string request;
   request.push_back(static_cast<char>(field << 3 | 2));
   request.push_back(static_cast<char>(value.size()));
@@ -238,8 +237,9 @@ TEST(DaemonLifecycle, SigtermWithKeepLeavesValidPoolsThatARestartAdopts) {
     ASSERT_TRUE(idle.claim(pool_metadata("idle")).ok());
     ASSERT_TRUE(idle.close().ok());
     v1::PoolInfo info;
-    ASSERT_TRUE(eventually(
-        [&] { return get_pool(*stub, "cam", &info).ok() && info.stats().frames_published() == 5; }));
+    ASSERT_TRUE(eventually([&] {
+      return get_pool(*stub, "cam", &info).ok() && info.stats().frames_published() == 5;
+    }));
 
     EXPECT_TRUE(exited_cleanly(first.terminate()));
     EXPECT_EQ(cam.wait_end().error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -314,8 +314,8 @@ TEST(DaemonLifecycle, SigtermEndsEvenWithAFrozenSubscriber) {
   EXPECT_TRUE(exited_cleanly(daemon.terminate()));
   const auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_LT(took, std::chrono::seconds(8));
-  std::cout << "stopped in "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+  std::cout << "stopped in " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+            << " ms\n";
   EXPECT_FALSE(exists(daemon.socket_path()));
   EXPECT_TRUE(daemon.segments().empty());
   frozen.signal(SIGKILL);

@@ -41,7 +41,8 @@ class RecordingSink final : public EventSink {
     v1::SubscribeEvent ev;
     bool frame = false;
     while (queue_.pop(&ev, &frame)) {
-      if (ev.has_attached()) out.push_back("attached(" + std::to_string(ev.attached().producer_pid()) + ")");
+      if (ev.has_attached())
+        out.push_back("attached(" + std::to_string(ev.attached().producer_pid()) + ")");
       if (ev.has_waiting()) out.push_back("waiting");
       if (ev.has_frame()) out.push_back("frame(" + std::to_string(ev.frame().seq()) + ")");
       if (ev.has_producer_gone()) {
@@ -119,7 +120,8 @@ TEST_F(DaemonRegistry, ClaimCreatesTheSegmentAndASecondClaimNamesTheHolder) {
   // The segment is real and valid, and records the lease holder.
   auto file = ShmFile::open(granted->layout().shm_name(), false);
   ASSERT_TRUE(file.ok());
-  auto map = Mapping::map(*file, 0, granted->layout().segment_size(), Mapping::Access::kRead, false);
+  auto map =
+      Mapping::map(*file, 0, granted->layout().segment_size(), Mapping::Access::kRead, false);
   ASSERT_TRUE(map.ok());
   EXPECT_TRUE(check_header(map->data(), map->size()).ok());
   EXPECT_EQ(header_of(map->data())->producer_pid.load(), 4242);
@@ -173,9 +175,8 @@ TEST_F(DaemonRegistry, AnotherIdentityReplacesAFreePool) {
   EXPECT_FALSE(second->resumed());
   EXPECT_NE(second->layout().generation(), first->layout().generation());
   EXPECT_EQ(second->layout().frame_size(), 8u);
-  EXPECT_EQ(sink->take(), (std::vector<std::string>{"waiting", "attached(4242)",
-                                                    "gone(4242,kept)", "removed",
-                                                    "attached(51)"}));
+  EXPECT_EQ(sink->take(), (std::vector<std::string>{"waiting", "attached(4242)", "gone(4242,kept)",
+                                                    "removed", "attached(51)"}));
   EXPECT_EQ(segments().size(), 1u);
 }
 
@@ -275,8 +276,8 @@ TEST_F(DaemonRegistry, SubscribersSeeEventsInOrder) {
   ASSERT_TRUE(reg.remove("cam", true).ok());
   EXPECT_EQ(early->take(),
             (std::vector<std::string>{"waiting", "attached(4242)", "frame(1)", "frame(2)",
-                                      "frame(3)", "frame(4)", "gone(4242,kept)",
-                                      "attached(5000)", "gone(5000,not kept)", "removed"}));
+                                      "frame(3)", "frame(4)", "gone(4242,kept)", "attached(5000)",
+                                      "gone(5000,not kept)", "removed"}));
   EXPECT_EQ(late->take(),
             (std::vector<std::string>{"attached(4242)", "frame(4)", "gone(4242,kept)",
                                       "attached(5000)", "gone(5000,not kept)", "removed"}));
