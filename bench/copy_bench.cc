@@ -23,12 +23,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,12 +78,15 @@ struct ShmBuffer {
   explicit ShmBuffer(size_t n) : bytes(n) {
     const std::string name = "/tipcbench" + std::to_string(::getpid()) + ".memcpy";
     const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) std::perror("shm_open"), std::abort();
+    if (fd < 0) throw std::runtime_error("cannot create " + name + ": " + std::strerror(errno));
     ::shm_unlink(name.c_str());
-    if (::ftruncate(fd, static_cast<off_t>(n)) != 0) std::perror("ftruncate"), std::abort();
-    void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void* p = ::ftruncate(fd, static_cast<off_t>(n)) == 0
+                  ? ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                  : MAP_FAILED;
     ::close(fd);
-    if (p == MAP_FAILED) std::perror("mmap"), std::abort();
+    if (p == MAP_FAILED) {
+      throw std::runtime_error("cannot map " + std::to_string(n) + " bytes of shared memory");
+    }
     data = static_cast<char*>(p);
     std::memset(data, 1, n);
   }

@@ -10,11 +10,13 @@
 // producer as fast as it can and one consumer reading every frame.
 //
 //   tipc_bench_latency [--out FILE] [--samples 2000] [--warmup 100]
-//       [--rate 500] [--bytes 4096] [--consumers 1,8] [--fps-seconds 3]
+//       [--rate 500] [--bytes 4096] [--consumers 1,8] [--rounds 4] [--fps-seconds 3]
 //       [--only futex_ping,futex,grpc_hop,grpc_relay,stream,fps]
 //
-// It starts its own tensor-ipcd (private socket and shm prefix) and writes
-// the results as JSON to --out (default: stdout).
+// The configurations take turns: each round runs every one of them for
+// samples/rounds frames, so a path and its floor see the same load on a
+// shared machine. It starts its own tensor-ipcd (private socket and shm
+// prefix) and writes the results as JSON to --out (default: stdout).
 #include <signal.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -44,7 +46,8 @@ namespace {
 struct Options {
   std::string out;
   uint64_t samples = 2000;
-  uint64_t warmup = 100;
+  uint64_t warmup = 100;  // per round
+  int rounds = 4;
   double rate_hz = 500;
   int64_t bytes = 4096;
   std::vector<int> consumers = {1, 8};
@@ -65,14 +68,21 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 const char* path_name(NotifyPath p) { return p == NotifyPath::kFutex ? "futex" : "stream"; }
 
-// One latency configuration's result.
+// What one configuration gave in one round.
+struct RunResult {
+  std::vector<int64_t> samples_ns;
+  uint64_t consumer_dropped = 0;  // frame events the daemon dropped (stream path)
+  uint64_t notices_dropped = 0;   // publish notices the producer dropped
+};
+
+// One latency configuration's result over all rounds.
 struct LatencyResult {
   std::string path;
   int consumers = 0;
   uint64_t expected = 0;
   LatencySummary summary;
-  uint64_t consumer_dropped = 0;  // frame events the daemon dropped (stream path)
-  uint64_t notices_dropped = 0;   // publish notices the producer dropped
+  uint64_t consumer_dropped = 0;
+  uint64_t notices_dropped = 0;
 };
 
 struct FpsResult {
@@ -152,8 +162,11 @@ void paced(uint64_t total, double rate_hz, Tick tick) {
 
 void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
 
-LatencyResult run_library(const BenchDaemon& daemon, NotifyPath notify, int n, const Options& o) {
-  const std::string tag = std::string("lat_") + path_name(notify) + "_" + std::to_string(n);
+RunResult run_library(const BenchDaemon& daemon, NotifyPath notify, int n, uint64_t samples,
+                      int round, const Options& o) {
+  // A fresh pool each round: sequence numbers, and so the warm-up, start at 1.
+  const std::string tag = std::string("lat_") + path_name(notify) + "_" + std::to_string(n) + "_r" +
+                          std::to_string(round);
   const PoolSpec spec{tag, {o.bytes}, DType::kUInt8, 4};
   Producer producer(spec.metadata());
   Crew crew(daemon.dir(), tag);
@@ -162,40 +175,40 @@ LatencyResult run_library(const BenchDaemon& daemon, NotifyPath notify, int n, c
   settle();
   std::vector<uint8_t> frame(static_cast<size_t>(o.bytes), 1);
   const TensorView view(frame.data(), spec.dtype, Shape(spec.shape));
-  paced(o.warmup + o.samples, o.rate_hz, [&](uint64_t) { producer.put(view); });
+  paced(o.warmup + samples, o.rate_hz, [&](uint64_t) { producer.put(view); });
   settle();
-  LatencyResult r{path_name(notify), n, o.samples * n, summarize(merged(crew.finish(true)))};
+  RunResult r{merged(crew.finish(true))};
   r.consumer_dropped = crew.dropped();
   r.notices_dropped = producer.notices_dropped();
   producer.cleanup();
   return r;
 }
 
-LatencyResult run_ping(const BenchDaemon& daemon, int n, const Options& o) {
+RunResult run_ping(const BenchDaemon& daemon, int n, uint64_t samples, const Options& o) {
   Pinger pinger;
   Crew crew(daemon.dir(), "ping_" + std::to_string(n));
   crew.start(
       n, {"--role", "ping-waiter", "--shm", pinger.name(), "--warmup", std::to_string(o.warmup)});
   settle();
-  paced(o.warmup + o.samples, o.rate_hz, [&](uint64_t i) { pinger.ping(i); });
+  paced(o.warmup + samples, o.rate_hz, [&](uint64_t i) { pinger.ping(i); });
   settle();
   pinger.stop();
-  return {"futex_ping", n, o.samples * n, summarize(merged(crew.finish(false)))};
+  return {merged(crew.finish(false))};
 }
 
-LatencyResult run_hop(const BenchDaemon& daemon, int n, const Options& o) {
+RunResult run_hop(const BenchDaemon& daemon, int n, uint64_t samples, const Options& o) {
   const std::string socket = daemon.dir() + "/hop-" + std::to_string(n) + ".sock";
   HopServer server(socket);
   Crew crew(daemon.dir(), "hop_" + std::to_string(n));
   crew.start(n, {"--role", "hop-client", "--socket", socket, "--warmup", std::to_string(o.warmup)});
   settle();
-  paced(o.warmup + o.samples, o.rate_hz, [&](uint64_t i) { server.broadcast(i, realtime_ns()); });
+  paced(o.warmup + samples, o.rate_hz, [&](uint64_t i) { server.broadcast(i, realtime_ns()); });
   settle();
   server.finish_all();
-  return {"grpc_hop", n, o.samples * n, summarize(merged(crew.finish(false)))};
+  return {merged(crew.finish(false))};
 }
 
-LatencyResult run_relay(const BenchDaemon& daemon, int n, const Options& o) {
+RunResult run_relay(const BenchDaemon& daemon, int n, uint64_t samples, const Options& o) {
   const std::string socket = daemon.dir() + "/relay-" + std::to_string(n) + ".sock";
   Crew relay(daemon.dir(), "relay_" + std::to_string(n));
   relay.start(1, {"--role", "hop-relay", "--socket", socket});
@@ -204,11 +217,11 @@ LatencyResult run_relay(const BenchDaemon& daemon, int n, const Options& o) {
   {
     HopPublisher publisher(socket);
     settle();
-    paced(o.warmup + o.samples, o.rate_hz, [&](uint64_t i) { publisher.send(i); });
+    paced(o.warmup + samples, o.rate_hz, [&](uint64_t i) { publisher.send(i); });
     settle();
   }
   relay.finish(true);  // the relay ends its streams, so the clients end
-  return {"grpc_relay", n, o.samples * n, summarize(merged(crew.finish(false)))};
+  return {merged(crew.finish(false))};
 }
 
 FpsResult run_fps(const BenchDaemon& daemon, NotifyPath notify, const Options& o) {
@@ -264,8 +277,8 @@ std::string context_json(const Options& o) {
   s << "{\"date\": \"" << date << "\", \"host\": \"" << u.nodename << "\", \"kernel\": \""
     << u.release << "\", \"cpu\": \"" << cpu
     << "\", \"num_cpus\": " << std::thread::hardware_concurrency() << ", \"samples\": " << o.samples
-    << ", \"warmup\": " << o.warmup << ", \"rate_hz\": " << o.rate_hz
-    << ", \"frame_bytes\": " << o.bytes << "}";
+    << ", \"rounds\": " << o.rounds << ", \"warmup\": " << o.warmup
+    << ", \"rate_hz\": " << o.rate_hz << ", \"frame_bytes\": " << o.bytes << "}";
   return s.str();
 }
 
@@ -307,24 +320,51 @@ std::string json_list(const std::vector<T>& items) {
 int run_all(const Options& o) {
   BenchDaemon daemon;
   ::setenv("TENSOR_IPC_SOCKET", daemon.socket_path().c_str(), 1);  // children inherit it
+  // Every configuration in every round, each library path right after its
+  // floor; samples merged per configuration.
+  const std::vector<std::string> paths = {"futex_ping", "futex", "grpc_hop", "grpc_relay",
+                                          "stream"};
+  std::map<std::pair<std::string, int>, RunResult> runs;
+  const uint64_t per_round = (o.samples + o.rounds - 1) / o.rounds;
+  for (int round = 0; round < o.rounds; ++round) {
+    for (int n : o.consumers) {
+      for (const std::string& path : paths) {
+        if (!o.wants(path)) continue;
+        RunResult r;
+        if (path == "futex_ping") r = run_ping(daemon, n, per_round, o);
+        if (path == "futex") r = run_library(daemon, NotifyPath::kFutex, n, per_round, round, o);
+        if (path == "grpc_hop") r = run_hop(daemon, n, per_round, o);
+        if (path == "grpc_relay") r = run_relay(daemon, n, per_round, o);
+        if (path == "stream") r = run_library(daemon, NotifyPath::kStream, n, per_round, round, o);
+        RunResult& all = runs[{path, n}];
+        all.samples_ns.insert(all.samples_ns.end(), r.samples_ns.begin(), r.samples_ns.end());
+        all.consumer_dropped += r.consumer_dropped;
+        all.notices_dropped += r.notices_dropped;
+      }
+    }
+    std::fprintf(stderr, "latency: round %d of %d done\n", round + 1, o.rounds);
+  }
   std::vector<LatencyResult> latency;
-  auto note = [&](LatencyResult r) {
-    std::fprintf(stderr,
-                 "%-10s x%d: p50 %7.1f us  p90 %7.1f  p99 %7.1f  max %8.1f  (%zu/%llu samples, "
-                 "dropped %llu+%llu)\n",
-                 r.path.c_str(), r.consumers, r.summary.p50_us, r.summary.p90_us, r.summary.p99_us,
-                 r.summary.max_us, r.summary.count, static_cast<unsigned long long>(r.expected),
-                 static_cast<unsigned long long>(r.notices_dropped),
-                 static_cast<unsigned long long>(r.consumer_dropped));
-    latency.push_back(std::move(r));
-  };
-  // Each library path right after its floor, so both see the same machine.
   for (int n : o.consumers) {
-    if (o.wants("futex_ping")) note(run_ping(daemon, n, o));
-    if (o.wants("futex")) note(run_library(daemon, NotifyPath::kFutex, n, o));
-    if (o.wants("grpc_hop")) note(run_hop(daemon, n, o));
-    if (o.wants("grpc_relay")) note(run_relay(daemon, n, o));
-    if (o.wants("stream")) note(run_library(daemon, NotifyPath::kStream, n, o));
+    for (const std::string& path : paths) {
+      auto it = runs.find({path, n});
+      if (it == runs.end()) continue;
+      LatencyResult r{path,
+                      n,
+                      per_round * o.rounds * n,
+                      summarize(it->second.samples_ns),
+                      it->second.consumer_dropped,
+                      it->second.notices_dropped};
+      std::fprintf(stderr,
+                   "%-10s x%d: p50 %7.1f us  p90 %7.1f  p99 %7.1f  max %8.1f  (%zu/%llu samples, "
+                   "dropped %llu+%llu)\n",
+                   r.path.c_str(), r.consumers, r.summary.p50_us, r.summary.p90_us,
+                   r.summary.p99_us, r.summary.max_us, r.summary.count,
+                   static_cast<unsigned long long>(r.expected),
+                   static_cast<unsigned long long>(r.notices_dropped),
+                   static_cast<unsigned long long>(r.consumer_dropped));
+      latency.push_back(std::move(r));
+    }
   }
   std::vector<FpsResult> fps;
   if (o.wants("fps")) {
@@ -350,7 +390,8 @@ int run_all(const Options& o) {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "tipc_bench_latency: %s\nusage: tipc_bench_latency [--out FILE] [--samples 2000] "
-               "[--warmup 100] [--rate 500] [--bytes 4096] [--consumers 1,8] [--fps-seconds 3] "
+               "[--warmup 100] [--rate 500] [--bytes 4096] [--consumers 1,8] [--rounds 4] "
+               "[--fps-seconds 3] "
                "[--only futex_ping,futex,grpc_hop,grpc_relay,stream,fps]\n",
                why.c_str());
   std::exit(2);
@@ -401,12 +442,15 @@ int main(int argc, char** argv) {
     o.rate_hz = std::stod(flag("rate", "500"));
     o.bytes = std::stoll(flag("bytes", "4096"));
     o.fps_seconds = std::stod(flag("fps-seconds", "3"));
+    o.rounds = std::stoi(flag("rounds", "4"));
     if (flags.count("consumers")) {
       o.consumers.clear();
       for (const auto& c : split(flag("consumers"), ',')) o.consumers.push_back(std::stoi(c));
     }
     for (const auto& w : split(flag("only"), ',')) o.only.insert(w);
-    if (o.bytes < 8 || o.rate_hz <= 0) usage("--bytes must be >= 8 and --rate > 0");
+    if (o.bytes < 8 || o.rate_hz <= 0 || o.rounds < 1) {
+      usage("--bytes must be >= 8, --rate > 0 and --rounds >= 1");
+    }
     return run_all(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tipc_bench_latency: %s\n", e.what());

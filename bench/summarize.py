@@ -157,8 +157,9 @@ def latency_section(doc, lines, targets):
     lines += [
         "",
         f"{ctx.get('frame_bytes', '?')} B frames at {ctx.get('rate_hz', '?')} Hz, "
-        f"{ctx.get('samples', '?')} samples per consumer after {ctx.get('warmup', '?')} warm-up "
-        "frames; latency = CLOCK_REALTIME at callback entry minus the frame's timestamp. "
+        f"{ctx.get('samples', '?')} samples per consumer, taken in {ctx.get('rounds', 1)} rounds "
+        "in which every configuration takes its turn (so a path and its floor see the same load), "
+        f"each after {ctx.get('warmup', '?')} warm-up frames; latency = CLOCK_REALTIME at callback entry minus the frame's timestamp. "
         "futex_ping: a raw FUTEX_WAKE on a shm word to waiter processes. grpc_hop: a bare "
         "callback-API gRPC server streaming a small message over a Unix socket to client "
         "processes (the issue's yardstick). grpc_relay: the same, but the ticks come from a "

@@ -41,12 +41,13 @@ if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n * 0.5) }'; then
 fi
 
 mkdir -p "$out_dir"
-reps=5 samples=2000 fps_seconds=3
+reps=7 samples=2000 fps_seconds=3
 if ((quick)); then reps=2 samples=500 fps_seconds=1; fi
 
 echo "bench.sh: put / get / view vs memcpy ($reps repetitions)" >&2
 "$build_dir/bench/tipc_bench_copy" \
-  --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+  --benchmark_repetitions="$reps" --benchmark_enable_random_interleaving=true \
+  --benchmark_display_aggregates_only=true \
   --benchmark_out="$out_dir/copy.json" --benchmark_out_format=json
 
 echo "bench.sh: end-to-end latency ($samples samples per consumer) and fps" >&2
