@@ -21,7 +21,12 @@ void ProducerSession::start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_ = true;  // the claim
+    hold_ = true;
   }
+  // publish() and finish() start operations from threads of their own; the
+  // hold keeps the stream (and gRPC's call object) alive until no such call
+  // can come any more (take_hold_locked).
+  AddHold();
   StartWrite(&msg_);
   StartRead(&event_);
   StartCall();
@@ -69,34 +74,53 @@ void ProducerSession::publish(const WrittenFrame& frame) {
   StartWrite(&msg_);
 }
 
+bool ProducerSession::take_hold_locked() {
+  if (hold_ && !in_flight_ && (broken_ || writes_done_started_)) {
+    hold_ = false;
+    return true;
+  }
+  return false;
+}
+
 void ProducerSession::OnWriteDone(bool ok) {
   bool write = false;
   bool writes_done = false;
+  bool release = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!ok) {
       broken_ = true;
-      in_flight_ = false;
       dropped_->fetch_add(count_, std::memory_order_relaxed);
       count_ = 0;
-      return;
     }
-    if (count_ > 0) {
+    if (count_ > 0 && !broken_) {
       fill(queue_[head_]);
       head_ = (head_ + 1) % queue_.size();
       --count_;
       write = true;
     } else {
       in_flight_ = false;
-      if (closing_ && !writes_done_started_) writes_done = writes_done_started_ = true;
+      if (closing_ && !broken_ && !writes_done_started_) writes_done = writes_done_started_ = true;
     }
+    release = take_hold_locked();
   }
+  // Inside a reaction, starting the next operation is always safe.
   if (write) StartWrite(&msg_);
   if (writes_done) StartWritesDone();
+  if (release) RemoveHold();
 }
 
 void ProducerSession::OnReadDone(bool ok) {
-  if (!ok) return;  // the daemon ended its side; OnDone follows
+  if (!ok) {  // the stream is over (the daemon ended it, or it broke); OnDone follows
+    bool release;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      broken_ = true;
+      release = take_hold_locked();
+    }
+    if (release) RemoveHold();
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (event_.has_granted() && !is_granted_) {
@@ -119,19 +143,27 @@ void ProducerSession::OnDone(const grpc::Status& status) {
 
 void ProducerSession::finish(std::chrono::milliseconds grace) {
   bool writes_done = false;
+  bool release = false;
+  bool granted;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (ended_) return;
     closing_ = true;
-    if (is_granted_ && !in_flight_ && !broken_ && !writes_done_started_) {
+    granted = is_granted_;
+    if (granted && !in_flight_ && !broken_ && !writes_done_started_) {
       writes_done = writes_done_started_ = true;
     }
-    if (!is_granted_) writes_done = false;
   }
+  // Still under the hold: the stream cannot have finished yet.
   if (writes_done) StartWritesDone();
   {
+    std::lock_guard<std::mutex> lock(mu_);
+    release = take_hold_locked();
+  }
+  if (release) RemoveHold();
+  if (granted) {
     std::unique_lock<std::mutex> lock(mu_);
-    if (is_granted_ && cv_.wait_for(lock, grace, [&] { return ended_; })) return;
+    if (cv_.wait_for(lock, grace, [&] { return ended_; })) return;
   }
   context_.TryCancel();
   wait_ended();

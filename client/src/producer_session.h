@@ -24,6 +24,9 @@ namespace tensoripc {
 //
 // Lifetime: after start(), the object must not be destroyed before the
 // stream is done (ended() is true); finish() and cancel() get it there.
+// publish() and finish() start stream operations from outside gRPC's
+// reactions, which is only safe while the stream cannot finish: a hold
+// (AddHold) keeps it open until no such call can come.
 // Thread-safe.
 class ProducerSession final
     : public grpc::ClientBidiReactor<v1::ProducerMessage, v1::ProducerEvent> {
@@ -66,6 +69,10 @@ class ProducerSession final
   void OnDone(const grpc::Status& status) override;
   // Fills msg_ from a notice; call with in_flight_ held by the caller.
   void fill(const Notice& n);
+  // Whether to drop the hold now: once the stream broke or the write side
+  // is closed, and no write is in flight (nor about to be started by
+  // publish()). At most once; call under mu_, RemoveHold() after unlocking.
+  bool take_hold_locked();
 
   v1::Broker::Stub& stub_;
   grpc::ClientContext context_;
@@ -81,6 +88,7 @@ class ProducerSession final
   size_t head_ = 0;
   size_t count_ = 0;
   bool in_flight_ = false;
+  bool hold_ = false;
   bool is_granted_ = false;
   bool broken_ = false;
   bool closing_ = false;

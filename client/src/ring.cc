@@ -33,15 +33,17 @@ int64_t odd_slot_budget_ns(const PoolMapping& m) {
   return 50'000'000 + static_cast<int64_t>(m.frame_size() / 512);  // 50 ms + 2 ms/MB
 }
 
-// Waits while the slot's counter is still `odd`. Returns true when it moved
-// (the write finished), false when the writer is dead or the budget is spent.
-bool wait_slot_settled(const PoolMapping& m, const SlotHeader& slot, uint64_t odd) {
+// Waits while the slot's counter is still `odd`, until `deadline`
+// (monotonic ns). Returns true when it moved (the write finished), false
+// when the writer is dead or the deadline passed.
+bool wait_slot_settled(const PoolMapping& m, const SlotHeader& slot, uint64_t odd,
+                       int64_t deadline) {
   for (int i = 0; i < 128; ++i) {
     if (slot.lock.load(std::memory_order_acquire) != odd) return true;
     cpu_relax();
   }
   const int64_t start = monotonic_ns();
-  const int64_t budget = odd_slot_budget_ns(m);
+  const int64_t budget = deadline - start;
   int64_t next_liveness_check = 0;
   int64_t nap = 2'000;
   for (;;) {
@@ -147,8 +149,11 @@ uint64_t read_history(const PoolMapping& m, size_t count, bool latest_first, voi
   const PoolHeader& h = m.header();
   const uint64_t frame = m.frame_size();
   char* out = static_cast<char*>(dst);
+  // One budget for the whole read, waits and restarts together, so a get()
+  // returns within about odd_slot_budget_ns plus one pass of copies.
+  const int64_t deadline = monotonic_ns() + odd_slot_budget_ns(m);
   for (int attempt = 0;; ++attempt) {
-    const bool last_attempt = attempt >= kMaxSnapshotRestarts;
+    const bool last_attempt = attempt >= kMaxSnapshotRestarts || monotonic_ns() >= deadline;
     const uint64_t latest = h.latest_seq.load(std::memory_order_acquire);
     if (latest == 0) return 0;
     bool restart = false;
@@ -162,7 +167,7 @@ uint64_t read_history(const PoolMapping& m, size_t count, bool latest_first, voi
         uint64_t busy = 0;
         r = try_read(m, seq, frame_dst, &ts, &busy);
         if (r == ReadStatus::kOverwritten && busy != 0 &&
-            !wait_slot_settled(m, m.slot(seq % m.slot_count()), busy)) {
+            !wait_slot_settled(m, m.slot(seq % m.slot_count()), busy, deadline)) {
           r = ReadStatus::kLost;  // the writer died on this slot (or stalls)
         } else if (r == ReadStatus::kOverwritten && !last_attempt) {
           restart = true;
@@ -183,6 +188,7 @@ uint64_t read_history(const PoolMapping& m, size_t count, bool latest_first, voi
 
 LatestFrame locate_latest(const PoolMapping& m) {
   const PoolHeader& h = m.header();
+  const int64_t deadline = monotonic_ns() + odd_slot_budget_ns(m);
   for (int attempt = 0; attempt < kMaxSnapshotRestarts; ++attempt) {
     LatestFrame f;
     const uint64_t latest = h.latest_seq.load(std::memory_order_acquire);
@@ -191,7 +197,7 @@ LatestFrame locate_latest(const PoolMapping& m) {
     const SlotHeader& slot = m.slot(f.slot);
     const uint64_t begin = slot_read_begin(slot);
     if (begin & 1) {
-      if (!wait_slot_settled(m, slot, begin)) return LatestFrame{};  // lost
+      if (!wait_slot_settled(m, slot, begin, deadline)) return LatestFrame{};  // lost
       continue;
     }
     const uint64_t frame_seq = slot.frame_seq.load(std::memory_order_relaxed);

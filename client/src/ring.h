@@ -42,7 +42,9 @@ ReadStatus read_frame(const PoolMapping& mapping, uint64_t seq, void* dst, int64
 // read starts again from the new latest. Frames never written, or lost, are
 // zeros with seq 0. `seqs` and `timestamps_ns` (count entries each) may be
 // null. Returns the latest seq the snapshot ends at; 0 (and nothing written)
-// when the pool holds no frame yet.
+// when the pool holds no frame yet. Bounded: waits and restarts together
+// stop after 50 ms + 2 ms per MB of frame; frames still unread then (a
+// producer lapping the reader, or stalled mid-write) read as lost.
 uint64_t read_history(const PoolMapping& mapping, size_t count, bool latest_first, void* dst,
                       uint64_t* seqs, int64_t* timestamps_ns);
 
