@@ -104,7 +104,7 @@ fi
 pids=()
 stop() {
   trap - INT TERM
-  local pid
+  local i
   # Clients first, so the daemon sees them leave; then the daemon.
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     kill -TERM "${pids[i]}" 2>/dev/null || true
