@@ -46,6 +46,8 @@ def copy_times(path):
 
 
 def fmt_ns(ns):
+    if ns < 0:
+        return "-" + fmt_ns(-ns)
     if ns >= 1e6:
         return f"{ns / 1e6:.2f} ms"
     if ns >= 1e3:
