@@ -16,6 +16,9 @@
 #include "tensoripc/error.h"
 
 namespace tensoripc {
+namespace {
+constexpr std::chrono::microseconds kNotifierCoalesce{50};
+}  // namespace
 
 // The producer's state. put() runs on the caller's thread under put_mu_; a
 // supervisor thread watches the session and re-claims the pool after the
@@ -50,7 +53,8 @@ class __attribute__((visibility("hidden"))) Producer::Impl {
 
   std::mutex put_mu_;  // serialises put(); guards the members below it
   std::shared_ptr<PoolMapping> mapping_;
-  std::unique_ptr<ProducerSession> session_;
+  std::shared_ptr<ProducerSession> session_;
+  uint64_t notify_from_ = 0;  // latest_seq when session_ was installed
   bool closed_ = false;
   std::string failure_;  // set when the topic was lost while reconnecting
   bool failure_taken_ = false;  // ... because another producer holds it
@@ -63,6 +67,15 @@ class __attribute__((visibility("hidden"))) Producer::Impl {
   bool session_ended_ = false;
   ProducerSession* claiming_ = nullptr;  // a claim in progress, cancelled by cleanup()
   std::thread supervisor_;
+
+  // The notifier thread turns new frames into publish notices. It sleeps on
+  // the pool's futex like a consumer, so put() hands over with the one futex
+  // wake it does anyway, and gRPC's cost of starting a write lands here.
+  void run_notifier();
+  std::atomic<uint64_t> swaps_{0};  // bumped whenever mapping_ or session_ changes
+  std::atomic<bool> notifier_stop_{false};
+  std::atomic<bool> notifier_attention_{false};  // stop, or a new session: look up
+  std::thread notifier_;
 };
 
 Producer::Impl::Impl(PoolMetadata metadata, ProducerOptions options)
@@ -80,6 +93,7 @@ Producer::Impl::Impl(PoolMetadata metadata, ProducerOptions options)
                                  std::to_string(options_.connect_timeout.count()) + " ms");
   }
   claim(options_.connect_timeout, /*initial=*/true);
+  notifier_ = std::thread([this] { run_notifier(); });
   if (options_.reconnect) supervisor_ = std::thread([this] { supervise(); });
 }
 
@@ -94,7 +108,7 @@ Producer::Impl::ClaimResult Producer::Impl::claim(std::chrono::milliseconds time
     if (stopping_) return ClaimResult::kRefused;
     id = ++next_session_id_;
   }
-  auto session = std::make_unique<ProducerSession>(
+  auto session = std::make_shared<ProducerSession>(
       conn_->stub(), std::move(c), options_.keep_last == 0 ? 10 : options_.keep_last, &dropped_,
       [this, id] {
         std::lock_guard<std::mutex> lock(mu_);
@@ -175,17 +189,23 @@ Producer::Impl::ClaimResult Producer::Impl::claim(std::chrono::milliseconds time
   }
 
   if (initial) granted_md_ = from_proto(granted.metadata());
-  std::unique_ptr<ProducerSession> old;
+  std::shared_ptr<ProducerSession> old;
   {
     std::lock_guard<std::mutex> lock(put_mu_);
     mapping_ = std::move(mapping);
     old = std::move(session_);
-    session_ = std::move(session);
+    session_ = session;
+    // Frames put while disconnected are in the pool; the daemon needs no
+    // notices for them, only for what comes after the grant.
+    notify_from_ = mapping_->header().latest_seq.load(std::memory_order_acquire);
+    swaps_.fetch_add(1, std::memory_order_release);
+    notifier_attention_.store(true, std::memory_order_release);
+    wake_waiters(*mapping_);  // the notifier picks up the new pair now
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     active_session_id_ = id;
-    session_ended_ = session_->ended();
+    session_ended_ = session->ended();
     connected_.store(!session_ended_, std::memory_order_release);
     cv_.notify_all();
   }
@@ -250,8 +270,64 @@ PutResult Producer::Impl::put(const TensorView& frame) {
     throw StateError(failure_);
   }
   const WrittenFrame w = write_frame(*mapping_, frame.data());
-  if (session_) session_->publish(w);
   return PutResult{w.slot, w.seq, w.timestamp_ns};
+}
+
+void Producer::Impl::run_notifier() {
+  std::shared_ptr<PoolMapping> m;
+  std::shared_ptr<ProducerSession> session;
+  uint64_t seen_swaps = ~uint64_t{0};
+  uint64_t last_sent = 0;
+  const uint64_t cap = options_.keep_last == 0 ? 10 : options_.keep_last;
+  for (;;) {
+    // Once stopping, one last pass sends what is left: cleanup() then
+    // half-closes the stream, so the frames put just before it are announced.
+    notifier_attention_.store(false, std::memory_order_seq_cst);
+    const bool stopping = notifier_stop_.load(std::memory_order_seq_cst);
+    if (swaps_.load(std::memory_order_acquire) != seen_swaps) {
+      std::lock_guard<std::mutex> lock(put_mu_);
+      seen_swaps = swaps_.load(std::memory_order_acquire);
+      m = mapping_;
+      session = session_;
+      last_sent = notify_from_;
+    }
+    if (!m) return;
+    if (!session || session->ended()) {
+      if (stopping) return;
+      // Disconnected: sleep until the supervisor installs a new session
+      // (no futex registration, so put() pays no wake meanwhile).
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(100), [&] {
+        return notifier_stop_.load() || swaps_.load() != seen_swaps;
+      });
+      continue;
+    }
+    const uint64_t latest =
+        stopping ? m->header().latest_seq.load(std::memory_order_acquire)
+                 : wait_for_seq_after(*m, last_sent, std::chrono::milliseconds(200),
+                                      &notifier_attention_);
+    if (latest > last_sent) {
+      const uint64_t first = std::max(last_sent + 1, latest >= cap ? latest - cap + 1 : 1);
+      dropped_.fetch_add(first - (last_sent + 1), std::memory_order_relaxed);
+      for (uint64_t seq = first; seq <= latest; ++seq) {
+        const uint64_t slot_index = seq % m->slot_count();
+        const SlotHeader& slot = m->slot(slot_index);
+        const int64_t ts = slot.timestamp_ns.load(std::memory_order_relaxed);
+        if (slot.frame_seq.load(std::memory_order_acquire) != seq) {
+          dropped_.fetch_add(1, std::memory_order_relaxed);  // already overwritten
+          continue;
+        }
+        session->publish(WrittenFrame{seq, slot_index, ts});
+      }
+      last_sent = latest;
+      // A short nap before sleeping on the futex again: puts arriving back
+      // to back within it are sent as one batch and cost their caller no
+      // wake at all. A frame that comes alone (camera rates) finds the
+      // notifier waiting and is unaffected.
+      if (!stopping) std::this_thread::sleep_for(kNotifierCoalesce);
+    }
+    if (stopping) return;
+  }
 }
 
 uint64_t Producer::Impl::latest_seq() const {
@@ -268,7 +344,14 @@ void Producer::Impl::cleanup() {
     cv_.notify_all();
   }
   if (supervisor_.joinable()) supervisor_.join();
-  std::unique_ptr<ProducerSession> session;
+  notifier_stop_.store(true, std::memory_order_release);
+  notifier_attention_.store(true, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(put_mu_);
+    if (mapping_) wake_waiters(*mapping_);
+  }
+  if (notifier_.joinable()) notifier_.join();
+  std::shared_ptr<ProducerSession> session;
   {
     std::lock_guard<std::mutex> lock(put_mu_);
     if (closed_) return;

@@ -19,8 +19,10 @@ namespace tensoripc {
 
 // A gRPC callback-API bidi reactor with one write in flight and a small
 // ring of pending notices (the oldest is dropped when it is full, and
-// counted), so publish() costs a short critical section and no allocation.
-// The lease lives exactly as long as the stream.
+// counted); no allocation per notice. publish() starts a write itself when
+// none is in flight, which costs tens of microseconds inside gRPC: it is
+// called from the producer's notifier thread, never from put(). The lease
+// lives exactly as long as the stream.
 //
 // Lifetime: after start(), the object must not be destroyed before the
 // stream is done (ended() is true); finish() and cancel() get it there.
