@@ -2,6 +2,9 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cerrno>
@@ -81,6 +84,13 @@ bool process_alive(int pid) {
   if (!close_paren || close_paren[1] != ' ') return true;
   const char state = close_paren[2];
   return state != 'Z' && state != 'X';
+}
+
+void lower_thread_priority() {
+  // On Linux, PRIO_PROCESS with a thread id applies to that thread only.
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  const int current = ::getpriority(PRIO_PROCESS, tid);
+  ::setpriority(PRIO_PROCESS, tid, current + 5);
 }
 
 WrittenFrame write_frame(const PoolMapping& m, const void* src) {

@@ -77,4 +77,8 @@ void wake_waiters(const PoolMapping& mapping);
 // Whether `pid` is a live process (not gone, not a zombie). Slow path only.
 bool process_alive(int pid);
 
+// Makes the calling thread yield to others (nice +5): for the library's
+// background threads whose work is not the latency-critical path.
+void lower_thread_priority();
+
 }  // namespace tensoripc
