@@ -122,6 +122,10 @@ TEST(Seqlock, ConcurrentReaderNeverSeesATornFrame) {
       const uint64_t odd = slot_write_begin(slot);
       for (auto& w : data) reinterpret_cast<std::atomic<uint64_t>&>(w).store(seq, std::memory_order_relaxed);
       slot_write_end(slot, odd, seq, 0);
+      // Off the CPU only between writes: when reader and writer share one core
+      // (a loaded machine, ASan), a writer preempted mid-write would leave the
+      // counter odd for the reader's whole time slice, and no read could succeed.
+      std::this_thread::yield();
     }
   });
   uint64_t consistent = 0;
