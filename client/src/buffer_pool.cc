@@ -17,7 +17,8 @@ BufferPool::~BufferPool() {
 }
 
 std::shared_ptr<void> BufferPool::acquire(size_t nbytes) {
-  const size_t rounded = nbytes == 0 ? kAlignment : (nbytes + kAlignment - 1) / kAlignment * kAlignment;
+  const size_t rounded =
+      nbytes == 0 ? kAlignment : (nbytes + kAlignment - 1) / kAlignment * kAlignment;
   void* p = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);

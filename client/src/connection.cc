@@ -58,8 +58,8 @@ int holder_pid_from(const std::string& message) {
   const auto at = message.rfind("pid ");
   if (at == std::string::npos) return 0;
   int pid = 0;
-  for (size_t i = at + 4; i < message.size() && std::isdigit(static_cast<unsigned char>(message[i]));
-       ++i) {
+  for (size_t i = at + 4;
+       i < message.size() && std::isdigit(static_cast<unsigned char>(message[i])); ++i) {
     pid = pid * 10 + (message[i] - '0');
   }
   return pid;

@@ -3,11 +3,11 @@
 // the library's exceptions.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "tensoripc/v1/broker.grpc.pb.h"
 

@@ -23,12 +23,18 @@ namespace tensoripc {
 
 const char* to_string(PoolState state) {
   switch (state) {
-    case PoolState::kWaitingForProducer: return "waiting for producer";
-    case PoolState::kLive: return "live";
-    case PoolState::kProducerGone: return "producer gone";
-    case PoolState::kRemoved: return "removed";
-    case PoolState::kError: return "error";
-    case PoolState::kClosed: return "closed";
+    case PoolState::kWaitingForProducer:
+      return "waiting for producer";
+    case PoolState::kLive:
+      return "live";
+    case PoolState::kProducerGone:
+      return "producer gone";
+    case PoolState::kRemoved:
+      return "removed";
+    case PoolState::kError:
+      return "error";
+    case PoolState::kClosed:
+      return "closed";
   }
   return "?";
 }
@@ -137,16 +143,16 @@ Consumer::Impl::Impl(PoolMetadata expected, ConsumerOptions options)
   }
   conn_ = Connection::get(options_.socket_path);
   if (!conn_->wait_connected(options_.connect_timeout)) {
-    throw_daemon_unavailable(conn_->socket_path(),
-                             "no connection within " +
-                                 std::to_string(options_.connect_timeout.count()) + " ms");
+    throw_daemon_unavailable(
+        conn_->socket_path(),
+        "no connection within " + std::to_string(options_.connect_timeout.count()) + " ms");
   }
   v1::SubscribeRequest req;
   req.set_name(expected_.name);
   req.set_keep_last(options_.keep_last);
   req.set_pid(::getpid());
-  subscription_ = std::make_unique<Subscription>(conn_, std::move(req), this,
-                                                 options_.reconnect_backoff_max);
+  subscription_ =
+      std::make_unique<Subscription>(conn_, std::move(req), this, options_.reconnect_backoff_max);
   std::exception_ptr error;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -155,8 +161,8 @@ Consumer::Impl::Impl(PoolMetadata expected, ConsumerOptions options)
       subscription_->stop();
       throw_daemon_unavailable(conn_->socket_path(),
                                "no answer to the subscription to pool '" + expected_.name +
-                                   "' within " +
-                                   std::to_string(options_.connect_timeout.count()) + " ms");
+                                   "' within " + std::to_string(options_.connect_timeout.count()) +
+                                   " ms");
     }
     error = first_error_;
   }
@@ -362,8 +368,8 @@ void Consumer::Impl::run_futex_thread() {
     const uint64_t latest =
         wait_for_seq_after(*m, delivered, std::chrono::milliseconds(200), &futex_stop_);
     if (latest <= delivered) continue;
-    const uint64_t keep = std::min<uint64_t>(options_.keep_last == 0 ? 10 : options_.keep_last,
-                                             m->slot_count());
+    const uint64_t keep =
+        std::min<uint64_t>(options_.keep_last == 0 ? 10 : options_.keep_last, m->slot_count());
     for (uint64_t s = std::max(delivered + 1, latest >= keep ? latest - keep + 1 : 1);
          s <= latest && !futex_stop_.load(std::memory_order_relaxed); ++s) {
       deliver(*m, s, 0, futex_frame_);
@@ -374,7 +380,8 @@ void Consumer::Impl::run_futex_thread() {
 
 std::shared_ptr<PoolMapping> Consumer::Impl::current_mapping(const char* what) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (closed_) throw StateError(std::string(what) + " on pool '" + expected_.name + "' after cleanup()");
+  if (closed_)
+    throw StateError(std::string(what) + " on pool '" + expected_.name + "' after cleanup()");
   if (state_ == PoolState::kError) throw StateError(error_);
   return mapping_;
 }
@@ -385,13 +392,11 @@ void Consumer::Impl::note_seen(uint64_t seq) {
   }
 }
 
-std::optional<FrameHistory> Consumer::Impl::read(size_t count, bool latest_first,
-                                                 bool with_seqs) {
+std::optional<FrameHistory> Consumer::Impl::read(size_t count, bool latest_first, bool with_seqs) {
   if (count == 0 || count > expected_.history_len) {
     throw InvalidArgumentError("get on pool '" + expected_.name + "': history_len " +
                                std::to_string(count) + " is not within 1.." +
-                               std::to_string(expected_.history_len) +
-                               " (the pool's history_len)");
+                               std::to_string(expected_.history_len) + " (the pool's history_len)");
   }
   const std::shared_ptr<PoolMapping> m = current_mapping("get");
   if (!m) return std::nullopt;
@@ -402,9 +407,9 @@ std::optional<FrameHistory> Consumer::Impl::read(size_t count, bool latest_first
     h.seqs.resize(count);
     h.timestamps_ns.resize(count);
   }
-  const uint64_t latest = read_history(*m, count, latest_first, storage.get(),
-                                       with_seqs ? h.seqs.data() : nullptr,
-                                       with_seqs ? h.timestamps_ns.data() : nullptr);
+  const uint64_t latest =
+      read_history(*m, count, latest_first, storage.get(), with_seqs ? h.seqs.data() : nullptr,
+                   with_seqs ? h.timestamps_ns.data() : nullptr);
   if (latest == 0) return std::nullopt;
   note_seen(latest);
   const Shape frame(expected_.shape);
@@ -430,15 +435,16 @@ bool Consumer::Impl::wait_for_frame(std::chrono::nanoseconds timeout) {
   std::shared_ptr<PoolMapping> m;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    if (closed_) throw StateError("wait_for_frame on pool '" + expected_.name + "' after cleanup()");
+    if (closed_)
+      throw StateError("wait_for_frame on pool '" + expected_.name + "' after cleanup()");
     cv_.wait_until(lock, deadline, [&] { return closed_ || mapping_ != nullptr; });
     m = mapping_;
   }
   if (!m) return false;
   const uint64_t seen = last_seen_.load(std::memory_order_relaxed);
   const auto left = deadline - std::chrono::steady_clock::now();
-  const uint64_t latest = wait_for_seq_after(*m, seen, std::max(left, decltype(left)::zero()),
-                                             &futex_stop_);
+  const uint64_t latest =
+      wait_for_seq_after(*m, seen, std::max(left, decltype(left)::zero()), &futex_stop_);
   if (latest <= seen) return false;
   note_seen(latest);
   return true;

@@ -1,6 +1,5 @@
 #include "tensoripc/metadata.h"
 
-
 #include "common/pool_identity.h"
 #include "metadata_proto.h"
 #include "tensoripc/error.h"
@@ -102,9 +101,8 @@ std::string PoolMetadata::to_string() const {
 bool operator==(const PoolMetadata& a, const PoolMetadata& b) {
   return a.name == b.name && a.shape == b.shape && a.dtype == b.dtype &&
          a.backend_type == b.backend_type && a.history_len == b.history_len &&
-         a.device == b.device && a.element_size == b.element_size &&
-         a.total_size == b.total_size && a.shm_name == b.shm_name &&
-         a.payload_json == b.payload_json;
+         a.device == b.device && a.element_size == b.element_size && a.total_size == b.total_size &&
+         a.shm_name == b.shm_name && a.payload_json == b.payload_json;
 }
 
 }  // namespace tensoripc

@@ -26,8 +26,7 @@ class PoolMapping {
   // Maps `layout.shm_name()` and checks that its header is a valid pool of
   // exactly this generation and geometry, and of `metadata`'s identity.
   static StatusOr<std::shared_ptr<PoolMapping>> open(const v1::PoolLayout& layout,
-                                                     const v1::PoolMetadata& metadata,
-                                                     Role role);
+                                                     const v1::PoolMetadata& metadata, Role role);
 
   PoolHeader& header() const { return *header_; }
   SlotHeader& slot(uint64_t index) const { return slots_[index]; }

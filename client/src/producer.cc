@@ -57,7 +57,7 @@ class __attribute__((visibility("hidden"))) Producer::Impl {
   std::shared_ptr<ProducerSession> session_;
   uint64_t notify_from_ = 0;  // latest_seq when session_ was installed
   bool closed_ = false;
-  std::string failure_;  // set when the topic was lost while reconnecting
+  std::string failure_;         // set when the topic was lost while reconnecting
   bool failure_taken_ = false;  // ... because another producer holds it
 
   std::mutex mu_;  // supervision; guards the members below it
@@ -96,17 +96,16 @@ Producer::Impl::Impl(PoolMetadata metadata, ProducerOptions options)
   }
   conn_ = Connection::get(options_.socket_path);
   if (!conn_->wait_connected(options_.connect_timeout)) {
-    throw_daemon_unavailable(conn_->socket_path(),
-                             "no connection within " +
-                                 std::to_string(options_.connect_timeout.count()) + " ms");
+    throw_daemon_unavailable(
+        conn_->socket_path(),
+        "no connection within " + std::to_string(options_.connect_timeout.count()) + " ms");
   }
   claim(options_.connect_timeout, /*initial=*/true);
   notifier_ = std::thread([this] { run_notifier(); });
   if (options_.reconnect) supervisor_ = std::thread([this] { supervise(); });
 }
 
-Producer::Impl::ClaimResult Producer::Impl::claim(std::chrono::milliseconds timeout,
-                                                  bool initial) {
+Producer::Impl::ClaimResult Producer::Impl::claim(std::chrono::milliseconds timeout, bool initial) {
   v1::ClaimPool c;
   *c.mutable_metadata() = to_proto(requested_);
   c.set_pid(::getpid());
@@ -143,9 +142,9 @@ Producer::Impl::ClaimResult Producer::Impl::claim(std::chrono::milliseconds time
     const grpc::Status st = session->final_status();
     if (outcome == ProducerSession::Outcome::kTimeout) {
       if (initial) {
-        throw_daemon_unavailable(conn_->socket_path(),
-                                 "no answer to the claim of pool '" + requested_.name +
-                                     "' within " + std::to_string(timeout.count()) + " ms");
+        throw_daemon_unavailable(conn_->socket_path(), "no answer to the claim of pool '" +
+                                                           requested_.name + "' within " +
+                                                           std::to_string(timeout.count()) + " ms");
       }
       return ClaimResult::kRetry;
     }
@@ -168,8 +167,7 @@ Producer::Impl::ClaimResult Producer::Impl::claim(std::chrono::milliseconds time
   }
 
   // Granted: the daemon's metadata must be what we asked for.
-  const std::string mismatch =
-      describe_identity_mismatch(to_proto(requested_), granted.metadata());
+  const std::string mismatch = describe_identity_mismatch(to_proto(requested_), granted.metadata());
   std::shared_ptr<PoolMapping> mapping;
   {
     std::lock_guard<std::mutex> lock(put_mu_);
@@ -333,14 +331,12 @@ void Producer::Impl::run_notifier() {
       // Disconnected: sleep until the supervisor installs a new session
       // (no futex registration, so put() pays no wake meanwhile).
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(100), [&] {
-        return notifier_stop_.load() || swaps_.load() != seen_swaps;
-      });
+      cv_.wait_for(lock, std::chrono::milliseconds(100),
+                   [&] { return notifier_stop_.load() || swaps_.load() != seen_swaps; });
       continue;
     }
-    const uint64_t latest =
-        stopping ? m->header().latest_seq.load(std::memory_order_acquire)
-                 : wait_for_put(*m, last_sent, std::chrono::milliseconds(200));
+    const uint64_t latest = stopping ? m->header().latest_seq.load(std::memory_order_acquire)
+                                     : wait_for_put(*m, last_sent, std::chrono::milliseconds(200));
     if (latest > last_sent) {
       const uint64_t first = std::max(last_sent + 1, latest >= cap ? latest - cap + 1 : 1);
       dropped_.fetch_add(first - (last_sent + 1), std::memory_order_relaxed);

@@ -4,9 +4,8 @@
 
 namespace tensoripc {
 
-ProducerSession::ProducerSession(v1::Broker::Stub& stub, v1::ClaimPool claim,
-                                 size_t queue_capacity, std::atomic<uint64_t>* dropped,
-                                 std::function<void()> on_end)
+ProducerSession::ProducerSession(v1::Broker::Stub& stub, v1::ClaimPool claim, size_t queue_capacity,
+                                 std::atomic<uint64_t>* dropped, std::function<void()> on_end)
     : stub_(stub),
       dropped_(dropped),
       on_end_(std::move(on_end)),

@@ -2,6 +2,8 @@
 // publish notice after every put, sent without ever blocking the producer.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -9,8 +11,6 @@
 #include <functional>
 #include <mutex>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "ring.h"
 #include "tensoripc/v1/broker.grpc.pb.h"
@@ -83,10 +83,10 @@ class ProducerSession final
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  v1::ProducerMessage msg_;   // the one write in flight; owned by gRPC while in_flight_
-  v1::ProducerEvent event_;   // the one read in flight
-  v1::PoolGranted granted_;   // guarded by mu_
-  std::vector<Notice> queue_; // ring, guarded by mu_
+  v1::ProducerMessage msg_;    // the one write in flight; owned by gRPC while in_flight_
+  v1::ProducerEvent event_;    // the one read in flight
+  v1::PoolGranted granted_;    // guarded by mu_
+  std::vector<Notice> queue_;  // ring, guarded by mu_
   size_t head_ = 0;
   size_t count_ = 0;
   bool in_flight_ = false;

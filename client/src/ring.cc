@@ -4,8 +4,8 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -25,7 +25,9 @@ constexpr int kMaxSnapshotRestarts = 64;
 void cpu_relax() { __builtin_ia32_pause(); }
 
 void sleep_ns(int64_t ns) {
-  struct timespec ts {0, static_cast<long>(ns)};
+  struct timespec ts {
+    0, static_cast<long>(ns)
+  };
   ::nanosleep(&ts, nullptr);
 }
 
@@ -225,8 +227,8 @@ LatestFrame locate_latest(const PoolMapping& m) {
   return LatestFrame{};
 }
 
-uint64_t wait_for_seq_after(const PoolMapping& m, uint64_t after,
-                            std::chrono::nanoseconds timeout, const std::atomic<bool>* stop) {
+uint64_t wait_for_seq_after(const PoolMapping& m, uint64_t after, std::chrono::nanoseconds timeout,
+                            const std::atomic<bool>* stop) {
   PoolHeader& h = m.header();
   const int64_t deadline = monotonic_ns() + timeout.count();
   for (;;) {
@@ -249,4 +251,3 @@ uint64_t wait_for_seq_after(const PoolMapping& m, uint64_t after,
 void wake_waiters(const PoolMapping& m) { futex_wake_all(&m.header().futex_word); }
 
 }  // namespace tensoripc
-

@@ -2,13 +2,13 @@
 // daemon goes away (restart), until stopped.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "connection.h"
 #include "tensoripc/v1/broker.grpc.pb.h"
@@ -45,7 +45,7 @@ class Subscription {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;                    // guarded by mu_
+  bool stopping_ = false;                     // guarded by mu_
   std::unique_ptr<grpc::ClientContext> ctx_;  // guarded by mu_
   std::thread thread_;
 };

@@ -61,9 +61,8 @@ Shape::Shape(const std::vector<int64_t>& dims) : Shape(dims.data(), dims.size())
 
 Shape::Shape(const int64_t* dims, size_t ndim) {
   if (ndim > kMaxDims) {
-    throw InvalidArgumentError("a tensor of " + std::to_string(ndim) +
-                               " dimensions; at most " + std::to_string(kMaxDims) +
-                               " are supported");
+    throw InvalidArgumentError("a tensor of " + std::to_string(ndim) + " dimensions; at most " +
+                               std::to_string(kMaxDims) + " are supported");
   }
   for (size_t i = 0; i < ndim; ++i) dims_[i] = dims[i];
   ndim_ = static_cast<uint32_t>(ndim);
@@ -107,10 +106,10 @@ bool Shape::operator==(const Shape& o) const {
 TensorView TensorView::from_dlpack(const DLTensor& t) {
   const auto dtype = dtype_from_dlpack(t.dtype.code, t.dtype.bits, t.dtype.lanes);
   if (!dtype) {
-    throw InvalidArgumentError(
-        "DLPack tensor of type code " + std::to_string(t.dtype.code) + ", " +
-        std::to_string(t.dtype.bits) + " bits, " + std::to_string(t.dtype.lanes) +
-        " lanes is not supported; expected one of " + dtype_names_joined());
+    throw InvalidArgumentError("DLPack tensor of type code " + std::to_string(t.dtype.code) + ", " +
+                               std::to_string(t.dtype.bits) + " bits, " +
+                               std::to_string(t.dtype.lanes) +
+                               " lanes is not supported; expected one of " + dtype_names_joined());
   }
   if (t.ndim < 0) throw InvalidArgumentError("DLPack tensor has a negative ndim");
   Shape shape(t.shape, static_cast<size_t>(t.ndim));

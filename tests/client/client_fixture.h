@@ -57,8 +57,9 @@ class ClientTest : public ::testing::Test {
                                                uint32_t history,
                                                std::vector<std::string> extra = {},
                                                std::string* first_line = nullptr) {
-    std::vector<std::string> argv = {TIPC_TEST_PRODUCER, "--name", name, "--bytes",
-                                     std::to_string(bytes), "--history", std::to_string(history)};
+    std::vector<std::string> argv = {
+        TIPC_TEST_PRODUCER,     "--name", name, "--bytes", std::to_string(bytes), "--history",
+        std::to_string(history)};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto child = std::make_unique<ChildProcess>(argv, daemon_->client_env());
     auto line = child->read_line(seconds(20));
@@ -73,9 +74,9 @@ class ClientTest : public ::testing::Test {
   std::unique_ptr<ChildProcess> start_consumer(const std::string& name, int64_t bytes,
                                                uint32_t history, const std::string& mode,
                                                std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {TIPC_TEST_CONSUMER, "--name", name, "--bytes",
-                                     std::to_string(bytes), "--history", std::to_string(history),
-                                     "--mode", mode};
+    std::vector<std::string> argv = {
+        TIPC_TEST_CONSUMER,      "--name", name, "--bytes", std::to_string(bytes), "--history",
+        std::to_string(history), "--mode", mode};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto child = std::make_unique<ChildProcess>(argv, daemon_->client_env());
     auto line = child->read_line(seconds(20));
@@ -102,6 +103,5 @@ class ClientTest : public ::testing::Test {
 
   std::unique_ptr<DaemonProcess> daemon_;
 };
-
 
 }  // namespace tensoripc::testing

@@ -28,10 +28,9 @@ struct Recorder {
   NewDataCallback on_data() {
     return [this](const Frame& f) {
       uint64_t seq = 0;
-      const bool intact =
-          check_test_frame(f.tensor.data_as<uint8_t>(), f.tensor.nbytes(), &seq) ==
-              FrameCheck::kIntact &&
-          seq == f.seq;
+      const bool intact = check_test_frame(f.tensor.data_as<uint8_t>(), f.tensor.nbytes(), &seq) ==
+                              FrameCheck::kIntact &&
+                          seq == f.seq;
       std::lock_guard<std::mutex> lock(mu);
       seqs.push_back(f.seq);
       if (!intact) ++torn;
@@ -47,8 +46,7 @@ struct Recorder {
   }
   bool wait_for_seq(uint64_t seq, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu);
-    return cv.wait_for(lock, timeout,
-                       [&] { return !seqs.empty() && seqs.back() >= seq; });
+    return cv.wait_for(lock, timeout, [&] { return !seqs.empty() && seqs.back() >= seq; });
   }
   bool wait_for_state(PoolState s, size_t after, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu);
@@ -218,7 +216,6 @@ TEST_F(ClientKillTest, ProducerKilledAtRandomNeverBlocksOrTearsAConsumer) {
   }
   std::printf("%d producers killed, %d of them mid-put\n", rounds, killed_mid_put);
 }
-
 
 // The daemon restarts (SIGTERM, or SIGKILL) under a producer and a consumer:
 // put() keeps working meanwhile, the producer re-claims the adopted pool and

@@ -1,8 +1,9 @@
 // PoolMetadata and the MetadataCreator role.
+#include "tensoripc/metadata.h"
+
 #include <gtest/gtest.h>
 
 #include "tensoripc/error.h"
-#include "tensoripc/metadata.h"
 
 namespace tensoripc {
 namespace {
@@ -76,10 +77,10 @@ TEST(ClientDTypeTableTest, NumpyNamesSizesAndParsing) {
     const char* name;
     size_t itemsize;
   };
-  const Row rows[] = {{"bool", 1},     {"int8", 1},      {"int16", 2},      {"int32", 4},
-                      {"int64", 8},    {"uint8", 1},     {"uint16", 2},     {"uint32", 4},
-                      {"uint64", 8},   {"float16", 2},   {"bfloat16", 2},   {"float32", 4},
-                      {"float64", 8},  {"complex64", 8}, {"complex128", 16}};
+  const Row rows[] = {{"bool", 1},    {"int8", 1},      {"int16", 2},      {"int32", 4},
+                      {"int64", 8},   {"uint8", 1},     {"uint16", 2},     {"uint32", 4},
+                      {"uint64", 8},  {"float16", 2},   {"bfloat16", 2},   {"float32", 4},
+                      {"float64", 8}, {"complex64", 8}, {"complex128", 16}};
   for (const Row& r : rows) {
     auto d = parse_dtype(r.name);
     ASSERT_TRUE(d.has_value()) << r.name;

@@ -2,6 +2,8 @@
 // init_header, as the daemon makes it: seqlock writes and reads, history
 // snapshots, zeros for unwritten frames, lost frames of a dead writer, views,
 // and the futex path.
+#include "ring.h"
+
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -17,7 +19,6 @@
 #include "common/shm.h"
 #include "metadata_proto.h"
 #include "pool_mapping.h"
-#include "ring.h"
 
 extern char** environ;
 
@@ -264,9 +265,7 @@ TEST_F(ClientRingTest, FutexWaitWakesOnPutAndTimesOut) {
   EXPECT_EQ(wait_for_seq_after(*consumer_, 0, std::chrono::seconds(5)), 1u);
 
   std::atomic<bool> stop{false};
-  std::thread waiter([&] {
-    wait_for_seq_after(*consumer_, 1, std::chrono::seconds(30), &stop);
-  });
+  std::thread waiter([&] { wait_for_seq_after(*consumer_, 1, std::chrono::seconds(30), &stop); });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   stop = true;
   wake_waiters(*consumer_);
@@ -298,8 +297,7 @@ TEST_F(ClientRingTest, ConsumerCannotWriteFrames) {
   ShmFile::unlink(name_);
   name_.clear();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_DEATH(
-      { *const_cast<char*>(consumer_->frame(0)) = 1; }, "");
+  EXPECT_DEATH({ *const_cast<char*>(consumer_->frame(0)) = 1; }, "");
 }
 
 TEST(ClientProcessAliveTest, SeesLiveDeadAndZombie) {

@@ -1,11 +1,12 @@
 // Tensor, TensorView, Shape and DLPack: round trips without copies.
+#include "tensoripc/tensor.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <numeric>
 
 #include "tensoripc/error.h"
-#include "tensoripc/tensor.h"
 
 namespace tensoripc {
 namespace {

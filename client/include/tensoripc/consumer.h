@@ -44,8 +44,8 @@ struct LifecycleEvent {
 
 // One frame, as given to on_new_data.
 struct Frame {
-  Tensor tensor;          // the frame's data (empty if callback_reads_frame is false)
-  uint64_t seq = 0;       // 0: the frame was lost (its producer died mid-write)
+  Tensor tensor;     // the frame's data (empty if callback_reads_frame is false)
+  uint64_t seq = 0;  // 0: the frame was lost (its producer died mid-write)
   uint64_t slot = 0;
   int64_t timestamp_ns = 0;
 };
@@ -86,9 +86,9 @@ struct ConsumerStatus {
   PoolState state = PoolState::kWaitingForProducer;
   int producer_pid = 0;
   uint64_t latest_seq = 0;
-  uint64_t dropped = 0;     // frame events the daemon dropped for this consumer
-  bool connected = false;   // the Subscribe stream is up
-  std::string error;        // for kError: what did not match
+  uint64_t dropped = 0;    // frame events the daemon dropped for this consumer
+  bool connected = false;  // the Subscribe stream is up
+  std::string error;       // for kError: what did not match
 };
 
 // A zero-copy view of one frame in shared memory. It stays readable while
@@ -126,8 +126,8 @@ class TENSORIPC_EXPORT Consumer {
   // DaemonUnavailableError when the daemon cannot be reached.
   explicit Consumer(PoolMetadata expected, ConsumerOptions options = {});
   // The seed's from_sample: expects frames like `sample`.
-  static Consumer from_sample(std::string name, const TensorView& sample,
-                              uint32_t history_len = 1, ConsumerOptions options = {});
+  static Consumer from_sample(std::string name, const TensorView& sample, uint32_t history_len = 1,
+                              ConsumerOptions options = {});
 
   ~Consumer();
   Consumer(Consumer&& other) noexcept;

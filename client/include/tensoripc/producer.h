@@ -50,8 +50,8 @@ class TENSORIPC_EXPORT Producer {
   // ResourceExhaustedError, DaemonUnavailableError.
   explicit Producer(PoolMetadata metadata, ProducerOptions options = {});
   // The seed's from_sample: a pool for frames like `sample`.
-  static Producer from_sample(std::string name, const TensorView& sample,
-                              uint32_t history_len = 1, ProducerOptions options = {});
+  static Producer from_sample(std::string name, const TensorView& sample, uint32_t history_len = 1,
+                              ProducerOptions options = {});
 
   ~Producer();
   Producer(Producer&& other) noexcept;

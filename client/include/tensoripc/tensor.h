@@ -50,9 +50,9 @@ class TENSORIPC_EXPORT Shape {
   static constexpr size_t kMaxDims = 32;
 
   Shape() = default;
-  Shape(std::initializer_list<int64_t> dims);     // NOLINT: implicit by design
-  Shape(const std::vector<int64_t>& dims);         // NOLINT: implicit by design
-  Shape(const int64_t* dims, size_t ndim);         // throws InvalidArgumentError past kMaxDims
+  Shape(std::initializer_list<int64_t> dims);  // NOLINT: implicit by design
+  Shape(const std::vector<int64_t>& dims);     // NOLINT: implicit by design
+  Shape(const int64_t* dims, size_t ndim);     // throws InvalidArgumentError past kMaxDims
 
   size_t ndim() const { return ndim_; }
   size_t size() const { return ndim_; }
