@@ -117,8 +117,15 @@ TEST_F(ClientTest, ZeroCopyViewIsValidUntilOverwritten) {
   EXPECT_TRUE(v->still_valid());
   producer.put(as_view(frame_bytes(n, 3)));  // lands on seq 1's slot
   EXPECT_FALSE(v->still_valid());
-  // DLPack of a view: the capsule keeps the mapping.
-  DLManagedTensor* m = consumer.view()->tensor().to_dlpack();
+  // DLPack of a view: the capsule keeps the mapping after the consumer is gone.
+  auto latest = consumer.view();
+  ASSERT_TRUE(latest.has_value());
+  DLManagedTensor* m = latest->to_dlpack();
+  latest.reset();
+  consumer.cleanup();
+  EXPECT_EQ(check_test_frame(static_cast<const uint8_t*>(m->dl_tensor.data), n, &seq),
+            FrameCheck::kIntact);
+  EXPECT_EQ(seq, 3u);
   m->deleter(m);
 }
 

@@ -103,6 +103,10 @@ class TENSORIPC_EXPORT FrameView {
   // True while the producer has not started overwriting the frame's slot;
   // data read before a true still_valid() was that frame.
   bool still_valid() const;
+  // Exports the frame as DLPack without copying. The capsule keeps the pool
+  // mapped for as long as its consumer holds it; the content is that frame
+  // only until the producer wraps round (still_valid()).
+  DLManagedTensor* to_dlpack() const { return tensor_.to_dlpack(mapping_); }
 
  private:
   friend struct FrameViewAccess;  // the library fills views in
