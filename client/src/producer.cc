@@ -66,7 +66,8 @@ class __attribute__((visibility("hidden"))) Producer::Impl {
   uint64_t active_session_id_ = 0;
   uint64_t next_session_id_ = 0;
   bool session_ended_ = false;
-  ProducerSession* claiming_ = nullptr;  // a claim in progress, cancelled by cleanup()
+  // A claim in progress, cancelled by cleanup().
+  std::shared_ptr<ProducerSession> claiming_;
   std::thread supervisor_;
 
   // The notifier thread turns new frames into publish notices, so gRPC's
@@ -127,14 +128,15 @@ Producer::Impl::ClaimResult Producer::Impl::claim(std::chrono::milliseconds time
       });
   {
     std::lock_guard<std::mutex> lock(mu_);
-    claiming_ = session.get();
+    if (stopping_) return ClaimResult::kRefused;  // cleanup() came first
+    claiming_ = session;
   }
   session->start();
   v1::PoolGranted granted;
   const auto outcome = session->wait_granted(timeout, &granted);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    claiming_ = nullptr;
+    claiming_.reset();
   }
   if (outcome != ProducerSession::Outcome::kGranted) {
     session->cancel();
@@ -368,12 +370,16 @@ uint64_t Producer::Impl::latest_seq() const {
 }
 
 void Producer::Impl::cleanup() {
+  std::shared_ptr<ProducerSession> claiming;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
-    if (claiming_) claiming_->cancel();
+    claiming = claiming_;
     cv_.notify_all();
   }
+  // Outside mu_: gRPC may run the session's reactions (and so on_end, which
+  // takes mu_) on the thread that cancels.
+  if (claiming) claiming->cancel();
   if (supervisor_.joinable()) supervisor_.join();
   notifier_stop_.store(true, std::memory_order_release);
   notifier_attention_.store(true, std::memory_order_release);
