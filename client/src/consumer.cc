@@ -331,12 +331,16 @@ void Consumer::Impl::deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Fra
     cb = on_new_data_;
   }
   if (!cb || !*cb) return;
+  void* dst = nullptr;
   if (options_.callback_reads_frame) {
     if (buf.tensor.empty() || buf.tensor.nbytes() != m.frame_size()) {
       buf.tensor = Tensor(expected_.dtype, Shape(expected_.shape));
     }
-    if (read_frame(m, seq, buf.tensor.data(), &ts) != ReadStatus::kOk) return;  // gone already
+    dst = buf.tensor.data();
   }
+  // Even when the data is not copied: the futex path knows only the seq, and
+  // the slot's stamp is the frame's only if read under the seqlock.
+  if (read_frame(m, seq, dst, &ts) != ReadStatus::kOk) return;  // gone already
   buf.seq = seq;
   buf.slot = seq % m.slot_count();
   buf.timestamp_ns = ts;

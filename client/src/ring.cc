@@ -116,9 +116,9 @@ WrittenFrame write_frame(const PoolMapping& m, const void* src) {
 
 namespace {
 
-// One attempt at frame `seq`; on kOk dst holds it. `busy` is set to the odd
-// counter when a write is in progress on the slot (then the result is
-// kOverwritten: the frame is going away).
+// One attempt at frame `seq`; on kOk dst (if not null) holds it and *ts its
+// time. `busy` is set to the odd counter when a write is in progress on the
+// slot (then the result is kOverwritten: the frame is going away).
 ReadStatus try_read(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts, uint64_t* busy) {
   const SlotHeader& slot = m.slot(seq % m.slot_count());
   for (;;) {
@@ -134,7 +134,7 @@ ReadStatus try_read(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts, 
       // (a writer died before finishing it); it will not appear later.
       return frame_seq > seq ? ReadStatus::kOverwritten : ReadStatus::kLost;
     }
-    std::memcpy(dst, m.frame(seq % m.slot_count()), m.frame_size());
+    if (dst) std::memcpy(dst, m.frame(seq % m.slot_count()), m.frame_size());
     const int64_t t = slot.timestamp_ns.load(std::memory_order_relaxed);
     if (slot_read_valid(slot, begin)) {
       if (ts) *ts = t;
@@ -147,12 +147,12 @@ ReadStatus try_read(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts, 
 
 ReadStatus read_frame(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts) {
   if (seq == 0) {
-    std::memset(dst, 0, m.frame_size());
+    if (dst) std::memset(dst, 0, m.frame_size());
     return ReadStatus::kLost;
   }
   uint64_t busy = 0;
   const ReadStatus r = try_read(m, seq, dst, ts, &busy);
-  if (r == ReadStatus::kLost) std::memset(dst, 0, m.frame_size());
+  if (r == ReadStatus::kLost && dst) std::memset(dst, 0, m.frame_size());
   return r;
 }
 

@@ -32,8 +32,10 @@ enum class ReadStatus {
   kLost,         // never completed: its writer died mid-write (or never wrote it)
 };
 
-// Copies frame `seq` into `dst` (frame_size bytes) if it is still in the ring.
-// On kLost `dst` is zero-filled.
+// Copies frame `seq` into `dst` (frame_size bytes) if it is still in the ring,
+// and its timestamp into *timestamp_ns (if not null), both under the slot's
+// seqlock. A null `dst` reads the timestamp (and whether the frame is still
+// there) without copying the data. On kLost `dst` is zero-filled.
 ReadStatus read_frame(const PoolMapping& mapping, uint64_t seq, void* dst, int64_t* timestamp_ns);
 
 // Reads the last `count` frames (count <= slot_count) into `dst`

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -87,10 +88,12 @@ TEST_P(ClientCallbackTest, CallbackSetAfterConstructionWithoutReadingTheFrame) {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<uint64_t> seen;
+  std::map<uint64_t, int64_t> stamps;  // seq -> timestamp_ns the callback got
   bool empty_tensor = true;
   consumer.set_on_new_data([&](const Frame& f) {
     std::lock_guard<std::mutex> lock(mu);
     seen.push_back(f.seq);
+    stamps[f.seq] = f.timestamp_ns;
     empty_tensor = empty_tensor && f.tensor.empty();
     cv.notify_all();
   });
@@ -98,10 +101,20 @@ TEST_P(ClientCallbackTest, CallbackSetAfterConstructionWithoutReadingTheFrame) {
   // The futex thread starts watching once the pool is mapped.
   ASSERT_TRUE(eventually([&] { return consumer.status().state == PoolState::kLive; }));
   std::this_thread::sleep_for(milliseconds(50));
-  for (int i = 0; i < 3; ++i) producer.put(TensorView(frame.data(), DType::kUInt8, {16}));
+  std::map<uint64_t, int64_t> put_stamps;
+  for (int i = 0; i < 3; ++i) {
+    const PutResult r = producer.put(TensorView(frame.data(), DType::kUInt8, {16}));
+    put_stamps[r.seq] = r.timestamp_ns;
+    std::this_thread::sleep_for(milliseconds(5));  // history 4: nothing is overwritten
+  }
   std::unique_lock<std::mutex> lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, seconds(5), [&] { return !seen.empty() && seen.back() == 3; }));
   EXPECT_TRUE(empty_tensor);
+  // The frame's own stamp, on both paths, although the data was not copied.
+  for (const auto& [seq, ts] : stamps) {
+    EXPECT_NE(ts, 0) << "frame " << seq;
+    EXPECT_EQ(ts, put_stamps[seq]) << "frame " << seq;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, ClientCallbackTest,

@@ -73,7 +73,9 @@ struct ConsumerOptions {
   // futex path: every frame still in the ring since the last call, at most
   // keep_last). Must not destroy the consumer.
   NewDataCallback on_new_data;
-  // false: the callback gets seq and time only and reads what it wants itself.
+  // false: the callback gets seq and time only (the frame's stamp, read from
+  // its slot) and reads what it wants itself. Either way a frame already
+  // overwritten when its turn comes is skipped (ConsumerStatus::skipped).
   bool callback_reads_frame = true;
   // Called on the notification thread when the pool's state changes.
   LifecycleCallback on_lifecycle;
