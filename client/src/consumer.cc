@@ -93,7 +93,8 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   void set_state(PoolState state, int pid, std::string message);
   void fail_first(std::exception_ptr error);
   void note_seen(uint64_t seq);
-  // Reads frame `seq` into `buf` if asked, then calls the callback.
+  // Reads frame `seq` into `buf` if asked, then calls the callback; counts
+  // the frame as skipped when it is no longer in the ring.
   void deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Frame& buf);
   void run_futex_thread();
 
@@ -103,6 +104,7 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   std::shared_ptr<Connection> conn_;
   std::shared_ptr<BufferPool> buffers_ = BufferPool::create();
   std::atomic<uint64_t> last_seen_{0};
+  std::atomic<uint64_t> skipped_{0};  // ConsumerStatus::skipped
   std::atomic<bool> futex_stop_{false};
 
   mutable std::mutex mu_;
@@ -340,7 +342,10 @@ void Consumer::Impl::deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Fra
   }
   // Even when the data is not copied: the futex path knows only the seq, and
   // the slot's stamp is the frame's only if read under the seqlock.
-  if (read_frame(m, seq, dst, &ts) != ReadStatus::kOk) return;  // gone already
+  if (read_frame(m, seq, dst, &ts) != ReadStatus::kOk) {  // gone already
+    skipped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   buf.seq = seq;
   buf.slot = seq % m.slot_count();
   buf.timestamp_ns = ts;
@@ -374,8 +379,11 @@ void Consumer::Impl::run_futex_thread() {
     if (latest <= delivered) continue;
     const uint64_t keep =
         std::min<uint64_t>(options_.keep_last == 0 ? 10 : options_.keep_last, m->slot_count());
-    for (uint64_t s = std::max(delivered + 1, latest >= keep ? latest - keep + 1 : 1);
-         s <= latest && !futex_stop_.load(std::memory_order_relaxed); ++s) {
+    // More than keep_last behind: the oldest are skipped, as the daemon
+    // drops the oldest events of a stream consumer that falls behind.
+    const uint64_t first = std::max(delivered + 1, latest >= keep ? latest - keep + 1 : 1);
+    skipped_.fetch_add(first - (delivered + 1), std::memory_order_relaxed);
+    for (uint64_t s = first; s <= latest && !futex_stop_.load(std::memory_order_relaxed); ++s) {
       deliver(*m, s, 0, futex_frame_);
     }
     delivered = latest;
@@ -471,6 +479,7 @@ ConsumerStatus Consumer::Impl::status() const {
   s.producer_pid = producer_pid_;
   s.latest_seq = mapping_ ? mapping_->header().latest_seq.load(std::memory_order_acquire) : 0;
   s.dropped = dropped_;
+  s.skipped = skipped_.load(std::memory_order_relaxed);
   s.connected = connected_;
   s.error = error_;
   return s;
@@ -550,7 +559,11 @@ void Consumer::set_on_lifecycle(LifecycleCallback callback) {
 }
 
 ConsumerStatus Consumer::status() const {
-  if (!impl_) return ConsumerStatus{PoolState::kClosed, 0, 0, 0, false, ""};
+  if (!impl_) {
+    ConsumerStatus s;
+    s.state = PoolState::kClosed;
+    return s;
+  }
   return impl_->status();
 }
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -115,6 +116,70 @@ TEST_P(ClientCallbackTest, CallbackSetAfterConstructionWithoutReadingTheFrame) {
     EXPECT_NE(ts, 0) << "frame " << seq;
     EXPECT_EQ(ts, put_stamps[seq]) << "frame " << seq;
   }
+}
+
+// A callback slower than the producer, on a pool of history 1: most frames
+// are overwritten before their turn. Every frame published is accounted for:
+// delivered, skipped (ConsumerStatus::skipped), or on the stream path
+// dropped by the daemon or never announced by the producer.
+TEST_P(ClientCallbackTest, SkippedFramesOfASlowCallbackAreCounted) {
+  const int64_t bytes = 4096;
+  const PoolMetadata md = PoolMetadata::create("slow_cb", {bytes}, DType::kUInt8, 1);
+  ConsumerOptions o = consumer_options();
+  o.notify = GetParam();
+  std::atomic<uint64_t> delivered{0};
+  std::atomic<uint64_t> last_seq{0};
+  std::atomic<int> bad{0};
+  o.on_new_data = [&](const Frame& f) {
+    uint64_t seq = 0;
+    if (check_test_frame(f.tensor.data_as<uint8_t>(), f.tensor.nbytes(), &seq) !=
+            FrameCheck::kIntact ||
+        seq != f.seq || f.seq <= last_seq.load()) {
+      bad++;
+    }
+    last_seq = f.seq;
+    std::this_thread::sleep_for(milliseconds(2));
+    delivered++;
+  };
+  Consumer consumer(md, o);
+  Producer producer(md, producer_options());
+  std::vector<uint8_t> frame(bytes);
+  auto put = [&] {
+    fill_test_frame(frame.data(), frame.size(), producer.latest_seq() + 1);
+    producer.put(TensorView(frame.data(), DType::kUInt8, {bytes}));
+  };
+  ASSERT_TRUE(eventually([&] { return consumer.status().state == PoolState::kLive; }));
+  // A first frame, delivered, so that the futex thread is surely watching.
+  std::this_thread::sleep_for(milliseconds(50));
+  put();
+  ASSERT_TRUE(eventually([&] { return delivered.load() == 1; }, seconds(10)));
+  // The futex path sees every frame in the ring; the stream path only the
+  // frames the producer announced and the daemon did not drop.
+  const bool stream = GetParam() == NotifyPath::kStream;
+  auto accounted = [&] {
+    const ConsumerStatus s = consumer.status();
+    return delivered.load() + s.skipped +
+           (stream ? s.dropped + producer.notices_dropped() : uint64_t{0});
+  };
+  const uint64_t before = accounted();
+  const uint64_t kFrames = 300;
+  for (uint64_t i = 0; i < kFrames; ++i) {
+    put();
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  EXPECT_TRUE(eventually([&] { return accounted() >= before + kFrames; }, seconds(10)));
+  std::this_thread::sleep_for(milliseconds(100));  // nothing is counted twice
+  const ConsumerStatus s = consumer.status();
+  EXPECT_EQ(accounted(), before + kFrames)
+      << "delivered " << delivered.load() << ", skipped " << s.skipped << ", dropped " << s.dropped
+      << ", notices dropped " << producer.notices_dropped();
+  EXPECT_GT(s.skipped, 0u) << "the callback kept up; the test tests nothing";
+  EXPECT_GE(delivered.load(), 2u);
+  EXPECT_EQ(bad.load(), 0);
+  std::printf("%llu frames: %llu delivered, %llu skipped, %llu dropped, %llu not announced\n",
+              (unsigned long long)kFrames + 1, (unsigned long long)delivered.load(),
+              (unsigned long long)s.skipped, (unsigned long long)s.dropped,
+              (unsigned long long)producer.notices_dropped());
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, ClientCallbackTest,

@@ -88,7 +88,15 @@ struct ConsumerStatus {
   PoolState state = PoolState::kWaitingForProducer;
   int producer_pid = 0;
   uint64_t latest_seq = 0;
-  uint64_t dropped = 0;    // frame events the daemon dropped for this consumer
+  uint64_t dropped = 0;  // frame events the daemon dropped for this consumer
+  // Frames on_new_data was not called for although this consumer was told of
+  // them: the producer overwrote the frame's slot before its turn came (a
+  // slow callback, a small history_len), or (futex path) the callback fell
+  // more than keep_last frames behind. With a callback set, every frame
+  // published after the consumer attached is delivered or skipped (futex
+  // path), or delivered, skipped, dropped or never announced by the
+  // producer (Producer::notices_dropped) (stream path).
+  uint64_t skipped = 0;
   bool connected = false;  // the Subscribe stream is up
   std::string error;       // for kError: what did not match
 };
