@@ -51,8 +51,6 @@ void throw_daemon_unavailable(const std::string& socket_path, const std::string&
   throw DaemonUnavailableError(msg, socket_path);
 }
 
-namespace {
-
 // "topic 'x' is already published by pid 1234" -> 1234.
 int holder_pid_from(const std::string& message) {
   const auto at = message.rfind("pid ");
@@ -64,8 +62,6 @@ int holder_pid_from(const std::string& message) {
   }
   return pid;
 }
-
-}  // namespace
 
 void throw_for_status(const grpc::Status& status, const std::string& pool,
                       const std::string& socket_path) {

@@ -39,6 +39,11 @@ class Connection {
 [[noreturn]] void throw_daemon_unavailable(const std::string& socket_path,
                                            const std::string& detail);
 
+// The holder's pid in tensor-ipcd's ALREADY_EXISTS message ("topic 'x' is
+// already published by pid 1234", docs/protocol.md); 0 when it names none.
+// The wire has no field for it, so the message is the contract.
+int holder_pid_from(const std::string& message);
+
 // Throws the exception for a failed call about pool `pool`:
 // ALREADY_EXISTS -> TopicTakenError, INVALID_ARGUMENT -> InvalidArgumentError,
 // RESOURCE_EXHAUSTED -> ResourceExhaustedError, UNAVAILABLE ->

@@ -59,6 +59,7 @@ class __attribute__((visibility("hidden"))) Producer::Impl {
   bool closed_ = false;
   std::string failure_;         // set when the topic was lost while reconnecting
   bool failure_taken_ = false;  // ... because another producer holds it
+  int failure_holder_pid_ = 0;  // ... this one, as the daemon named it
 
   std::mutex mu_;  // supervision; guards the members below it
   std::condition_variable cv_;
@@ -163,6 +164,7 @@ Producer::Impl::ClaimResult Producer::Impl::claim(std::chrono::milliseconds time
         failure_ = "pool '" + requested_.name +
                    "': the daemon refused the re-claim after a reconnect: " + st.error_message();
         failure_taken_ = st.error_code() == grpc::StatusCode::ALREADY_EXISTS;
+        failure_holder_pid_ = failure_taken_ ? holder_pid_from(st.error_message()) : 0;
         return ClaimResult::kRefused;
       }
     }
@@ -274,7 +276,7 @@ PutResult Producer::Impl::put(const TensorView& frame) {
     throw StateError("put on pool '" + requested_.name + "' after cleanup()");
   }
   if (!failure_.empty()) {
-    if (failure_taken_) throw TopicTakenError(failure_, requested_.name, 0);
+    if (failure_taken_) throw TopicTakenError(failure_, requested_.name, failure_holder_pid_);
     throw StateError(failure_);
   }
   const WrittenFrame w = write_frame(*mapping_, frame.data());

@@ -356,5 +356,24 @@ TEST_P(ClientRestartTest, ClientsReconnectAndCarryOn) {
 INSTANTIATE_TEST_SUITE_P(Stop, ClientRestartTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Sigkill" : "Sigterm"; });
 
+// A producer process is stopped (SIGSTOP) across a daemon restart, and
+// another producer takes the topic meanwhile: once it runs again, its re-claim
+// is refused and put() throws TopicTakenError naming the new holder's pid.
+TEST_F(ClientTest, ReclaimRefusedAfterARestartNamesTheNewHolder) {
+  const int64_t bytes = 4096;
+  auto first = start_producer("retaken", bytes, 2, {"--interval-us", "2000"});
+  first->signal(SIGSTOP);
+  daemon_->restart(/*kill=*/true);
+  Producer second(PoolMetadata::create("retaken", {bytes}, DType::kUInt8, 2), producer_options());
+  first->signal(SIGCONT);
+  const auto line = first->wait_for_line("ERROR", seconds(20));
+  ASSERT_TRUE(line.has_value()) << "the first producer's put() never failed";
+  EXPECT_EQ(line->rfind("ERROR TopicTaken holder_pid=" + std::to_string(::getpid()) + " ", 0), 0u)
+      << *line;
+  const auto status = first->wait(seconds(20));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 3) << *status;
+}
+
 }  // namespace
 }  // namespace tensoripc::testing

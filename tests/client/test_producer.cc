@@ -6,7 +6,8 @@
 //
 // Prints "READY <pid> <latest_seq>" once it holds the pool, "DONE <seq>"
 // after --frames frames (then exits, or with --hold waits to be killed), or
-// "ERROR <kind> <message>" and exits 3 when the claim is refused.
+// "ERROR <kind> <message>" and exits 3 when the claim (or a re-claim after a
+// daemon restart) is refused; for TopicTaken: "ERROR TopicTaken holder_pid=<n> ...".
 // Links the shared libtensoripc-client.so, as an application would.
 #include <unistd.h>
 
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
     }
     producer.cleanup();
   } catch (const TopicTakenError& e) {
-    std::printf("ERROR TopicTaken %s\n", e.what());
+    std::printf("ERROR TopicTaken holder_pid=%d %s\n", e.holder_pid(), e.what());
     return 3;
   } catch (const Error& e) {
     std::printf("ERROR Error %s\n", e.what());
