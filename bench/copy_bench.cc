@@ -8,6 +8,8 @@
 //   put/N             Producer::put of the same heap frame (history_len 1)
 //   memcpy_from_shm/N a pre-faulted shared mapping -> pre-faulted heap
 //   get/N             Consumer::get() (owning copy of the latest frame)
+//   get_into/N        Consumer::get_into(t): into the same Tensor each time
+//   read_into/N       Consumer::read_into(dst, n): into a pre-faulted heap buffer
 //   view/N            Consumer::view() + FrameView::still_valid()
 //   memcpy_paced/N    memcpy/N and put/N at 1 kHz instead of back to back:
 //   put_paced/N       a tight loop mostly queues put's notices to the daemon,
@@ -189,6 +191,26 @@ void bm_get(benchmark::State& state, const FrameKind& k) {
   finish(state, k);
 }
 
+void bm_get_into(benchmark::State& state, const FrameKind& k) {
+  Consumer& c = fixture(k).get_consumer();
+  Tensor t;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(c.get_into(t));
+    benchmark::ClobberMemory();
+  }
+  finish(state, k);
+}
+
+void bm_read_into(benchmark::State& state, const FrameKind& k) {
+  Fixture& f = fixture(k);
+  Consumer& c = f.get_consumer();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(c.read_into(f.dst.data, k.bytes));
+    benchmark::ClobberMemory();
+  }
+  finish(state, k);
+}
+
 void bm_view(benchmark::State& state, const FrameKind& k) {
   Consumer& c = fixture(k).get_consumer();
   for (auto _ : state) {
@@ -223,9 +245,14 @@ void bm_put_paced(benchmark::State& state, const FrameKind& k) { bm_paced(state,
 void register_all() {
   using Fn = void (*)(benchmark::State&, const FrameKind&);
   const std::vector<std::pair<const char*, Fn>> benches = {
-      {"memcpy", bm_memcpy}, {"memcpy_to_shm", bm_memcpy_to_shm},
-      {"put", bm_put},       {"memcpy_from_shm", bm_memcpy_from_shm},
-      {"get", bm_get},       {"view", bm_view},
+      {"memcpy", bm_memcpy},
+      {"memcpy_to_shm", bm_memcpy_to_shm},
+      {"put", bm_put},
+      {"memcpy_from_shm", bm_memcpy_from_shm},
+      {"get", bm_get},
+      {"get_into", bm_get_into},
+      {"read_into", bm_read_into},
+      {"view", bm_view},
   };
   // Size by size, baseline first, so each comparison runs back to back.
   for (const FrameKind& k : frame_kinds()) {

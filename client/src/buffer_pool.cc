@@ -1,65 +1,54 @@
 #include "buffer_pool.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <new>
 
 namespace tensoripc {
 namespace {
+
 constexpr size_t kAlignment = 64;
+
+size_t rounded(size_t nbytes) {
+  return nbytes == 0 ? kAlignment : (nbytes + kAlignment - 1) / kAlignment * kAlignment;
 }
 
-std::shared_ptr<BufferPool> BufferPool::create(size_t max_free) {
-  return std::shared_ptr<BufferPool>(new BufferPool(max_free));
+}  // namespace
+
+std::shared_ptr<void> allocate_buffer(size_t nbytes) {
+  void* p = std::aligned_alloc(kAlignment, rounded(nbytes));
+  if (!p) throw std::bad_alloc();
+  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }
 
-BufferPool::~BufferPool() {
-  for (const Free& f : free_) std::free(f.p);
+std::shared_ptr<BufferPool> BufferPool::create(size_t capacity) {
+  return std::shared_ptr<BufferPool>(new BufferPool(capacity));
 }
 
 std::shared_ptr<void> BufferPool::acquire(size_t nbytes) {
-  const size_t rounded =
-      nbytes == 0 ? kAlignment : (nbytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto it = free_.begin(); it != free_.end(); ++it) {
-      if (it->nbytes == rounded) {
-        p = it->p;
-        free_.erase(it);
-        break;
-      }
+  const size_t size = rounded(nbytes);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Entry& e : entries_) {
+    // use_count() is a relaxed load: the fence orders our coming writes to
+    // the buffer after the last holder's reads (its release decrement).
+    if (e.nbytes != size || e.buffer.use_count() != 1) continue;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return e.buffer;
+  }
+  std::shared_ptr<void> fresh = allocate_buffer(size);
+  if (entries_.size() < capacity_) {
+    entries_.push_back({fresh, size});
+    return fresh;
+  }
+  // Full: replace a buffer nobody holds, if any (one of a size no longer
+  // read: another history length, or a pool that changed).
+  for (Entry& e : entries_) {
+    if (e.buffer.use_count() == 1) {
+      e = Entry{fresh, size};
+      return fresh;
     }
   }
-  if (!p) {
-    p = std::aligned_alloc(kAlignment, rounded);
-    if (!p) throw std::bad_alloc();
-  }
-  std::weak_ptr<BufferPool> owner = weak_from_this();
-  return std::shared_ptr<void>(p, [owner, rounded](void* q) {
-    if (auto pool = owner.lock()) {
-      pool->give_back(q, rounded);
-    } else {
-      std::free(q);
-    }
-  });
-}
-
-void BufferPool::give_back(void* p, size_t nbytes) {
-  void* evicted = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (max_free_ == 0) {
-      evicted = p;
-    } else {
-      // The most recent sizes are the ones a reader is using now.
-      if (free_.size() >= max_free_) {
-        evicted = free_.front().p;
-        free_.erase(free_.begin());
-      }
-      free_.push_back({p, nbytes});
-    }
-  }
-  std::free(evicted);
+  return fresh;  // every kept buffer is in use: this one is not kept
 }
 
 }  // namespace tensoripc

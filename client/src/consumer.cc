@@ -72,7 +72,10 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   Impl(PoolMetadata expected, ConsumerOptions options);
   ~Impl() override { cleanup(); }
 
-  std::optional<FrameHistory> read(size_t count, bool latest_first, bool with_seqs);
+  std::optional<FrameHistory> read(size_t count, bool latest_first);
+  std::optional<Tensor> get(size_t count, bool latest_first);
+  bool get_into(Tensor& out, size_t count, bool latest_first);
+  uint64_t read_into(void* dst, size_t bytes, size_t count, bool latest_first);
   std::optional<FrameView> view();
   bool wait_for_frame(std::chrono::nanoseconds timeout);
   void set_on_new_data(NewDataCallback cb);
@@ -93,6 +96,12 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   void set_state(PoolState state, int pid, std::string message);
   void fail_first(std::exception_ptr error);
   void note_seen(uint64_t seq);
+  // InvalidArgumentError unless 1 <= count <= the pool's history_len.
+  void check_history_len(const char* what, size_t count) const;
+  // What a read of `count` frames returns: the frame shape, or [count, *frame].
+  Shape result_shape(size_t count) const {
+    return count == 1 ? frame_shape_ : frame_shape_.prepend(static_cast<int64_t>(count));
+  }
   // Reads frame `seq` into `buf` if asked, then calls the callback; counts
   // the frame as skipped when it is no longer in the ring.
   void deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Frame& buf);
@@ -100,6 +109,7 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
 
   PoolMetadata expected_;
   v1::PoolMetadata expected_proto_;
+  Shape frame_shape_;  // expected_.shape, made once
   const ConsumerOptions options_;
   std::shared_ptr<Connection> conn_;
   std::shared_ptr<BufferPool> buffers_ = BufferPool::create();
@@ -136,6 +146,7 @@ Consumer::Impl::Impl(PoolMetadata expected, ConsumerOptions options)
                                "; this build of libtensoripc-client reads host (cpu) pools only");
   }
   expected_proto_ = to_proto(expected_);
+  frame_shape_ = Shape(expected_.shape);
   pool_md_ = expected_;
   if (options_.on_new_data) {
     on_new_data_ = std::make_shared<const NewDataCallback>(options_.on_new_data);
@@ -336,7 +347,7 @@ void Consumer::Impl::deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Fra
   void* dst = nullptr;
   if (options_.callback_reads_frame) {
     if (buf.tensor.empty() || buf.tensor.nbytes() != m.frame_size()) {
-      buf.tensor = Tensor(expected_.dtype, Shape(expected_.shape));
+      buf.tensor = Tensor(expected_.dtype, frame_shape_);
     }
     dst = buf.tensor.data();
   }
@@ -404,31 +415,80 @@ void Consumer::Impl::note_seen(uint64_t seq) {
   }
 }
 
-std::optional<FrameHistory> Consumer::Impl::read(size_t count, bool latest_first, bool with_seqs) {
+void Consumer::Impl::check_history_len(const char* what, size_t count) const {
   if (count == 0 || count > expected_.history_len) {
-    throw InvalidArgumentError("get on pool '" + expected_.name + "': history_len " +
-                               std::to_string(count) + " is not within 1.." +
+    throw InvalidArgumentError(std::string(what) + " on pool '" + expected_.name +
+                               "': history_len " + std::to_string(count) + " is not within 1.." +
                                std::to_string(expected_.history_len) + " (the pool's history_len)");
   }
-  const std::shared_ptr<PoolMapping> m = current_mapping("get");
+}
+
+std::optional<FrameHistory> Consumer::Impl::read(size_t count, bool latest_first) {
+  check_history_len("read", count);
+  const std::shared_ptr<PoolMapping> m = current_mapping("read");
   if (!m) return std::nullopt;
-  const size_t bytes = count * m->frame_size();
-  std::shared_ptr<void> storage = buffers_->acquire(bytes);
+  std::shared_ptr<void> storage = buffers_->acquire(count * m->frame_size());
   FrameHistory h;
-  if (with_seqs) {
-    h.seqs.resize(count);
-    h.timestamps_ns.resize(count);
-  }
+  h.seqs.resize(count);
+  h.timestamps_ns.resize(count);
   const uint64_t latest =
-      read_history(*m, count, latest_first, storage.get(), with_seqs ? h.seqs.data() : nullptr,
-                   with_seqs ? h.timestamps_ns.data() : nullptr);
+      read_history(*m, count, latest_first, storage.get(), h.seqs.data(), h.timestamps_ns.data());
   if (latest == 0) return std::nullopt;
   note_seen(latest);
-  const Shape frame(expected_.shape);
   void* data = storage.get();
-  h.tensor = Tensor::adopt(std::move(storage), data, expected_.dtype,
-                           count == 1 ? frame : frame.prepend(static_cast<int64_t>(count)));
+  h.tensor = Tensor::adopt(std::move(storage), data, expected_.dtype, result_shape(count));
   return h;
+}
+
+// The hot path: one Tensor, built in place; a recycled buffer (no
+// allocation, no control block); no seqs.
+std::optional<Tensor> Consumer::Impl::get(size_t count, bool latest_first) {
+  check_history_len("get", count);
+  const std::shared_ptr<PoolMapping> m = current_mapping("get");
+  if (!m) return std::nullopt;
+  std::shared_ptr<void> storage = buffers_->acquire(count * m->frame_size());
+  const uint64_t latest = read_history(*m, count, latest_first, storage.get(), nullptr, nullptr);
+  if (latest == 0) return std::nullopt;
+  note_seen(latest);
+  void* data = storage.get();
+  std::optional<Tensor> out;
+  out.emplace(Tensor::adopt(std::move(storage), data, expected_.dtype, result_shape(count)));
+  return out;
+}
+
+bool Consumer::Impl::get_into(Tensor& out, size_t count, bool latest_first) {
+  check_history_len("get_into", count);
+  const std::shared_ptr<PoolMapping> m = current_mapping("get_into");
+  // latest_seq never goes back to 0 in a mapping: past this check the read
+  // below finds a frame, so `out` is only replaced when it gets one.
+  if (!m || m->header().latest_seq.load(std::memory_order_acquire) == 0) return false;
+  const size_t bytes = count * m->frame_size();
+  if (out.empty() || out.dtype() != expected_.dtype || out.nbytes() != bytes ||
+      out.shape() != result_shape(count)) {
+    // Fully overwritten by the read: no zero-fill.
+    std::shared_ptr<void> storage = allocate_buffer(bytes);
+    void* data = storage.get();
+    out = Tensor::adopt(std::move(storage), data, expected_.dtype, result_shape(count));
+  }
+  const uint64_t latest = read_history(*m, count, latest_first, out.data(), nullptr, nullptr);
+  note_seen(latest);
+  return latest != 0;
+}
+
+uint64_t Consumer::Impl::read_into(void* dst, size_t bytes, size_t count, bool latest_first) {
+  check_history_len("read_into", count);
+  const std::shared_ptr<PoolMapping> m = current_mapping("read_into");
+  if (!m) return 0;
+  if (dst == nullptr || bytes < count * m->frame_size()) {
+    throw InvalidArgumentError(
+        "read_into on pool '" + expected_.name + "': " + std::to_string(count) + " frame(s) of " +
+        std::to_string(m->frame_size()) + " bytes need " + std::to_string(count * m->frame_size()) +
+        " bytes; the destination " +
+        (dst == nullptr ? std::string("is null") : "holds " + std::to_string(bytes)));
+  }
+  const uint64_t latest = read_history(*m, count, latest_first, dst, nullptr, nullptr);
+  if (latest != 0) note_seen(latest);
+  return latest;
 }
 
 std::optional<FrameView> Consumer::Impl::view() {
@@ -437,7 +497,7 @@ std::optional<FrameView> Consumer::Impl::view() {
   const LatestFrame f = locate_latest(*m);
   if (f.seq == 0) return std::nullopt;
   note_seen(f.seq);
-  TensorView t(m->frame(f.slot), expected_.dtype, Shape(expected_.shape));
+  TensorView t(m->frame(f.slot), expected_.dtype, frame_shape_);
   const SlotHeader* slot = &m->slot(f.slot);
   return FrameViewAccess::make(t, f, slot, std::move(m));
 }
@@ -535,13 +595,19 @@ Consumer::Impl& checked(const std::unique_ptr<Consumer::Impl>& impl) {
 }  // namespace
 
 std::optional<Tensor> Consumer::get(size_t history_len, bool latest_first) {
-  auto h = checked(impl_).read(history_len, latest_first, /*with_seqs=*/false);
-  if (!h) return std::nullopt;
-  return std::move(h->tensor);
+  return checked(impl_).get(history_len, latest_first);
+}
+
+bool Consumer::get_into(Tensor& out, size_t history_len, bool latest_first) {
+  return checked(impl_).get_into(out, history_len, latest_first);
+}
+
+uint64_t Consumer::read_into(void* dst, size_t bytes, size_t history_len, bool latest_first) {
+  return checked(impl_).read_into(dst, bytes, history_len, latest_first);
 }
 
 std::optional<FrameHistory> Consumer::read(size_t history_len, bool latest_first) {
-  return checked(impl_).read(history_len, latest_first, /*with_seqs=*/true);
+  return checked(impl_).read(history_len, latest_first);
 }
 
 std::optional<FrameView> Consumer::view() { return checked(impl_).view(); }

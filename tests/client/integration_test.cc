@@ -129,6 +129,108 @@ TEST_F(ClientTest, ZeroCopyViewIsValidUntilOverwritten) {
   m->deleter(m);
 }
 
+// get() hands out recycled buffers: a tensor the caller still holds (or has
+// exported as DLPack) is never reused under it.
+TEST_F(ClientTest, GetNeverReusesABufferStillHeld) {
+  const size_t bytes = 4096;
+  const auto md = PoolMetadata::create("held", {static_cast<int64_t>(bytes)}, DType::kUInt8, 1);
+  Producer producer(md, producer_options());
+  Consumer consumer(md, consumer_options());
+  std::vector<Tensor> held;
+  std::vector<DLManagedTensor*> exported;
+  for (uint64_t seq = 1; seq <= 12; ++seq) {
+    producer.put(as_view(frame_bytes(bytes, seq)));
+    auto t = consumer.get();
+    ASSERT_TRUE(t.has_value());
+    if (seq % 2 == 0) {
+      held.push_back(std::move(*t));  // kept: its buffer must stay frame seq's
+    } else if (seq % 3 == 0) {
+      exported.push_back(t->to_dlpack());  // the Tensor goes, the export stays
+    }
+    for (size_t i = 0; i < held.size(); ++i) {
+      uint64_t got = 0;
+      ASSERT_EQ(check_test_frame(held[i].data_as<uint8_t>(), bytes, &got), FrameCheck::kIntact);
+      EXPECT_EQ(got, 2 * (i + 1)) << "a held tensor was overwritten by get() of frame " << seq;
+    }
+    for (size_t i = 0; i < exported.size(); ++i) {
+      uint64_t got = 0;
+      ASSERT_EQ(
+          check_test_frame(static_cast<const uint8_t*>(exported[i]->dl_tensor.data), bytes, &got),
+          FrameCheck::kIntact);
+      EXPECT_EQ(got, i == 0 ? 3u : 9u) << "an exported tensor was overwritten at frame " << seq;
+    }
+  }
+  for (DLManagedTensor* m : exported) m->deleter(m);
+}
+
+// get_into() and read_into(): the copying read into the caller's tensor or
+// memory, reusing it when it fits.
+TEST_F(ClientTest, GetIntoReusesTheCallersBufferAndReadIntoChecksItsSize) {
+  const size_t bytes = 4096;
+  const auto md = PoolMetadata::create("into", {static_cast<int64_t>(bytes)}, DType::kUInt8, 3);
+  Consumer consumer(md, consumer_options());
+  Producer producer(md, producer_options());
+  ASSERT_TRUE(eventually([&] { return consumer.status().state == PoolState::kLive; }));
+
+  // No frame yet: false, and the tensor is left as it was.
+  Tensor t(DType::kFloat32, {2});
+  const void* before = t.data();
+  EXPECT_FALSE(consumer.get_into(t));
+  EXPECT_EQ(t.data(), before);
+  EXPECT_EQ(t.dtype(), DType::kFloat32);
+  std::vector<uint8_t> dst(3 * bytes, 0xAB);
+  EXPECT_EQ(consumer.read_into(dst.data(), dst.size()), 0u);
+  EXPECT_EQ(dst[0], 0xAB);
+
+  producer.put(as_view(frame_bytes(bytes, 1)));
+  // The wrong dtype and shape: replaced by the frame.
+  ASSERT_TRUE(consumer.get_into(t));
+  EXPECT_EQ(t.dtype(), DType::kUInt8);
+  EXPECT_EQ(t.shape(), (Shape{static_cast<int64_t>(bytes)}));
+  uint64_t seq = 0;
+  EXPECT_EQ(check_test_frame(t.data_as<uint8_t>(), bytes, &seq), FrameCheck::kIntact);
+  EXPECT_EQ(seq, 1u);
+  // Now it fits: the same buffer, the new frame.
+  const void* buffer = t.data();
+  producer.put(as_view(frame_bytes(bytes, 2)));
+  ASSERT_TRUE(consumer.get_into(t));
+  EXPECT_EQ(t.data(), buffer);
+  EXPECT_EQ(check_test_frame(t.data_as<uint8_t>(), bytes, &seq), FrameCheck::kIntact);
+  EXPECT_EQ(seq, 2u);
+
+  // History: [3, bytes], latest first or oldest first; the one frame never
+  // written reads as zeros.
+  ASSERT_TRUE(consumer.get_into(t, 3));
+  EXPECT_EQ(t.shape(), (Shape{3, static_cast<int64_t>(bytes)}));
+  const auto* p = t.data_as<uint8_t>();
+  EXPECT_EQ(check_test_frame(p, bytes, &seq), FrameCheck::kIntact);
+  EXPECT_EQ(seq, 2u);
+  EXPECT_EQ(check_test_frame(p + bytes, bytes, &seq), FrameCheck::kIntact);
+  EXPECT_EQ(seq, 1u);
+  EXPECT_EQ(check_test_frame(p + 2 * bytes, bytes, &seq), FrameCheck::kZero);
+  const void* history_buffer = t.data();
+  producer.put(as_view(frame_bytes(bytes, 3)));
+  ASSERT_TRUE(consumer.get_into(t, 3, /*latest_first=*/false));
+  EXPECT_EQ(t.data(), history_buffer);
+  for (uint64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(check_test_frame(t.data_as<uint8_t>() + i * bytes, bytes, &seq), FrameCheck::kIntact);
+    EXPECT_EQ(seq, i + 1);
+  }
+
+  // read_into: the latest seq; a destination too small is refused.
+  EXPECT_EQ(consumer.read_into(dst.data(), dst.size(), 2), 3u);
+  EXPECT_EQ(check_test_frame(dst.data(), bytes, &seq), FrameCheck::kIntact);
+  EXPECT_EQ(seq, 3u);
+  EXPECT_EQ(check_test_frame(dst.data() + bytes, bytes, &seq), FrameCheck::kIntact);
+  EXPECT_EQ(seq, 2u);
+  EXPECT_EQ(dst[2 * bytes], 0xAB) << "read_into wrote past two frames";
+  EXPECT_THROW(consumer.read_into(dst.data(), 2 * bytes - 1, 2), InvalidArgumentError);
+  EXPECT_THROW(consumer.read_into(nullptr, dst.size()), InvalidArgumentError);
+  EXPECT_THROW(consumer.get_into(t, 4), InvalidArgumentError);
+  EXPECT_THROW(consumer.get_into(t, 0), InvalidArgumentError);
+  EXPECT_THROW(consumer.read_into(dst.data(), dst.size(), 4), InvalidArgumentError);
+}
+
 TEST_F(ClientTest, LazyConnectConsumerFirstProducerLater) {
   const int64_t bytes = 4096;
   std::vector<LifecycleEvent> events;

@@ -24,6 +24,36 @@ TEST(ClientShapeTest, BasicsAndLimits) {
   EXPECT_THROW(Shape{too_many}, InvalidArgumentError);
 }
 
+// Shapes copy only their dimensions (the room past ndim is never read): a
+// copy, an assignment over a longer shape and a moved-from tensor's shape
+// are all exactly their dimensions.
+TEST(ClientShapeTest, CopiesAndAssignmentsAreExact) {
+  const Shape four{7, 6, 5, 4};
+  Shape copy(four);
+  EXPECT_EQ(copy, four);
+  EXPECT_EQ(copy.to_vector(), (std::vector<int64_t>{7, 6, 5, 4}));
+  Shape shorter{9};
+  copy = shorter;
+  EXPECT_EQ(copy.ndim(), 1u);
+  EXPECT_EQ(copy, shorter);
+  EXPECT_EQ(copy.numel(), 9u);
+  copy = copy;  // NOLINT: self-assignment on purpose
+  EXPECT_EQ(copy, shorter);
+  Shape scalar;
+  EXPECT_EQ(scalar.ndim(), 0u);
+  EXPECT_EQ(scalar, Shape());
+  EXPECT_EQ(scalar.to_string(), "[]");
+  std::vector<int64_t> max_dims(Shape::kMaxDims);
+  std::iota(max_dims.begin(), max_dims.end(), 1);
+  const Shape full(max_dims);
+  EXPECT_EQ(Shape(full).to_vector(), max_dims);
+  EXPECT_THROW(full.prepend(1), InvalidArgumentError);
+  Tensor t(DType::kUInt8, {2, 3});
+  Tensor moved = std::move(t);
+  EXPECT_EQ(moved.shape(), (Shape{2, 3}));
+  EXPECT_EQ(t.shape(), Shape());  // NOLINT: the moved-from state on purpose
+}
+
 TEST(ClientTensorTest, ZeroFilledOwningAndClone) {
   Tensor t(DType::kFloat32, {4, 5});
   ASSERT_FALSE(t.empty());

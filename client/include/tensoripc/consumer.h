@@ -156,6 +156,15 @@ class TENSORIPC_EXPORT Consumer {
   // InvalidArgumentError if history_len is 0 or above the pool's; StateError
   // if the pool changed identity.
   std::optional<Tensor> get(size_t history_len = 1, bool latest_first = true);
+  // As get(), into `out`: its buffer is overwritten in place when it already
+  // has the result's dtype and shape (no allocation: the hot-loop form; a
+  // DLPack export of `out` sees the new data), else `out` is replaced by a new
+  // tensor. False, and `out` untouched, when no frame was ever published.
+  bool get_into(Tensor& out, size_t history_len = 1, bool latest_first = true);
+  // As get(), into caller memory: `dst` must hold `bytes` >= history_len x
+  // the frame size (else InvalidArgumentError). Returns the latest frame's
+  // seq, 0 (and nothing written) when no frame was ever published.
+  uint64_t read_into(void* dst, size_t bytes, size_t history_len = 1, bool latest_first = true);
   // As get(), with each frame's seq and timestamp.
   std::optional<FrameHistory> read(size_t history_len = 1, bool latest_first = true);
   // The latest frame without a copy; nullopt when there is none.

@@ -44,12 +44,20 @@ struct TENSORIPC_EXPORT Device {
 
 // A tensor shape of at most kMaxDims dimensions, stored inline so that making
 // a TensorView for every put() never allocates. [] is a scalar (1 element).
-// Value type.
+// Only the first ndim() entries are ever written or read: constructing or
+// copying a shape costs its dimensions, not the 256 bytes of room (a get()
+// makes several). Value type.
 class TENSORIPC_EXPORT Shape {
  public:
   static constexpr size_t kMaxDims = 32;
 
-  Shape() = default;
+  Shape() noexcept {}  // user-provided: Shape() must not zero the whole array
+  Shape(const Shape& other) noexcept : ndim_(other.ndim_) { copy_dims(other); }
+  Shape& operator=(const Shape& other) noexcept {
+    ndim_ = other.ndim_;
+    copy_dims(other);
+    return *this;
+  }
   Shape(std::initializer_list<int64_t> dims);  // NOLINT: implicit by design
   Shape(const std::vector<int64_t>& dims);     // NOLINT: implicit by design
   Shape(const int64_t* dims, size_t ndim);     // throws InvalidArgumentError past kMaxDims
@@ -72,7 +80,11 @@ class TENSORIPC_EXPORT Shape {
   bool operator!=(const Shape& o) const { return !(*this == o); }
 
  private:
-  std::array<int64_t, kMaxDims> dims_{};
+  void copy_dims(const Shape& other) {
+    for (uint32_t i = 0; i < ndim_; ++i) dims_[i] = other.dims_[i];
+  }
+
+  std::array<int64_t, kMaxDims> dims_;  // [0, ndim_) valid; the rest never read
   uint32_t ndim_ = 0;
 };
 
