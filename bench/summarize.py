@@ -143,9 +143,11 @@ def paced_section(times, lines, targets):
                         f"<= {PUT_GET_TARGET}x", ratio <= PUT_GET_TARGET))
     lines += [
         "",
-        "Back to back, most puts find a notice to the daemon already in flight and only queue "
-        "theirs; at a sensor's rate every put finds the session idle and sends its notice "
-        "there and then (gRPC StartWrite on the caller's thread).",
+        "Publish notices to the daemon are sent by the producer's notifier thread. Back to "
+        "back, puts find it busy or napping between batches and cost nothing more; at a "
+        "sensor's rate every put finds it asleep and pays the FUTEX_WAKE that starts it (a "
+        "system call, and on 2 cores the woken thread and tensor-ipcd compete with the caller "
+        "just then).",
         "",
     ]
 
