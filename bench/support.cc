@@ -2,9 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -21,7 +19,6 @@
 #include <stdexcept>
 #include <thread>
 
-extern char** environ;
 
 namespace tensoripc::bench {
 
@@ -36,98 +33,6 @@ std::string self_exe() {
   const auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) throw std::runtime_error("cannot read /proc/self/exe: " + ec.message());
   return p.string();
-}
-
-Child::Child(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDOUT_FILENO);
-
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) env.emplace_back(*e);
-  for (const auto& kv : extra_env) {
-    const std::string key = kv.substr(0, kv.find('=') + 1);
-    env.erase(std::remove_if(env.begin(), env.end(),
-                             [&](const std::string& e) { return e.rfind(key, 0) == 0; }),
-              env.end());
-    env.push_back(kv);
-  }
-  std::vector<char*> envp;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args_storage = argv;
-  std::vector<char*> args;
-  for (auto& a : args_storage) args.push_back(a.data());
-  args.push_back(nullptr);
-
-  const int rc = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(pipefd[1]);
-  if (rc != 0) {
-    ::close(pipefd[0]);
-    throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
-  }
-  stdout_fd_ = pipefd[0];
-}
-
-Child::~Child() {
-  if (!reaped_ && pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status_, 0);
-  }
-  if (stdout_fd_ >= 0) ::close(stdout_fd_);
-}
-
-std::optional<std::string> Child::read_line(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
-      std::string line = buffer_.substr(0, nl);
-      buffer_.erase(0, nl + 1);
-      return line;
-    }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    pollfd pfd{stdout_fd_, POLLIN, 0};
-    if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[4096];
-    const ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
-    if (n <= 0) return std::nullopt;
-    buffer_.append(buf, static_cast<size_t>(n));
-  }
-}
-
-std::optional<std::string> Child::wait_for_line(const std::string& prefix,
-                                                std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    auto line = read_line(left);
-    if (!line) return std::nullopt;
-    if (line->rfind(prefix, 0) == 0) return line;
-  }
-}
-
-void Child::signal(int sig) {
-  if (!reaped_) ::kill(pid_, sig);
-}
-
-std::optional<int> Child::wait(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!reaped_) {
-    if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
-      reaped_ = true;
-      break;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return status_;
 }
 
 std::string daemon_binary() {

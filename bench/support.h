@@ -12,21 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
+#include "tests/support/child_process.h"
+
 namespace tensoripc::bench {
 
-// CLOCK_REALTIME in ns: what the library stamps frames with, comparable
-// across processes on one machine.
-inline int64_t realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-inline int64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
+// Frame timestamps are CLOCK_REALTIME (comparable across processes);
+// intervals CLOCK_MONOTONIC. One definition, in common/.
+using tensoripc::monotonic_ns;
+using tensoripc::realtime_ns;
 
 // Sleeps until the CLOCK_MONOTONIC instant `t_ns` (pacing at a fixed rate
 // without drift).
@@ -35,33 +29,8 @@ void sleep_until_monotonic(int64_t t_ns);
 // This executable's path (children are this binary in another role).
 std::string self_exe();
 
-// A child process started with posix_spawn (the parent has gRPC threads, so
-// never fork). Its stdout is a pipe read line by line; stderr is inherited.
-// SIGKILLed and reaped on destruction if still running. Not thread-safe.
-class Child {
- public:
-  Child(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {});
-  ~Child();
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  pid_t pid() const { return pid_; }
-  // Next stdout line without the newline; nullopt at EOF or timeout.
-  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
-  // Reads lines until one starts with `prefix`.
-  std::optional<std::string> wait_for_line(const std::string& prefix,
-                                           std::chrono::milliseconds timeout);
-  void signal(int sig);
-  // The wait status, or nullopt if it did not exit within `timeout`.
-  std::optional<int> wait(std::chrono::milliseconds timeout);
-
- private:
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-  bool reaped_ = false;
-  int status_ = 0;
-  std::string buffer_;
-};
+// Child processes: the same posix_spawn helper the tests use (no gRPC in it).
+using Child = testing::ChildProcess;
 
 // The real tensor-ipcd on a socket in a fresh temporary directory, with a
 // private shm prefix and --retention remove, so that nothing outlives the

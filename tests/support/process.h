@@ -13,49 +13,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "tests/support/child_process.h"
+
 #include "tensoripc/v1/broker.grpc.pb.h"
 
 namespace tensoripc::testing {
-
-// A temporary directory, removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// A child process started with posix_spawn (never fork: the test process has
-// gRPC threads). Its stdout is a pipe the test can read lines from. Killed
-// with SIGKILL and reaped on destruction if still running.
-class ChildProcess {
- public:
-  ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {});
-  ~ChildProcess();
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-
-  pid_t pid() const { return pid_; }
-  // Next line of stdout without the newline; nullopt at EOF or after `timeout`.
-  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
-  // Reads lines until one starts with `prefix`; returns it, or nullopt.
-  std::optional<std::string> wait_for_line(const std::string& prefix,
-                                           std::chrono::milliseconds timeout);
-  void signal(int sig);
-  // Waits for exit; returns the wait status (as waitpid gives it), or nullopt on timeout.
-  std::optional<int> wait(std::chrono::milliseconds timeout);
-  bool running();
-
- private:
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-  bool reaped_ = false;
-  int status_ = 0;
-  std::string buffer_;
-};
 
 // The real tensor-ipcd on <tmp>/tensor-ipcd.sock with prefix "tipct<pid>x<n>.".
 // The constructor returns once the health service answers SERVING.
@@ -98,16 +60,5 @@ class DaemonProcess {
 
 // Paths of built binaries, from compile definitions.
 std::string daemon_binary();
-
-// Polls `pred` every millisecond until it is true or `timeout` passes.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return pred();
-}
 
 }  // namespace tensoripc::testing
