@@ -503,23 +503,37 @@ std::optional<FrameView> Consumer::Impl::view() {
 }
 
 bool Consumer::Impl::wait_for_frame(std::chrono::nanoseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::shared_ptr<PoolMapping> m;
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (closed_)
-      throw StateError("wait_for_frame on pool '" + expected_.name + "' after cleanup()");
-    cv_.wait_until(lock, deadline, [&] { return closed_ || mapping_ != nullptr; });
-    m = mapping_;
+  const auto now = std::chrono::steady_clock::now();
+  // Saturate: nanoseconds::max() means "no limit", not an overflowed deadline.
+  const auto deadline = timeout >= std::chrono::steady_clock::time_point::max() - now
+                            ? std::chrono::steady_clock::time_point::max()
+                            : now + timeout;
+  // In slices, taking the mapping afresh each time: the pool may be removed
+  // or remapped (new generation) while we wait, and its frames then arrive
+  // in the new mapping, not the one we started on.
+  constexpr auto kSlice = std::chrono::milliseconds(100);
+  for (;;) {
+    std::shared_ptr<PoolMapping> m;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (closed_)
+        throw StateError("wait_for_frame on pool '" + expected_.name + "' after cleanup()");
+      cv_.wait_until(lock, deadline, [&] { return closed_ || mapping_ != nullptr; });
+      if (closed_) return false;
+      m = mapping_;
+    }
+    if (!m) return false;
+    const uint64_t seen = last_seen_.load(std::memory_order_relaxed);
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= decltype(left)::zero()) return false;
+    const uint64_t latest = wait_for_seq_after(
+        *m, seen, std::min<std::chrono::nanoseconds>(left, kSlice), &futex_stop_);
+    if (latest > seen) {
+      note_seen(latest);
+      return true;
+    }
+    if (futex_stop_.load(std::memory_order_acquire)) return false;
   }
-  if (!m) return false;
-  const uint64_t seen = last_seen_.load(std::memory_order_relaxed);
-  const auto left = deadline - std::chrono::steady_clock::now();
-  const uint64_t latest =
-      wait_for_seq_after(*m, seen, std::max(left, decltype(left)::zero()), &futex_stop_);
-  if (latest <= seen) return false;
-  note_seen(latest);
-  return true;
 }
 
 void Consumer::Impl::set_on_new_data(NewDataCallback cb) {

@@ -43,11 +43,19 @@ class __attribute__((visibility("hidden"))) Producer::Impl {
   // keeps the mapping when the generation is unchanged) and installs it.
   ClaimResult claim(std::chrono::milliseconds timeout, bool initial);
   void supervise();
+  // The header's producer_pid says who writes the ring. The daemon sets it at
+  // each grant and clears it when a lease ends; while this producer is
+  // disconnected (daemon restart) it writes on and marks the pool its own, so
+  // that readers finding a slot mid-write know its writer is alive. Another
+  // pid there means another producer was granted the pool meanwhile: two
+  // writers would break the seqlock, so put() refuses. put_mu_ held.
+  void claim_header_or_throw();
   [[noreturn]] void throw_for_put(const TensorView& frame, const std::string& why) const;
 
   PoolMetadata requested_;
   PoolMetadata granted_md_;  // written before the supervisor starts, then constant
   const ProducerOptions options_;
+  const int32_t self_pid_ = static_cast<int32_t>(::getpid());
   std::shared_ptr<Connection> conn_;
   std::atomic<uint64_t> dropped_{0};
   std::atomic<bool> connected_{false};
@@ -279,12 +287,26 @@ PutResult Producer::Impl::put(const TensorView& frame) {
     if (failure_taken_) throw TopicTakenError(failure_, requested_.name, failure_holder_pid_);
     throw StateError(failure_);
   }
+  claim_header_or_throw();
   const WrittenFrame w = write_frame(*mapping_, frame.data());
   // After the pool's own wake, so futex consumers go first. Same protocol
   // as write_frame's: bump, then look for a waiter.
   notify_word_.fetch_add(1, std::memory_order_seq_cst);
   if (notify_waiting_.load(std::memory_order_seq_cst) != 0) futex_wake_all(&notify_word_);
   return PutResult{w.slot, w.seq, w.timestamp_ns};
+}
+
+void Producer::Impl::claim_header_or_throw() {
+  std::atomic<int32_t>& pid = mapping_->header().producer_pid;
+  int32_t holder = pid.load(std::memory_order_acquire);
+  if (holder == self_pid_) return;
+  if (holder == 0 && pid.compare_exchange_strong(holder, self_pid_, std::memory_order_acq_rel)) {
+    return;
+  }
+  throw TopicTakenError("topic '" + requested_.name + "' was granted to producer pid " +
+                            std::to_string(holder) +
+                            " while this producer was reconnecting; nothing was written",
+                        requested_.name, holder);
 }
 
 void Producer::Impl::wake_notifier() {

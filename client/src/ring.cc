@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 
@@ -35,7 +36,7 @@ void sleep_ns(int64_t ns) {
 // before it calls the frame lost although its producer looks alive: the
 // time a slow copy of one frame could take, with a generous margin.
 int64_t odd_slot_budget_ns(const PoolMapping& m) {
-  return 50'000'000 + static_cast<int64_t>(m.frame_size() / 512);  // 50 ms + 2 ms/MB
+  return 50'000'000 + static_cast<int64_t>(m.frame_size()) * 2;  // 50 ms + 2 ms/MB
 }
 
 // Waits while the slot's counter is still `odd`, until `deadline`
@@ -237,7 +238,10 @@ LatestFrame locate_latest(const PoolMapping& m) {
 uint64_t wait_for_seq_after(const PoolMapping& m, uint64_t after, std::chrono::nanoseconds timeout,
                             const std::atomic<bool>* stop) {
   PoolHeader& h = m.header();
-  const int64_t deadline = monotonic_ns() + timeout.count();
+  const int64_t now = monotonic_ns();
+  // Saturate: a timeout of nanoseconds::max() means "no limit", not overflow.
+  const int64_t deadline =
+      timeout.count() > INT64_MAX - now ? INT64_MAX : now + timeout.count();
   for (;;) {
     const uint32_t word = h.futex_word.load(std::memory_order_seq_cst);
     uint64_t latest = h.latest_seq.load(std::memory_order_acquire);
@@ -255,6 +259,12 @@ uint64_t wait_for_seq_after(const PoolMapping& m, uint64_t after, std::chrono::n
   }
 }
 
-void wake_waiters(const PoolMapping& m) { futex_wake_all(&m.header().futex_word); }
+void wake_waiters(const PoolMapping& m) {
+  // Bump the word first: a waiter between its stop check and futex_wait then
+  // finds the word changed and returns at once instead of sleeping its
+  // timeout out. Other waiters see a spurious wake and re-check latest_seq.
+  m.header().futex_word.fetch_add(1, std::memory_order_seq_cst);
+  futex_wake_all(&m.header().futex_word);
+}
 
 }  // namespace tensoripc

@@ -203,6 +203,60 @@ TEST_F(ClientTest, WaitForFrameWakesOnEachNewFrame) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, milliseconds(50));
 }
 
+TEST_F(ClientTest, WaitForFrameFollowsThePoolAcrossARemap) {
+  const PoolMetadata md = PoolMetadata::create("remap", {64}, DType::kUInt8, 2);
+  std::vector<uint8_t> frame(64, 7);
+  auto first = std::make_unique<Producer>(md, producer_options());
+  first->put(TensorView(frame.data(), DType::kUInt8, {64}));
+  Consumer consumer(md, consumer_options());
+  ASSERT_TRUE(eventually([&] { return consumer.get().has_value(); }));  // seen: seq 1
+
+  std::atomic<int> woke{-1};
+  std::thread waiter([&] { woke = consumer.wait_for_frame(seconds(20)) ? 1 : 0; });
+  // The pool goes (deleted) and comes back as a new segment, new generation:
+  // the waiter must follow it instead of sleeping on the old mapping.
+  first->cleanup();
+  grpc::ClientContext ctx;
+  v1::DeletePoolRequest del;
+  del.set_name("remap");
+  v1::DeletePoolResponse resp;
+  ASSERT_TRUE(daemon_->stub()->DeletePool(&ctx, del, &resp).ok());
+  ASSERT_TRUE(eventually([&] { return consumer.status().state == PoolState::kRemoved; }));
+  Producer second(md, producer_options());
+  ASSERT_TRUE(eventually([&] { return consumer.status().state == PoolState::kLive; }));
+  second.put(TensorView(frame.data(), DType::kUInt8, {64}));
+  waiter.join();
+  EXPECT_EQ(woke.load(), 1) << "wait_for_frame slept on the old mapping";
+}
+
+TEST_F(ClientTest, PutRefusesWhileTheHeaderNamesAnotherWriter) {
+  Producer producer(PoolMetadata::create("writer", {64}, DType::kUInt8, 2), producer_options());
+  std::vector<uint8_t> frame(64, 1);
+  producer.put(TensorView(frame.data(), DType::kUInt8, {64}));
+  auto file = ShmFile::open(producer.metadata().shm_name, true);
+  ASSERT_TRUE(file.ok()) << file.status().message();
+  auto map = Mapping::map(*file, 0, kHeaderSize, Mapping::Access::kReadWrite, false);
+  ASSERT_TRUE(map.ok());
+  std::atomic<int32_t>& pid = header_of(map->data())->producer_pid;
+  EXPECT_EQ(pid.load(), ::getpid()) << "the daemon marks the granted producer";
+
+  // What a second producer granted during a reconnect looks like: refuse.
+  pid.store(::getppid());
+  try {
+    producer.put(TensorView(frame.data(), DType::kUInt8, {64}));
+    ADD_FAILURE() << "put wrote beside another writer";
+  } catch (const TopicTakenError& e) {
+    EXPECT_EQ(e.holder_pid(), ::getppid());
+  }
+  EXPECT_EQ(header_of(map->data())->latest_seq.load(), 1u) << "nothing may be written";
+
+  // A lease that lapsed (daemon gone: pid cleared): the producer writes on
+  // and marks the pool its own, so readers know the writer lives.
+  pid.store(0);
+  EXPECT_EQ(producer.put(TensorView(frame.data(), DType::kUInt8, {64})).seq, 2u);
+  EXPECT_EQ(pid.load(), ::getpid());
+}
+
 TEST_F(ClientTest, ConsumerIsToldOfProducerGoneAndPicksThePoolUpAgain) {
   const int64_t bytes = 8192;
   Recorder rec;
