@@ -369,8 +369,11 @@ void Producer::Impl::run_notifier() {
       for (uint64_t seq = first; seq <= latest; ++seq) {
         const uint64_t slot_index = seq % m->slot_count();
         const SlotHeader& slot = m->slot(slot_index);
+        // seq and time read as one pair, under the slot's seqlock.
+        const uint64_t begin = slot_read_begin(slot);
         const int64_t ts = slot.timestamp_ns.load(std::memory_order_relaxed);
-        if (slot.frame_seq.load(std::memory_order_acquire) != seq) {
+        const uint64_t frame_seq = slot.frame_seq.load(std::memory_order_relaxed);
+        if (!slot_read_valid(slot, begin) || frame_seq != seq) {
           dropped_.fetch_add(1, std::memory_order_relaxed);  // already overwritten
           continue;
         }
