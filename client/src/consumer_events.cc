@@ -1,0 +1,229 @@
+// The consumer's notification side: Subscribe stream events (attach,
+// producer gone, removed), the futex thread, and delivery to callbacks.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/pool_identity.h"
+#include "consumer_impl.h"
+#include "metadata_proto.h"
+#include "ring.h"
+#include "tensoripc/error.h"
+
+namespace tensoripc {
+
+void Consumer::Impl::fail_first(std::exception_ptr error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  first_error_ = std::move(error);
+  first_done_ = true;
+  cv_.notify_all();
+}
+
+void Consumer::Impl::set_state(PoolState state, int pid, std::string message) {
+  std::shared_ptr<const LifecycleCallback> cb;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    state_ = state;
+    first_done_ = true;
+    cv_.notify_all();
+    cb = on_lifecycle_;
+  }
+  if (cb && *cb) (*cb)(LifecycleEvent{state, pid, std::move(message)});
+}
+
+void Consumer::Impl::on_event(const v1::SubscribeEvent& ev) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped_ = ev.dropped();
+    connected_ = true;
+    first = !first_done_;
+  }
+  switch (ev.event_case()) {
+    case v1::SubscribeEvent::kAttached:
+      on_attached(ev.attached());
+      break;
+    case v1::SubscribeEvent::kWaiting:
+      set_state(PoolState::kWaitingForProducer, 0, "");
+      break;
+    case v1::SubscribeEvent::kFrame: {
+      if (first) break;
+      std::shared_ptr<PoolMapping> m;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (options_.notify != NotifyPath::kStream || !on_new_data_) break;
+        m = mapping_;
+      }
+      if (m) deliver(*m, ev.frame().seq(), ev.frame().timestamp_ns(), stream_frame_);
+      break;
+    }
+    case v1::SubscribeEvent::kProducerGone: {
+      PoolState s;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        producer_pid_ = 0;
+        s = mapping_ ? PoolState::kProducerGone : state_;
+      }
+      set_state(s, ev.producer_gone().pid(), "");
+      break;
+    }
+    case v1::SubscribeEvent::kRemoved: {
+      std::shared_ptr<PoolMapping> old;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        old = std::move(mapping_);
+        producer_pid_ = 0;
+      }
+      if (old) wake_waiters(*old);
+      set_state(PoolState::kRemoved, 0, ev.removed().reason());
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void Consumer::Impl::on_attached(const v1::PoolAttached& a) {
+  bool first;
+  std::shared_ptr<PoolMapping> current;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    first = !first_done_;
+    current = mapping_;
+  }
+  std::string error;
+  bool mismatch = false;
+  const std::string diff = describe_identity_mismatch(expected_proto_, a.metadata());
+  std::shared_ptr<PoolMapping> mapping = current;
+  if (!diff.empty()) {
+    mismatch = true;
+    error = "pool '" + expected_.name + "' does not match what this consumer expects: " + diff +
+            " (expected " + expected_.to_string() + ")";
+  } else if (!current || current->generation() != a.layout().generation() ||
+             current->shm_name() != a.layout().shm_name()) {
+    auto opened = PoolMapping::open(a.layout(), a.metadata(), PoolMapping::Role::kConsumer);
+    if (opened.ok()) {
+      mapping = std::move(*opened);
+    } else {
+      error = opened.status().message();
+    }
+  }
+  if (!error.empty()) {
+    if (first) {
+      fail_first(mismatch ? std::make_exception_ptr(MetadataMismatchError(error))
+                          : std::make_exception_ptr(Error(error)));
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      mapping_.reset();
+      error_ = error;
+    }
+    if (current) wake_waiters(*current);
+    set_state(PoolState::kError, a.producer_pid(), error);
+    return;
+  }
+  PoolMetadata md;
+  try {
+    md = from_proto(a.metadata());
+  } catch (const Error& e) {
+    if (first) fail_first(std::current_exception());
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (mapping != current) last_seen_.store(0, std::memory_order_relaxed);
+    mapping_ = mapping;
+    pool_md_ = std::move(md);
+    producer_pid_ = a.producer_pid();
+    error_.clear();
+  }
+  if (current && current != mapping) wake_waiters(*current);
+  set_state(a.producer_pid() != 0 ? PoolState::kLive : PoolState::kProducerGone, a.producer_pid(),
+            "");
+}
+
+bool Consumer::Impl::on_stream_end(const grpc::Status& status) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    connected_ = false;
+    first = !first_done_;
+  }
+  if (first) {
+    try {
+      throw_for_status(status, expected_.name, conn_->socket_path());
+    } catch (...) {
+      fail_first(std::current_exception());
+    }
+    return false;
+  }
+  return options_.reconnect && status.error_code() != grpc::StatusCode::INVALID_ARGUMENT;
+}
+
+void Consumer::Impl::deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Frame& buf) {
+  std::shared_ptr<const NewDataCallback> cb;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cb = on_new_data_;
+  }
+  if (!cb || !*cb) return;
+  void* dst = nullptr;
+  if (options_.callback_reads_frame) {
+    if (buf.tensor.empty() || buf.tensor.nbytes() != m.frame_size()) {
+      buf.tensor = Tensor(expected_.dtype, frame_shape_);
+    }
+    dst = buf.tensor.data();
+  }
+  // Even when the data is not copied: the futex path knows only the seq, and
+  // the slot's stamp is the frame's only if read under the seqlock.
+  if (read_frame(m, seq, dst, &ts) != ReadStatus::kOk) {  // gone already
+    skipped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  buf.seq = seq;
+  buf.slot = seq % m.slot_count();
+  buf.timestamp_ns = ts;
+  try {
+    (*cb)(buf);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tensor-ipc: on_new_data callback for pool '%s' threw: %s\n",
+                 expected_.name.c_str(), e.what());
+  } catch (...) {
+    std::fprintf(stderr, "tensor-ipc: on_new_data callback for pool '%s' threw\n",
+                 expected_.name.c_str());
+  }
+}
+
+void Consumer::Impl::run_futex_thread() {
+  std::shared_ptr<PoolMapping> m;
+  uint64_t delivered = 0;
+  while (!futex_stop_.load(std::memory_order_acquire)) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return futex_stop_.load() || mapping_ != nullptr; });
+      if (futex_stop_.load()) return;
+      if (mapping_ != m) {
+        m = mapping_;
+        // Frames from before this consumer attached are history, not news.
+        delivered = m->header().latest_seq.load(std::memory_order_acquire);
+      }
+    }
+    const uint64_t latest =
+        wait_for_seq_after(*m, delivered, std::chrono::milliseconds(200), &futex_stop_);
+    if (latest <= delivered) continue;
+    const uint64_t keep =
+        std::min<uint64_t>(options_.keep_last == 0 ? 10 : options_.keep_last, m->slot_count());
+    // More than keep_last behind: the oldest are skipped, as the daemon
+    // drops the oldest events of a stream consumer that falls behind.
+    const uint64_t first = std::max(delivered + 1, latest >= keep ? latest - keep + 1 : 1);
+    skipped_.fetch_add(first - (delivered + 1), std::memory_order_relaxed);
+    for (uint64_t s = first; s <= latest && !futex_stop_.load(std::memory_order_relaxed); ++s) {
+      deliver(*m, s, 0, futex_frame_);
+    }
+    delivered = latest;
+  }
+}
+
+}  // namespace tensoripc

@@ -1,0 +1,96 @@
+// Consumer::Impl, shared by consumer.cc (construction, reads, the public
+// API) and consumer_events.cc (the notification side: stream events, the
+// futex thread, callbacks). Private to the client library.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "buffer_pool.h"
+#include "connection.h"
+#include "pool_mapping.h"
+#include "subscription.h"
+#include "tensoripc/consumer.h"
+
+namespace tensoripc {
+
+// The consumer's state. The subscription thread applies stream events under
+// mu_; readers copy the current mapping (a shared_ptr) under mu_ and then
+// read shared memory with no lock held. An optional futex thread drives the
+// callback on the futex path.
+class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription::Handler {
+ public:
+  Impl(PoolMetadata expected, ConsumerOptions options);
+  ~Impl() override { cleanup(); }
+
+  std::optional<FrameHistory> read(size_t count, bool latest_first);
+  std::optional<Tensor> get(size_t count, bool latest_first);
+  bool get_into(Tensor& out, size_t count, bool latest_first);
+  uint64_t read_into(void* dst, size_t bytes, size_t count, bool latest_first);
+  std::optional<FrameView> view();
+  bool wait_for_frame(std::chrono::nanoseconds timeout);
+  void set_on_new_data(NewDataCallback cb);
+  void set_on_lifecycle(LifecycleCallback cb);
+  ConsumerStatus status() const;
+  PoolMetadata metadata() const;
+  void cleanup();
+
+  // Subscription::Handler
+  void on_event(const v1::SubscribeEvent& event) override;
+  bool on_stream_end(const grpc::Status& status) override;
+
+ private:
+  // The mapping to read, or null when there is nothing to read; throws when
+  // the consumer is closed or in error.
+  std::shared_ptr<PoolMapping> current_mapping(const char* what) const;
+  void on_attached(const v1::PoolAttached& attached);
+  void set_state(PoolState state, int pid, std::string message);
+  void fail_first(std::exception_ptr error);
+  void note_seen(uint64_t seq);
+  // InvalidArgumentError unless 1 <= count <= the pool's history_len.
+  void check_history_len(const char* what, size_t count) const;
+  // What a read of `count` frames returns: the frame shape, or [count, *frame].
+  Shape result_shape(size_t count) const {
+    return count == 1 ? frame_shape_ : frame_shape_.prepend(static_cast<int64_t>(count));
+  }
+  // Reads frame `seq` into `buf` if asked, then calls the callback; counts
+  // the frame as skipped when it is no longer in the ring.
+  void deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Frame& buf);
+  void run_futex_thread();
+
+  PoolMetadata expected_;
+  v1::PoolMetadata expected_proto_;
+  Shape frame_shape_;  // expected_.shape, made once
+  const ConsumerOptions options_;
+  std::shared_ptr<Connection> conn_;
+  std::shared_ptr<BufferPool> buffers_ = BufferPool::create();
+  std::atomic<uint64_t> last_seen_{0};
+  std::atomic<uint64_t> skipped_{0};  // ConsumerStatus::skipped
+  std::atomic<bool> futex_stop_{false};
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // mapping changes, first event
+  PoolState state_ = PoolState::kWaitingForProducer;
+  std::shared_ptr<PoolMapping> mapping_;
+  PoolMetadata pool_md_;
+  int producer_pid_ = 0;
+  uint64_t dropped_ = 0;
+  bool connected_ = false;
+  std::string error_;
+  bool first_done_ = false;
+  std::exception_ptr first_error_;
+  bool closed_ = false;
+  std::shared_ptr<const NewDataCallback> on_new_data_;
+  std::shared_ptr<const LifecycleCallback> on_lifecycle_;
+
+  Frame stream_frame_;  // the subscription thread's buffer
+  Frame futex_frame_;   // the futex thread's buffer
+  std::unique_ptr<Subscription> subscription_;
+  std::thread futex_thread_;
+};
+
+}  // namespace tensoripc
