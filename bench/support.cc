@@ -19,7 +19,6 @@
 #include <stdexcept>
 #include <thread>
 
-
 namespace tensoripc::bench {
 
 void sleep_until_monotonic(int64_t t_ns) {

@@ -111,7 +111,6 @@ Consumer::Impl::Impl(PoolMetadata expected, ConsumerOptions options)
   }
 }
 
-
 std::shared_ptr<PoolMapping> Consumer::Impl::current_mapping(const char* what) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_)

@@ -240,8 +240,7 @@ uint64_t wait_for_seq_after(const PoolMapping& m, uint64_t after, std::chrono::n
   PoolHeader& h = m.header();
   const int64_t now = monotonic_ns();
   // Saturate: a timeout of nanoseconds::max() means "no limit", not overflow.
-  const int64_t deadline =
-      timeout.count() > INT64_MAX - now ? INT64_MAX : now + timeout.count();
+  const int64_t deadline = timeout.count() > INT64_MAX - now ? INT64_MAX : now + timeout.count();
   for (;;) {
     const uint32_t word = h.futex_word.load(std::memory_order_seq_cst);
     uint64_t latest = h.latest_seq.load(std::memory_order_acquire);

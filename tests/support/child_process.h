@@ -30,7 +30,8 @@ class TempDir {
 // with SIGKILL and reaped on destruction if still running.
 class ChildProcess {
  public:
-  ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {});
+  ChildProcess(const std::vector<std::string>& argv,
+               const std::vector<std::string>& extra_env = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

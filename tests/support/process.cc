@@ -21,8 +21,8 @@ DaemonProcess::DaemonProcess(std::vector<std::string> extra_args) {
 }
 
 void DaemonProcess::start(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv = {daemon_binary(), "--socket", socket_path_, "--shm-prefix",
-                                   shm_prefix_, "--log-level", "warn"};
+  std::vector<std::string> argv = {daemon_binary(), "--socket",    socket_path_, "--shm-prefix",
+                                   shm_prefix_,     "--log-level", "warn"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   child_ = std::make_unique<ChildProcess>(argv);
   // gRPC's default reconnect back-off (1 s, growing) would make every start

@@ -2,6 +2,7 @@
 // socket with a private shm prefix. No mocks: tests drive the actual binary.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -11,11 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-
-#include "tests/support/child_process.h"
-
 #include "tensoripc/v1/broker.grpc.pb.h"
+#include "tests/support/child_process.h"
 
 namespace tensoripc::testing {
 
