@@ -88,8 +88,12 @@ StatusOr<v1::PoolGranted> Registry::claim(const v1::ClaimPool& claim,
                             "; it must be the producer's process id");
   }
 
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return unavailable("tensor-ipcd is shutting down");
+  if (auto creating = creating_.find(name); creating != creating_.end()) {
+    return already_exists("topic '" + name + "' is being claimed by pid " +
+                          std::to_string(creating->second));
+  }
   if (auto held = leases_.find(holder.get()); held != leases_.end()) {
     return failed_precondition("this session already holds pool '" + held->second +
                                "'; open another ProducerSession for pool '" + name + "'");
@@ -116,17 +120,28 @@ StatusOr<v1::PoolGranted> Registry::claim(const v1::ClaimPool& claim,
     }
   }
   if (!resumed) {
-    if (pools_.size() >= options_.max_pools) {
+    if (pools_.size() + creating_.size() >= options_.max_pools) {
       return resource_exhausted("pool '" + name + "': the daemon already holds " +
-                                std::to_string(pools_.size()) +
+                                std::to_string(pools_.size() + creating_.size()) +
                                 " pools, its limit (--max-pools); delete unused ones with "
                                 "DeletePool");
     }
     md.set_shm_name(segment_name(options_.shm_prefix, name));
     md.set_creator_pid(claim.pid());
+    // Create the segment without the lock: posix_fallocate of a large pool
+    // takes ~0.25 s per GiB here, and publishes of every other pool must not
+    // wait for it. The name is reserved meanwhile.
+    creating_.emplace(name, claim.pid());
+    lock.unlock();
     auto seg = PoolSegment::create(md.shm_name(), md, options_.shm_mode);
+    lock.lock();
+    creating_.erase(name);
     if (!seg.ok()) {
       return Status(seg.status().code(), "pool '" + name + "': " + seg.status().message());
+    }
+    if (closed_) {
+      seg->unlink();
+      return unavailable("tensor-ipcd is shutting down");
     }
     auto pool = std::make_unique<Pool>();
     pool->metadata = md;

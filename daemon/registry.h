@@ -146,6 +146,10 @@ class Registry {
   std::map<std::string, std::unique_ptr<Pool>> pools_;
   std::map<const LeaseHolder*, std::string> leases_;  // holder -> pool name
   std::map<const EventSink*, Subscription> subscriptions_;
+  // Names whose segment a claim is creating right now, outside mu_ (reserving
+  // space for a large pool takes a while and must not stall every other
+  // pool's fan-out), with the claimant's pid. Counted against max_pools.
+  std::map<std::string, int32_t> creating_;
   std::multimap<std::string, EventSink*> subscribers_by_name_;
 };
 

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "common/pool_identity.h"
@@ -131,6 +132,39 @@ TEST_F(DaemonRegistry, ClaimCreatesTheSegmentAndASecondClaimNamesTheHolder) {
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(second.status().message(), "topic 'cam' is already published by pid 4242");
+}
+
+TEST_F(DaemonRegistry, RacingClaimsOfANewPoolGrantExactlyOne) {
+  // The segment is created outside the registry lock (128 MiB: tens of ms of
+  // posix_fallocate); the name stays reserved meanwhile.
+  Registry reg(options_);
+  constexpr int kClaimants = 6;
+  std::vector<std::shared_ptr<RecordingHolder>> holders;
+  for (int i = 0; i < kClaimants; ++i) holders.push_back(std::make_shared<RecordingHolder>());
+  std::vector<Status> results(kClaimants);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClaimants; ++i) {
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < kClaimants) std::this_thread::yield();
+      auto r = reg.claim(claim_of("race", {64 << 20}, "uint8", 2, 5000 + i), holders[i]);
+      results[i] = r.status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  int granted = 0;
+  for (const Status& st : results) {
+    if (st.ok()) {
+      ++granted;
+      continue;
+    }
+    EXPECT_EQ(st.code(), StatusCode::kAlreadyExists) << st.message();
+    EXPECT_NE(st.message().find("by pid 50"), std::string::npos) << st.message();
+  }
+  EXPECT_EQ(granted, 1);
+  EXPECT_EQ(segments(), std::vector<std::string>{"/" + options_.shm_prefix + "race"});
+  EXPECT_EQ(reg.list().size(), 1u);
 }
 
 TEST_F(DaemonRegistry, ReleaseFreesTheNameAndSameIdentityResumes) {
