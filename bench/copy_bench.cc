@@ -20,12 +20,9 @@
 // from what the library adds. Usual Google Benchmark flags apply, e.g.
 // --benchmark_out=copy.json --benchmark_out_format=json.
 #include <benchmark/benchmark.h>
-#include <fcntl.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -37,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/shm.h"
 #include "support.h"
 #include "tensoripc/tensoripc.h"
 
@@ -75,27 +73,22 @@ struct HeapBuffer {
   char* data;
 };
 
-// A shared mapping of our own (shm_open, unlinked at once), pre-faulted.
+// A shared mapping of our own (unlinked at once: the mapping keeps it),
+// pre-faulted, to tell shared memory's own cost from the library's.
 struct ShmBuffer {
   explicit ShmBuffer(size_t n) : bytes(n) {
     const std::string name = "/tipcbench" + std::to_string(::getpid()) + ".memcpy";
-    const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) throw std::runtime_error("cannot create " + name + ": " + std::strerror(errno));
-    ::shm_unlink(name.c_str());
-    void* p = ::ftruncate(fd, static_cast<off_t>(n)) == 0
-                  ? ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-                  : MAP_FAILED;
-    ::close(fd);
-    if (p == MAP_FAILED) {
-      throw std::runtime_error("cannot map " + std::to_string(n) + " bytes of shared memory");
-    }
-    data = static_cast<char*>(p);
+    auto file = ShmFile::create(name, n, 0600);
+    if (!file.ok()) throw std::runtime_error(file.status().message());
+    ShmFile::unlink(name);
+    auto map = Mapping::map(*file, 0, n, Mapping::Access::kReadWrite, true);
+    if (!map.ok()) throw std::runtime_error(map.status().message());
+    mapping = std::move(*map);
+    data = static_cast<char*>(mapping.data());
     std::memset(data, 1, n);
   }
-  ~ShmBuffer() { ::munmap(data, bytes); }
-  ShmBuffer(const ShmBuffer&) = delete;
-  ShmBuffer& operator=(const ShmBuffer&) = delete;
   size_t bytes;
+  Mapping mapping;
   char* data;
 };
 

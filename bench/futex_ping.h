@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/shm.h"
+
 namespace tensoripc::bench {
 
 // The shared page. Written by the pinger only.
@@ -35,6 +37,7 @@ class Pinger {
 
  private:
   std::string name_;
+  Mapping mapping_;
   PingPage* page_ = nullptr;
 };
 
