@@ -10,6 +10,7 @@
 #include "bindings.h"
 #include "convert.h"
 #include "errors.h"
+#include "gil.h"
 #include "lifecycle.h"
 #include "metadata_convert.h"
 #include "recycler.h"
@@ -125,9 +126,10 @@ class PyConsumer {
       options.on_new_data = [state](const Frame& frame) { deliver(*state, frame); };
     }
     try {
-      py::gil_scoped_release no_gil;
-      BlockSignals quiet;  // the consumer's threads must never take Ctrl-C
-      consumer_ = std::make_shared<Consumer>(std::move(md), std::move(options));
+      consumer_ = without_gil([&] {
+        BlockSignals quiet;  // the consumer's threads must never take Ctrl-C
+        return std::make_shared<Consumer>(std::move(md), std::move(options));
+      });
     } catch (...) {
       state_->closed.store(true, std::memory_order_release);
       state_->callable = nullptr;
@@ -135,16 +137,19 @@ class PyConsumer {
     }
   }
 
-  ~PyConsumer() { cleanup(); }
+  // pybind11 destroys it with the GIL held.
+  ~PyConsumer() {
+    try {
+      cleanup();
+    } catch (const std::exception&) {  // a destructor never throws
+    }
+  }
 
   py::object get(int64_t history_len, bool latest_first, bool as_numpy) {
     std::shared_ptr<Consumer> c = consumer("get");
     check_history_len(history_len);
-    std::optional<Tensor> t;
-    {
-      py::gil_scoped_release no_gil;
-      t = c->get(static_cast<size_t>(history_len), latest_first);
-    }
+    std::optional<Tensor> t =
+        without_gil([&] { return c->get(static_cast<size_t>(history_len), latest_first); });
     if (!t) return py::none();
     return to_python(std::move(*t), as_numpy ? Backend::kNumpy : backend_);
   }
@@ -172,8 +177,8 @@ class PyConsumer {
       const auto slice = left < kSlice ? left : clock::duration(kSlice);
       bool got = false;
       try {
-        py::gil_scoped_release no_gil;
-        got = c->wait_for_frame(std::max(slice, clock::duration::zero()));
+        got = without_gil(
+            [&] { return c->wait_for_frame(std::max(slice, clock::duration::zero())); });
       } catch (const StateError&) {
         if (!closed_) throw;  // cleaned up by another thread meanwhile: just stop
       }
@@ -225,9 +230,10 @@ class PyConsumer {
       });
       return;
     }
-    py::gil_scoped_release no_gil;
-    c->cleanup();
-    c.reset();
+    without_gil([&] {
+      c->cleanup();
+      c.reset();
+    });
   }
 
  private:

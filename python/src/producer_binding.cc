@@ -7,6 +7,7 @@
 #include "bindings.h"
 #include "convert.h"
 #include "errors.h"
+#include "gil.h"
 #include "lifecycle.h"
 #include "metadata_convert.h"
 
@@ -28,19 +29,20 @@ class PyProducer {
     options.socket_path = std::move(socket_path);
     options.connect_timeout =
         std::chrono::milliseconds(static_cast<int64_t>(connect_timeout_s * 1000.0));
-    py::gil_scoped_release no_gil;
-    BlockSignals quiet;  // the producer's threads must never take Ctrl-C
-    producer_ = std::make_shared<Producer>(std::move(md), std::move(options));
+    producer_ = without_gil([&] {
+      BlockSignals quiet;  // the producer's threads must never take Ctrl-C
+      return std::make_shared<Producer>(std::move(md), std::move(options));
+    });
   }
 
+  // pybind11 destroys it with the GIL held.
   ~PyProducer() {
-    if (!producer_) return;
+    closed_ = true;
     std::shared_ptr<Producer> p = std::move(producer_);
-    if (PyGILState_Check()) {
-      py::gil_scoped_release no_gil;
-      p.reset();
-    } else {
-      p.reset();
+    if (!p) return;
+    try {
+      without_gil([&] { p.reset(); });
+    } catch (const std::exception&) {  // a destructor never throws
     }
   }
 
@@ -52,8 +54,7 @@ class PyProducer {
         is_torch ? view_of_torch(data, &keep, name_) : view_of_numpy(data, &keep, name_);
     PutResult r;
     try {
-      py::gil_scoped_release no_gil;
-      r = p->put(view);
+      r = without_gil([&] { return p->put(view); });
     } catch (const InvalidArgumentError& e) {
       raise(PyError::kFrameMismatch, e.what());
     }
@@ -70,8 +71,7 @@ class PyProducer {
     closed_ = true;
     std::shared_ptr<Producer> p = producer_;
     if (!p) return;
-    py::gil_scoped_release no_gil;
-    p->cleanup();
+    without_gil([&] { p->cleanup(); });
   }
 
  private:

@@ -89,6 +89,12 @@ class TensorProducer:
         return self._core.latest_seq
 
     @property
+    def notices_dropped(self):
+        """Publish notices dropped because tensor-ipcd was slow or away (their
+        frames are in the pool regardless; consumers' callbacks skip them)."""
+        return self._core.notices_dropped
+
+    @property
     def connected(self):
         """Whether the session with tensor-ipcd is up (False while it reconnects)."""
         return self._core is not None and self._core.connected
