@@ -239,6 +239,7 @@ class PyConsumer {
  private:
   std::shared_ptr<Consumer> consumer(const char* what) const {
     if (closed_ || !consumer_) {
+      park_if_exiting();
       raise(PyError::kState, std::string(what) + " on pool '" + name_ + "' after cleanup()");
     }
     return consumer_;

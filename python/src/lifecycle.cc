@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -11,6 +12,7 @@ namespace tensoripc::python {
 namespace {
 
 std::atomic<bool> g_shutting_down{false};
+std::atomic<unsigned long> g_exit_thread{0};  // PyThread_get_thread_ident() of atexit's thread
 thread_local int t_callback_depth = 0;
 
 // Reaper threads not joined yet. Guarded by g_reapers_mu.
@@ -40,6 +42,15 @@ bool shutting_down() {
 #endif
 }
 
+void park_if_exiting() {
+  if (!g_shutting_down.load(std::memory_order_acquire) ||
+      PyThread_get_thread_ident() == g_exit_thread.load(std::memory_order_relaxed)) {
+    return;
+  }
+  PyEval_SaveThread();  // never taken back: the thread ends with the process
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
 CallbackScope::CallbackScope() { ++t_callback_depth; }
 CallbackScope::~CallbackScope() { --t_callback_depth; }
 bool in_callback() { return t_callback_depth > 0; }
@@ -61,7 +72,11 @@ BlockSignals::~BlockSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
 
 void register_lifecycle(py::module_& m) {
   m.def(
-      "_shutdown", [] { g_shutting_down.store(true, std::memory_order_release); },
+      "_shutdown",
+      [] {
+        g_exit_thread.store(PyThread_get_thread_ident(), std::memory_order_relaxed);
+        g_shutting_down.store(true, std::memory_order_release);
+      },
       "Internal: the interpreter is exiting; callbacks stop taking the GIL.");
   m.def("_join_reapers", &join_reapers, py::call_guard<py::gil_scoped_release>(),
         "Internal: waits for cleanups started from callbacks to finish.");

@@ -18,6 +18,14 @@ namespace py = pybind11;
 // ran, or Python is finalizing): callbacks are no longer called.
 bool shutting_down();
 
+// Called by a producer or consumer used after cleanup(). Once the
+// interpreter is exiting (everything was cleaned up at exit), a thread other
+// than the exiting one -- a daemon thread still publishing or reading -- is
+// parked here: it releases the GIL and sleeps until the process ends, as
+// Python stops daemon threads at exit, instead of raising StateError
+// tracebacks into the exit. Otherwise it returns (the caller raises).
+void park_if_exiting();
+
 // While one lives, this thread counts as running a tensor-ipc callback.
 class CallbackScope {
  public:

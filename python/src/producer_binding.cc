@@ -76,7 +76,10 @@ class PyProducer {
 
  private:
   std::shared_ptr<Producer> producer() const {
-    if (closed_) raise(PyError::kState, "producer of pool '" + name_ + "' used after cleanup()");
+    if (closed_) {
+      park_if_exiting();
+      raise(PyError::kState, "producer of pool '" + name_ + "' used after cleanup()");
+    }
     return producer_;
   }
 
