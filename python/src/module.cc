@@ -12,6 +12,7 @@ namespace py = pybind11;
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "tensor-ipc's C++ core (libtensoripc-client); use the tensor_ipc package.";
+  m.attr("__version__") = TENSORIPC_VERSION;
   tensoripc::python::register_errors(m);
   tensoripc::python::register_lifecycle(m);
   tensoripc::python::register_metadata(m);

@@ -33,7 +33,7 @@ from . import _lifecycle  # noqa: E402,F401  (cleanup at exit)
 
 FrameView = _core.FrameView
 
-__version__ = "0.1.0"
+__version__ = _core.__version__
 
 __all__ = [
     "TensorProducer",
