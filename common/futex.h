@@ -1,9 +1,12 @@
-// Futex wait/wake on a 32-bit word in shared memory (cross-process: no
-// FUTEX_PRIVATE_FLAG). The low-latency notification path.
+// Futex wait/wake on a 32-bit word that may live in shared memory
+// (cross-process: no FUTEX_PRIVATE_FLAG), and the one handshake every sleeper
+// and waker in the project uses on such a word.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+
+#include "common/clock.h"
 
 namespace tensoripc {
 
@@ -13,5 +16,50 @@ bool futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_
 
 // Wakes every waiter on word.
 void futex_wake_all(std::atomic<uint32_t>* word);
+
+// The handshake. A waker changes what the sleepers wait for, then calls
+// futex_signal: it bumps `word` and makes the system call only when
+// `sleepers` says someone may be asleep. A sleeper (futex_sleep_until) counts
+// itself into `sleepers`, checks its condition once more, and only then
+// sleeps on the word value it saw before the check. Both sides use seq_cst,
+// so either the waker sees the sleeper or the sleeper sees the new word: no
+// wake-up is lost, and a waker with no sleepers pays no system call.
+
+// Bumps `word` and wakes its sleepers if there are any.
+inline void futex_signal(std::atomic<uint32_t>& word, const std::atomic<uint32_t>& sleepers) {
+  word.fetch_add(1, std::memory_order_seq_cst);
+  if (sleepers.load(std::memory_order_seq_cst) != 0) futex_wake_all(&word);
+}
+
+// Bumps `word` and wakes its sleepers whether or not any are counted: to stop
+// a sleeper whose condition includes a flag set just before.
+inline void futex_kick(std::atomic<uint32_t>& word) {
+  word.fetch_add(1, std::memory_order_seq_cst);
+  futex_wake_all(&word);
+}
+
+// Sleeps on `word` until `ready()` returns true or CLOCK_MONOTONIC passes
+// `deadline_ns`. `ready` is called with no lock held, before every sleep and
+// after every wake; it should read what the waker writes with seq_cst or
+// acquire loads.
+template <typename Ready>
+void futex_sleep_until(std::atomic<uint32_t>& word, std::atomic<uint32_t>& sleepers,
+                       int64_t deadline_ns, Ready&& ready) {
+  for (;;) {
+    const uint32_t seen = word.load(std::memory_order_seq_cst);
+    if (ready()) return;
+    const int64_t left = deadline_ns - monotonic_ns();
+    if (left <= 0) return;
+    sleepers.fetch_add(1, std::memory_order_seq_cst);
+    if (!ready()) futex_wait(&word, seen, left);
+    sleepers.fetch_sub(1, std::memory_order_seq_cst);
+  }
+}
+
+// now + timeout, saturated: a huge timeout means "no limit", not an overflow.
+inline int64_t deadline_after(int64_t timeout_ns) {
+  const int64_t now = monotonic_ns();
+  return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
+}
 
 }  // namespace tensoripc

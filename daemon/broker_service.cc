@@ -1,15 +1,15 @@
 #include "daemon/broker_service.h"
 
-#include "daemon/grpc_status.h"
-#include "daemon/producer_session.h"
+#include "daemon/producer_stream.h"
 #include "daemon/subscribe_stream.h"
+#include "proto/wire.h"
 
 namespace tensoripc::daemon {
 namespace {
 
 grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context, const Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(to_grpc(status));
+  reactor->Finish(wire::to_grpc(status));
   return reactor;
 }
 
@@ -17,7 +17,7 @@ grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context, const Sta
 
 grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* BrokerService::ProducerSession(
     grpc::CallbackServerContext* /*context*/) {
-  return start_producer_session(registry_, streams_);
+  return start_producer_stream(registry_, streams_);
 }
 
 grpc::ServerWriteReactor<v1::SubscribeEvent>* BrokerService::Subscribe(
@@ -28,7 +28,7 @@ grpc::ServerWriteReactor<v1::SubscribeEvent>* BrokerService::Subscribe(
 grpc::ServerUnaryReactor* BrokerService::ListPools(grpc::CallbackServerContext* context,
                                                    const v1::ListPoolsRequest* /*request*/,
                                                    v1::ListPoolsResponse* response) {
-  for (v1::PoolInfo& info : registry_.list()) *response->add_pools() = std::move(info);
+  for (const PoolInfo& info : registry_.list()) wire::to_proto(info, response->add_pools());
   return finish(context, {});
 }
 
@@ -36,7 +36,7 @@ grpc::ServerUnaryReactor* BrokerService::GetPool(grpc::CallbackServerContext* co
                                                  const v1::GetPoolRequest* request,
                                                  v1::PoolInfo* response) {
   auto info = registry_.get(request->name());
-  if (info.ok()) *response = std::move(*info);
+  if (info.ok()) wire::to_proto(*info, response);
   return finish(context, info.status());
 }
 

@@ -6,8 +6,8 @@
 #include <cctype>
 #include <iostream>
 
-#include "common/pool_identity.h"
 #include "common/socket_path.h"
+#include "pool/model.h"
 
 #ifndef TENSORIPC_VERSION
 #define TENSORIPC_VERSION "unknown"
@@ -22,17 +22,30 @@ std::string octal(mode_t mode) {
   return buf;
 }
 
+const char* retention_name(Retention r) { return r == Retention::kKeep ? "keep" : "remove"; }
+
 // Settings as CLI11 fills them in: strings where we parse the text ourselves,
 // so that a bad value gets a message naming the setting and what it expects.
+// Every default comes from Config's.
 struct RawSettings {
+  explicit RawSettings(const Config& d)
+      : socket_path(d.socket_path),
+        socket_mode(octal(d.socket_mode)),
+        shm_prefix(d.registry.shm_prefix),
+        shm_mode(octal(d.registry.shm_mode)),
+        log_level(d.log_level),
+        max_pools(d.registry.max_pools),
+        max_pool_bytes(format_byte_size(d.registry.max_pool_bytes)),
+        retention(retention_name(d.registry.retention)) {}
+
   std::string socket_path;
-  std::string socket_mode = "0660";
-  std::string shm_prefix = "tensoripc.";
-  std::string shm_mode = "0660";
-  std::string log_level = "info";
-  uint32_t max_pools = 256;
-  std::string max_pool_bytes = "4GiB";
-  std::string retention = "keep";
+  std::string socket_mode;
+  std::string shm_prefix;
+  std::string shm_mode;
+  std::string log_level;
+  uint32_t max_pools;
+  std::string max_pool_bytes;
+  std::string retention;
 };
 
 int fail(const std::string& message) {
@@ -86,14 +99,26 @@ std::optional<uint64_t> parse_byte_size(const std::string& text) {
   return value;
 }
 
+std::string format_byte_size(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  std::string unit;
+  for (const char* u : kUnits) {
+    if (bytes == 0 || bytes % 1024 != 0) break;
+    bytes /= 1024;
+    unit = u;
+  }
+  return std::to_string(bytes) + unit;
+}
+
 ParseOutcome parse_config(int argc, const char* const* argv) {
   return parse_config(argc, argv, kSystemConfigFile);
 }
 
 ParseOutcome parse_config(int argc, const char* const* argv,
                           const std::string& system_config_file) {
-  RawSettings raw;
-  raw.socket_path = resolve_daemon_socket_path(false);
+  Config defaults;
+  defaults.socket_path = resolve_daemon_socket_path(false);
+  RawSettings raw(defaults);
 
   CLI::App app{
       "tensor-ipcd: the tensor-ipc broker. Grants each pool (topic) to one producer, creates its "
@@ -155,7 +180,7 @@ ParseOutcome parse_config(int argc, const char* const* argv,
     return out;
   }
 
-  Config config;
+  Config config = defaults;
   if (CLI::Option* opt = app.get_config_ptr(); opt != nullptr && opt->count() > 0) {
     config.config_file = opt->as<std::string>();
   }
@@ -182,33 +207,33 @@ ParseOutcome parse_config(int argc, const char* const* argv,
     out.exit_code = fail("--shm-prefix: " + s.message());
     return out;
   }
-  config.shm_prefix = raw.shm_prefix;
+  config.registry.shm_prefix = raw.shm_prefix;
   auto shm_mode = parse_mode(raw.shm_mode);
   if (!shm_mode) {
     out.exit_code = fail("--shm-mode: '" + raw.shm_mode + "' is not an octal file mode like 0660");
     return out;
   }
-  config.shm_mode = *shm_mode;
+  config.registry.shm_mode = *shm_mode;
   config.log_level = raw.log_level;
-  config.max_pools = raw.max_pools;
+  config.registry.max_pools = raw.max_pools;
   auto bytes = parse_byte_size(raw.max_pool_bytes);
   if (!bytes || *bytes == 0) {
     out.exit_code = fail("--max-pool-bytes: '" + raw.max_pool_bytes +
                          "' is not a size above 0 like 4294967296, 512M or 4GiB");
     return out;
   }
-  config.max_pool_bytes = *bytes;
-  config.retention = raw.retention == "remove" ? Retention::kRemove : Retention::kKeep;
+  config.registry.max_pool_bytes = *bytes;
+  config.registry.retention = raw.retention == "remove" ? Retention::kRemove : Retention::kKeep;
   out.config = config;
   return out;
 }
 
 std::string describe(const Config& c) {
+  const RegistryOptions& r = c.registry;
   return "socket " + c.socket_path + " (mode " + octal(c.socket_mode) + "), shm prefix '" +
-         c.shm_prefix + "' (mode " + octal(c.shm_mode) + "), max " + std::to_string(c.max_pools) +
-         " pools of at most " + std::to_string(c.max_pool_bytes) + " bytes, retention " +
-         (c.retention == Retention::kKeep ? "keep" : "remove") +
-         (c.config_file.empty() ? "" : ", config " + c.config_file);
+         r.shm_prefix + "' (mode " + octal(r.shm_mode) + "), max " + std::to_string(r.max_pools) +
+         " pools of at most " + std::to_string(r.max_pool_bytes) + " bytes, retention " +
+         retention_name(r.retention) + (c.config_file.empty() ? "" : ", config " + c.config_file);
 }
 
 }  // namespace tensoripc::daemon

@@ -16,21 +16,17 @@ namespace tensoripc::daemon {
 
 inline constexpr const char* kSystemConfigFile = "/etc/tensor-ipc/tensor-ipcd.toml";
 
+// The defaults here (and in RegistryOptions) are the only ones: the flags'
+// help and the config file's example take theirs from these.
 struct Config {
   // Where to serve. Default: resolve_daemon_socket_path(false), i.e.
   // $TENSOR_IPC_SOCKET or the user's runtime dir; the systemd unit passes the
   // system path explicitly.
   std::string socket_path;
   mode_t socket_mode = 0660;
-  // Segments are "/dev/shm/<prefix><pool name>". Every daemon on a machine
-  // needs its own prefix, and no prefix may start another one.
-  std::string shm_prefix = "tensoripc.";
-  mode_t shm_mode = 0660;
   std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
-  uint32_t max_pools = 256;
-  uint64_t max_pool_bytes = 4ULL << 30;  // all history_len frames of one pool
-  // What happens to a pool whose producer left, and to segments at SIGTERM.
-  Retention retention = Retention::kKeep;
+  // Pools: shm prefix and mode, limits, retention.
+  RegistryOptions registry;
   // The config file that was read, empty when none.
   std::string config_file;
 };
@@ -57,6 +53,9 @@ std::optional<mode_t> parse_mode(const std::string& text);
 // "4294967296", "4G", "4GiB", "512M", "64k" (powers of 1024) -> bytes;
 // nullopt on anything else or on overflow.
 std::optional<uint64_t> parse_byte_size(const std::string& text);
+
+// The inverse, as short as it is exact: 4 << 30 -> "4GiB", 1000 -> "1000".
+std::string format_byte_size(uint64_t bytes);
 
 // One line for the start-up log.
 std::string describe(const Config& config);

@@ -5,19 +5,9 @@
 
 namespace tensoripc::daemon {
 
-StatusOr<uint32_t> effective_keep_last(uint32_t requested) {
-  if (requested == 0) return kDefaultKeepLast;
-  if (requested > kMaxKeepLast) {
-    return invalid_argument("keep_last is " + std::to_string(requested) + "; it must be 0 (for " +
-                            std::to_string(kDefaultKeepLast) + ") to " +
-                            std::to_string(kMaxKeepLast));
-  }
-  return requested;
-}
-
 EventQueue::EventQueue(uint32_t keep_last) : keep_last_(std::max<uint32_t>(keep_last, 1)) {}
 
-void EventQueue::push_frame(const FrameNotice& frame) {
+void EventQueue::push_frame(const FrameStamp& frame) {
   if (frames_ == keep_last_) {
     // The oldest frame event is almost always at the front; lifecycle events
     // ahead of it stay where they are, so the order of what is kept holds.
@@ -31,31 +21,25 @@ void EventQueue::push_frame(const FrameNotice& frame) {
   ++frames_;
 }
 
-bool EventQueue::push_lifecycle(std::shared_ptr<const v1::SubscribeEvent> event) {
+bool EventQueue::push_lifecycle(std::shared_ptr<const PoolEvent> event) {
   if (lifecycle_ >= kMaxLifecycleBacklog) return false;
-  entries_.push_back(Entry{FrameNotice{}, std::move(event)});
+  entries_.push_back(Entry{FrameStamp{}, std::move(event)});
   ++lifecycle_;
   return true;
 }
 
-bool EventQueue::pop(v1::SubscribeEvent* out, bool* is_frame) {
+bool EventQueue::pop(StreamEvent* out) {
   if (entries_.empty()) return false;
-  Entry e = std::move(entries_.front());
+  Entry& e = entries_.front();
+  out->frame = e.frame;
+  out->lifecycle = std::move(e.lifecycle);
   entries_.pop_front();
-  if (e.lifecycle) {
-    *out = *e.lifecycle;
+  if (out->lifecycle) {
     --lifecycle_;
-    *is_frame = false;
   } else {
-    out->Clear();
-    v1::FrameEvent* f = out->mutable_frame();
-    f->set_seq(e.frame.seq);
-    f->set_slot(e.frame.slot);
-    f->set_timestamp_ns(e.frame.timestamp_ns);
     --frames_;
-    *is_frame = true;
   }
-  out->set_dropped(dropped_);
+  out->dropped = dropped_;
   return true;
 }
 

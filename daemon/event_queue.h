@@ -15,37 +15,25 @@
 #include <deque>
 #include <memory>
 
-#include "common/status.h"
-#include "tensoripc/v1/broker.pb.h"
+#include "pool/broker.h"
+#include "pool/ring.h"
 
 namespace tensoripc::daemon {
 
-inline constexpr uint32_t kDefaultKeepLast = 10;
-inline constexpr uint32_t kMaxKeepLast = 65536;
 inline constexpr size_t kMaxLifecycleBacklog = 1024;
-
-// keep_last as asked in a SubscribeRequest: 0 means kDefaultKeepLast; over
-// kMaxKeepLast is INVALID_ARGUMENT.
-StatusOr<uint32_t> effective_keep_last(uint32_t requested);
-
-struct FrameNotice {
-  uint64_t seq = 0;
-  uint32_t slot = 0;
-  int64_t timestamp_ns = 0;
-};
 
 class EventQueue {
  public:
   explicit EventQueue(uint32_t keep_last);
 
-  void push_frame(const FrameNotice& frame);
+  void push_frame(const FrameStamp& frame);
   // Shared so that one lifecycle event fans out to many queues without copies.
   // False when the lifecycle backlog is full; the event is not queued.
-  bool push_lifecycle(std::shared_ptr<const v1::SubscribeEvent> event);
+  bool push_lifecycle(std::shared_ptr<const PoolEvent> event);
 
-  // Moves the next event into `out`, its `dropped` set to the total so far.
-  // False when the queue is empty. `is_frame` says which kind it was.
-  bool pop(v1::SubscribeEvent* out, bool* is_frame);
+  // Moves the next event into `out`, with `dropped` set to the total so far.
+  // False when the queue is empty.
+  bool pop(StreamEvent* out);
 
   bool empty() const { return entries_.empty(); }
   uint32_t keep_last() const { return keep_last_; }
@@ -54,8 +42,8 @@ class EventQueue {
 
  private:
   struct Entry {
-    FrameNotice frame;
-    std::shared_ptr<const v1::SubscribeEvent> lifecycle;  // null for a frame event
+    FrameStamp frame;
+    std::shared_ptr<const PoolEvent> lifecycle;  // null for a frame event
   };
 
   uint32_t keep_last_;

@@ -30,13 +30,7 @@ int run(const Config& config) {
   setup_logging(config.log_level, systemd);
   spdlog::info("tensor-ipcd starting: {}", describe(config));
 
-  RegistryOptions options;
-  options.shm_prefix = config.shm_prefix;
-  options.shm_mode = config.shm_mode;
-  options.max_pools = config.max_pools;
-  options.max_pool_bytes = config.max_pool_bytes;
-  options.retention = config.retention;
-  Registry registry(options);
+  Registry registry(config.registry);
   const AdoptionReport adopted = registry.adopt_leftovers();
   if (adopted.adopted || adopted.removed) {
     spdlog::info("leftover segments: {} adopted, {} removed", adopted.adopted, adopted.removed);

@@ -3,10 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <random>
 #include <utility>
 
 #include "common/clock.h"
-#include "common/pool_identity.h"
 #include "common/shm.h"
 
 namespace tensoripc::daemon {
@@ -18,26 +18,49 @@ constexpr size_t kMaxSubscriptions = 65536;
 
 Status unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
 
-std::shared_ptr<const v1::SubscribeEvent> waiting_event() {
-  auto ev = std::make_shared<v1::SubscribeEvent>();
-  ev->mutable_waiting();
+Status topic_held(const std::string& message, int32_t pid) {
+  return already_exists(message).set_holder_pid(pid);
+}
+
+// A segment's generation: random, never 0, so that a pool created anew is
+// never mistaken for the one a client mapped before.
+uint64_t random_generation() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t g = 0;
+  while (g == 0) g = rng();
+  return g;
+}
+
+std::shared_ptr<const PoolEvent> waiting_event() {
+  auto ev = std::make_shared<PoolEvent>();
+  ev->kind = PoolEvent::Kind::kWaiting;
   return ev;
 }
 
-std::shared_ptr<const v1::SubscribeEvent> gone_event(int32_t pid, bool kept) {
-  auto ev = std::make_shared<v1::SubscribeEvent>();
-  ev->mutable_producer_gone()->set_pid(pid);
-  ev->mutable_producer_gone()->set_pool_kept(kept);
+std::shared_ptr<const PoolEvent> gone_event(int32_t pid, bool kept) {
+  auto ev = std::make_shared<PoolEvent>();
+  ev->kind = PoolEvent::Kind::kProducerGone;
+  ev->producer_pid = pid;
+  ev->pool_kept = kept;
   return ev;
 }
 
-std::shared_ptr<const v1::SubscribeEvent> removed_event(const std::string& reason) {
-  auto ev = std::make_shared<v1::SubscribeEvent>();
-  ev->mutable_removed()->set_reason(reason);
+std::shared_ptr<const PoolEvent> removed_event(const std::string& reason) {
+  auto ev = std::make_shared<PoolEvent>();
+  ev->kind = PoolEvent::Kind::kRemoved;
+  ev->reason = reason;
   return ev;
 }
 
 }  // namespace
+
+uint64_t Registry::Pool::header_latest_seq() const {
+  return segment->header().latest_seq.load(std::memory_order_acquire);
+}
+
+void Registry::Pool::set_producer_pid(int32_t pid) {
+  segment->header().producer_pid.store(pid, std::memory_order_release);
+}
 
 Registry::Registry(RegistryOptions options) : options_(std::move(options)) {}
 
@@ -47,10 +70,15 @@ AdoptionReport Registry::adopt_leftovers() {
   std::lock_guard<std::mutex> lock(mu_);
   AdoptionReport report;
   for (const std::string& shm_name : list_segments(options_.shm_prefix)) {
-    v1::PoolMetadata md;
-    auto seg = PoolSegment::adopt(shm_name, options_.shm_prefix, &md);
-    if (!seg.ok()) {
-      spdlog::warn("removing leftover segment {}: {}", shm_name, seg.status().message());
+    PoolMetadata md;
+    auto seg = PoolMapping::adopt(shm_name, &md);
+    Status why = seg.status();
+    if (seg.ok() && segment_name(options_.shm_prefix, md.name) != shm_name) {
+      why = failed_precondition("header records pool '" + md.name + "', whose segment would be " +
+                                segment_name(options_.shm_prefix, md.name));
+    }
+    if (!why.ok()) {
+      spdlog::warn("removing leftover segment {}: {}", shm_name, why.message());
       ShmFile::unlink(shm_name);
       ++report.removed;
       continue;
@@ -58,41 +86,39 @@ AdoptionReport Registry::adopt_leftovers() {
     if (pools_.size() >= options_.max_pools) {
       spdlog::warn("removing leftover segment {}: over --max-pools={}", shm_name,
                    options_.max_pools);
-      seg->unlink();
+      (*seg)->unlink();
       ++report.removed;
       continue;
     }
     auto pool = std::make_unique<Pool>();
     pool->segment = std::move(*seg);
-    pool->latest_seq = pool->segment.latest_seq();
+    pool->set_producer_pid(0);
+    pool->latest_seq = pool->header_latest_seq();
     pool->metadata = std::move(md);
-    spdlog::info("adopted pool '{}' ({} {}, history_len {}, latest_seq {}) from {}",
-                 pool->metadata.name(), pool->metadata.dtype_str(), shape_string(pool->metadata),
-                 pool->metadata.history_len(), pool->latest_seq, shm_name);
-    const std::string name = pool->metadata.name();
+    spdlog::info("adopted {} (latest_seq {}) from {}", describe_pool(pool->metadata),
+                 pool->latest_seq, shm_name);
+    const std::string name = pool->metadata.name;
     pools_.emplace(name, std::move(pool));
     ++report.adopted;
   }
   return report;
 }
 
-StatusOr<v1::PoolGranted> Registry::claim(const v1::ClaimPool& claim,
-                                          std::shared_ptr<LeaseHolder> holder) {
-  v1::PoolMetadata md = claim.metadata();
-  if (Status s = validate_and_complete(&md, PoolLimits{options_.max_pool_bytes}); !s.ok()) {
-    return s;
-  }
-  const std::string& name = md.name();
-  if (claim.pid() <= 0) {
-    return invalid_argument("pool '" + name + "': ClaimPool.pid is " + std::to_string(claim.pid()) +
+StatusOr<Grant> Registry::claim(const Claim& claim, std::shared_ptr<LeaseHolder> holder) {
+  PoolMetadata md = claim.metadata;
+  if (Status s = complete_metadata(&md, PoolLimits{options_.max_pool_bytes}); !s.ok()) return s;
+  const std::string& name = md.name;
+  if (claim.pid <= 0) {
+    return invalid_argument("pool '" + name + "': ClaimPool.pid is " + std::to_string(claim.pid) +
                             "; it must be the producer's process id");
   }
 
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return unavailable("tensor-ipcd is shutting down");
   if (auto creating = creating_.find(name); creating != creating_.end()) {
-    return already_exists("topic '" + name + "' is being claimed by pid " +
-                          std::to_string(creating->second));
+    return topic_held(
+        "topic '" + name + "' is being claimed by pid " + std::to_string(creating->second),
+        creating->second);
   }
   if (auto held = leases_.find(holder.get()); held != leases_.end()) {
     return failed_precondition("this session already holds pool '" + held->second +
@@ -103,14 +129,15 @@ StatusOr<v1::PoolGranted> Registry::claim(const v1::ClaimPool& claim,
   if (it != pools_.end()) {
     Pool& pool = *it->second;
     if (pool.holder) {
-      return already_exists("topic '" + name + "' is already published by pid " +
-                            std::to_string(pool.producer_pid));
+      return topic_held(
+          "topic '" + name + "' is already published by pid " + std::to_string(pool.producer_pid),
+          pool.producer_pid);
     }
     if (same_identity(md, pool.metadata)) {
       resumed = true;
       // Not part of the identity, and they belong to the producer now holding it.
-      pool.metadata.set_backend_type(md.backend_type());
-      pool.metadata.set_payload_json(md.payload_json());
+      pool.metadata.backend_type = md.backend_type;
+      pool.metadata.payload_json = md.payload_json;
     } else {
       const std::string why = "replaced by a pool of another identity (" +
                               describe_identity_mismatch(md, pool.metadata) + ")";
@@ -126,21 +153,21 @@ StatusOr<v1::PoolGranted> Registry::claim(const v1::ClaimPool& claim,
                                 " pools, its limit (--max-pools); delete unused ones with "
                                 "DeletePool");
     }
-    md.set_shm_name(segment_name(options_.shm_prefix, name));
-    md.set_creator_pid(claim.pid());
+    md.shm_name = segment_name(options_.shm_prefix, name);
+    md.creator_pid = claim.pid;
     // Create the segment without the lock: posix_fallocate of a large pool
     // takes ~0.25 s per GiB here, and publishes of every other pool must not
     // wait for it. The name is reserved meanwhile.
-    creating_.emplace(name, claim.pid());
+    creating_.emplace(name, claim.pid);
     lock.unlock();
-    auto seg = PoolSegment::create(md.shm_name(), md, options_.shm_mode);
+    auto seg = PoolMapping::create(md, md.shm_name, random_generation(), options_.shm_mode);
     lock.lock();
     creating_.erase(name);
     if (!seg.ok()) {
       return Status(seg.status().code(), "pool '" + name + "': " + seg.status().message());
     }
     if (closed_) {
-      seg->unlink();
+      (*seg)->unlink();
       return unavailable("tensor-ipcd is shutting down");
     }
     auto pool = std::make_unique<Pool>();
@@ -151,25 +178,24 @@ StatusOr<v1::PoolGranted> Registry::claim(const v1::ClaimPool& claim,
 
   Pool& pool = *it->second;
   pool.holder = std::move(holder);
-  pool.producer_pid = claim.pid();
-  pool.segment.set_producer_pid(claim.pid());
-  pool.latest_seq = std::max(pool.latest_seq, pool.segment.latest_seq());
+  pool.producer_pid = claim.pid;
+  pool.set_producer_pid(claim.pid);
+  pool.latest_seq = std::max(pool.latest_seq, pool.header_latest_seq());
   leases_[pool.holder.get()] = name;
 
-  v1::PoolGranted granted;
-  *granted.mutable_metadata() = pool.metadata;
-  pool.segment.layout_proto(granted.mutable_layout());
-  granted.set_resumed(resumed);
-  granted.set_latest_seq(pool.latest_seq);
+  Grant granted;
+  granted.metadata = pool.metadata;
+  granted.layout = pool.segment->layout();
+  granted.resumed = resumed;
+  granted.latest_seq = pool.latest_seq;
   broadcast(name, attached_event(pool));
-  spdlog::info("pool '{}' {} by pid {} ({} {}, history_len {}, {} bytes, latest_seq {})", name,
-               resumed ? "resumed" : "created", claim.pid(), pool.metadata.dtype_str(),
-               shape_string(pool.metadata), pool.metadata.history_len(), pool.metadata.total_size(),
+  spdlog::info("{} {} by pid {} ({} bytes, latest_seq {})", describe_pool(pool.metadata),
+               resumed ? "resumed" : "created", claim.pid, pool.metadata.total_size,
                pool.latest_seq);
   return granted;
 }
 
-Status Registry::publish(const LeaseHolder* holder, const v1::Published& notice) {
+Status Registry::publish(const LeaseHolder* holder, const FrameStamp& notice) {
   std::lock_guard<std::mutex> lock(mu_);
   auto lease = leases_.find(holder);
   if (lease == leases_.end()) {
@@ -177,23 +203,22 @@ Status Registry::publish(const LeaseHolder* holder, const v1::Published& notice)
   }
   const std::string& name = lease->second;
   Pool& pool = *pools_.at(name);
-  if (notice.seq() <= pool.latest_seq) {
-    return invalid_argument("pool '" + name + "': Published seq " + std::to_string(notice.seq()) +
+  if (notice.seq <= pool.latest_seq) {
+    return invalid_argument("pool '" + name + "': Published seq " + std::to_string(notice.seq) +
                             " is not above the last one, " + std::to_string(pool.latest_seq));
   }
-  const uint32_t slot = static_cast<uint32_t>(notice.seq() % pool.metadata.history_len());
-  if (notice.slot() != slot) {
-    return invalid_argument("pool '" + name + "': Published seq " + std::to_string(notice.seq()) +
+  const uint64_t slot = notice.seq % pool.metadata.history_len;
+  if (notice.slot != slot) {
+    return invalid_argument("pool '" + name + "': Published seq " + std::to_string(notice.seq) +
                             " belongs in slot " + std::to_string(slot) + ", not " +
-                            std::to_string(notice.slot()));
+                            std::to_string(notice.slot));
   }
-  pool.latest_seq = notice.seq();
+  pool.latest_seq = notice.seq;
   ++pool.frames_published;
   pool.last_publish_unix_ns = realtime_ns();
   pool.rate.record(monotonic_ns());
-  const FrameNotice frame{notice.seq(), notice.slot(), notice.timestamp_ns()};
   for (auto [it, end] = subscribers_by_name_.equal_range(name); it != end; ++it) {
-    it->second->push_frame(frame);
+    it->second->push_frame(notice);
   }
   return {};
 }
@@ -210,7 +235,7 @@ void Registry::release(const LeaseHolder* holder) {
   const int32_t pid = pool.producer_pid;
   pool.holder.reset();
   pool.producer_pid = 0;
-  pool.segment.set_producer_pid(0);
+  pool.set_producer_pid(0);
   const bool keep = options_.retention == Retention::kKeep;
   broadcast(name, gone_event(pid, keep));
   spdlog::info("pool '{}': producer pid {} left; pool {}", name, pid, keep ? "kept" : "removed");
@@ -224,12 +249,12 @@ Status Registry::subscribe(const std::string& name, int32_t pid, std::shared_ptr
   if (Status s = validate_pool_name(name); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return unavailable("tensor-ipcd is shutting down");
-  if (subscriptions_.size() >= kMaxSubscriptions) {
+  if (subscribers_.size() >= kMaxSubscriptions) {
     return resource_exhausted("the daemon already serves " + std::to_string(kMaxSubscriptions) +
                               " subscriptions");
   }
   EventSink* raw = sink.get();
-  subscriptions_[raw] = Subscription{name, pid, std::move(sink)};
+  subscribers_[raw] = Subscriber{name, pid, std::move(sink)};
   subscribers_by_name_.emplace(name, raw);
   auto it = pools_.find(name);
   raw->push_lifecycle(it != pools_.end() ? attached_event(*it->second) : waiting_event());
@@ -238,13 +263,11 @@ Status Registry::subscribe(const std::string& name, int32_t pid, std::shared_ptr
 
 void Registry::unsubscribe(const EventSink* sink) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto sub = subscriptions_.find(sink);
-  if (sub == subscriptions_.end()) return;
+  auto sub = subscribers_.find(sink);
+  if (sub == subscribers_.end()) return;
   const std::string& name = sub->second.name;
   if (auto pool = pools_.find(name); pool != pools_.end()) {
-    v1::SubscriberStats stats;
-    sub->second.sink->stats(&stats);
-    pool->second->departed_drops += stats.dropped();
+    pool->second->departed_drops += sub->second.sink->stats().dropped;
   }
   for (auto [it, end] = subscribers_by_name_.equal_range(name); it != end; ++it) {
     if (it->second == sink) {
@@ -252,25 +275,23 @@ void Registry::unsubscribe(const EventSink* sink) {
       break;
     }
   }
-  subscriptions_.erase(sub);
+  subscribers_.erase(sub);
 }
 
-std::vector<v1::PoolInfo> Registry::list() const {
+std::vector<PoolInfo> Registry::list() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<v1::PoolInfo> out(pools_.size());
-  size_t i = 0;
-  for (const auto& [name, pool] : pools_) fill_info(*pool, &out[i++]);
+  std::vector<PoolInfo> out;
+  out.reserve(pools_.size());
+  for (const auto& [name, pool] : pools_) out.push_back(info_of(*pool));
   return out;
 }
 
-StatusOr<v1::PoolInfo> Registry::get(const std::string& name) const {
+StatusOr<PoolInfo> Registry::get(const std::string& name) const {
   if (Status s = validate_pool_name(name); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pools_.find(name);
   if (it == pools_.end()) return not_found("no pool named '" + name + "'");
-  v1::PoolInfo info;
-  fill_info(*it->second, &info);
-  return info;
+  return info_of(*it->second);
 }
 
 Status Registry::remove(const std::string& name, bool force) {
@@ -307,56 +328,54 @@ void Registry::shutdown() {
     pool->holder->revoke(bye);
     pool->holder.reset();
     pool->producer_pid = 0;
-    pool->segment.set_producer_pid(0);
+    pool->set_producer_pid(0);
   }
   leases_.clear();
-  for (auto& [raw, sub] : subscriptions_) sub.sink->close(bye);
+  for (auto& [raw, sub] : subscribers_) sub.sink->close(bye);
 }
 
 void Registry::finish_segments() {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [name, pool] : pools_) {
-    pool->segment.set_producer_pid(0);
-    if (options_.retention == Retention::kRemove) pool->segment.unlink();
+    pool->set_producer_pid(0);
+    if (options_.retention == Retention::kRemove) pool->segment->unlink();
   }
   if (options_.retention == Retention::kRemove) pools_.clear();
 }
 
-void Registry::fill_info(const Pool& pool, v1::PoolInfo* out) const {
-  *out->mutable_metadata() = pool.metadata;
-  pool.segment.layout_proto(out->mutable_layout());
-  v1::PoolStats* st = out->mutable_stats();
-  st->set_frames_published(pool.frames_published);
-  st->set_latest_seq(std::max(pool.latest_seq, pool.segment.latest_seq()));
-  st->set_rate_hz(pool.rate.rate_hz(monotonic_ns()));
-  st->set_producer_pid(pool.producer_pid);
-  st->set_created_unix_ns(pool.segment.created_unix_ns());
-  st->set_last_publish_unix_ns(pool.last_publish_unix_ns);
-  uint64_t dropped = pool.departed_drops;
-  uint32_t count = 0;
-  for (auto [it, end] = subscribers_by_name_.equal_range(pool.metadata.name()); it != end; ++it) {
-    v1::SubscriberStats* s = st->add_subscriber();
-    it->second->stats(s);
-    s->set_pid(subscriptions_.at(it->second).pid);
-    dropped += s->dropped();
-    ++count;
+PoolInfo Registry::info_of(const Pool& pool) const {
+  PoolInfo info;
+  info.metadata = pool.metadata;
+  info.layout = pool.segment->layout();
+  PoolStats& st = info.stats;
+  st.frames_published = pool.frames_published;
+  st.latest_seq = std::max(pool.latest_seq, pool.header_latest_seq());
+  st.rate_hz = pool.rate.rate_hz(monotonic_ns());
+  st.producer_pid = pool.producer_pid;
+  st.created_unix_ns = pool.segment->header().created_unix_ns;
+  st.last_publish_unix_ns = pool.last_publish_unix_ns;
+  st.dropped = pool.departed_drops;
+  for (auto [it, end] = subscribers_by_name_.equal_range(pool.metadata.name); it != end; ++it) {
+    SubscriberStats s = it->second->stats();
+    s.pid = subscribers_.at(it->second).pid;
+    st.dropped += s.dropped;
+    st.subscriber.push_back(s);
   }
-  st->set_subscribers(count);
-  st->set_dropped(dropped);
+  st.subscribers = static_cast<uint32_t>(st.subscriber.size());
+  return info;
 }
 
-std::shared_ptr<const v1::SubscribeEvent> Registry::attached_event(const Pool& pool) const {
-  auto ev = std::make_shared<v1::SubscribeEvent>();
-  v1::PoolAttached* a = ev->mutable_attached();
-  *a->mutable_metadata() = pool.metadata;
-  pool.segment.layout_proto(a->mutable_layout());
-  a->set_producer_pid(pool.producer_pid);
-  a->set_latest_seq(std::max(pool.latest_seq, pool.segment.latest_seq()));
+std::shared_ptr<const PoolEvent> Registry::attached_event(const Pool& pool) const {
+  auto ev = std::make_shared<PoolEvent>();
+  ev->kind = PoolEvent::Kind::kAttached;
+  ev->metadata = pool.metadata;
+  ev->layout = pool.segment->layout();
+  ev->producer_pid = pool.producer_pid;
+  ev->latest_seq = std::max(pool.latest_seq, pool.header_latest_seq());
   return ev;
 }
 
-void Registry::broadcast(const std::string& name,
-                         const std::shared_ptr<const v1::SubscribeEvent>& ev) {
+void Registry::broadcast(const std::string& name, const std::shared_ptr<const PoolEvent>& ev) {
   for (auto [it, end] = subscribers_by_name_.equal_range(name); it != end; ++it) {
     it->second->push_lifecycle(ev);
   }
@@ -365,7 +384,7 @@ void Registry::broadcast(const std::string& name,
 void Registry::erase_pool(std::map<std::string, std::unique_ptr<Pool>>::iterator it,
                           const std::string& reason) {
   broadcast(it->first, removed_event(reason));
-  it->second->segment.unlink();
+  it->second->segment->unlink();
   pools_.erase(it);
 }
 

@@ -1,13 +1,14 @@
 // The daemon's registry: pools, producer leases, subscriptions and stats.
-// All the broker's decisions live here, free of gRPC, so they are unit-tested
-// directly; the gRPC streams plug in through two small interfaces.
+// All the broker's decisions live here, in plain C++ (no gRPC, no protobuf),
+// so they are unit-tested directly; the gRPC streams plug in through two
+// small interfaces, and proto/wire.h turns what comes in and out into messages.
 //
-// A Registry owns every pool's segment (PoolSegment). It holds shared
-// references to the streams' EventSink and LeaseHolder objects, never to the
-// gRPC reactors themselves, and forgets them when they release or
-// unsubscribe. Thread-safe: one mutex serialises every call. Callbacks into
-// sinks and holders are made with that mutex held, so they must not block
-// and must not call back into the Registry.
+// A Registry owns every pool's segment (a PoolMapping in the broker role). It
+// holds shared references to the streams' EventSink and LeaseHolder objects,
+// never to the gRPC reactors themselves, and forgets them when they release
+// or unsubscribe. Thread-safe: one mutex serialises every call. Callbacks
+// into sinks and holders are made with that mutex held, so they must not
+// block and must not call back into the Registry.
 #pragma once
 
 #include <sys/types.h>
@@ -20,10 +21,11 @@
 #include <vector>
 
 #include "common/status.h"
-#include "daemon/event_queue.h"
-#include "daemon/pool_segment.h"
 #include "daemon/rate_meter.h"
-#include "tensoripc/v1/broker.pb.h"
+#include "pool/broker.h"
+#include "pool/mapping.h"
+#include "pool/model.h"
+#include "pool/ring.h"
 
 namespace tensoripc::daemon {
 
@@ -33,11 +35,15 @@ enum class Retention {
   kRemove,  // unlinked
 };
 
+// The registry's settings, with the daemon's defaults (daemon/config.h reads
+// them from flags and the config file).
 struct RegistryOptions {
+  // Segments are "/dev/shm/<prefix><pool name>". Every daemon on a machine
+  // needs its own prefix, and no prefix may start another one.
   std::string shm_prefix = "tensoripc.";
   mode_t shm_mode = 0660;
   uint32_t max_pools = 256;
-  uint64_t max_pool_bytes = 4ULL << 30;
+  uint64_t max_pool_bytes = kDefaultMaxPoolBytes;  // all history_len frames of one pool
   Retention retention = Retention::kKeep;
 };
 
@@ -45,12 +51,12 @@ struct RegistryOptions {
 class EventSink {
  public:
   virtual ~EventSink() = default;
-  virtual void push_frame(const FrameNotice& frame) = 0;
-  virtual void push_lifecycle(std::shared_ptr<const v1::SubscribeEvent> event) = 0;
+  virtual void push_frame(const FrameStamp& frame) = 0;
+  virtual void push_lifecycle(std::shared_ptr<const PoolEvent> event) = 0;
   // Ends the subscription from the daemon's side (shutdown).
   virtual void close(const Status& status) = 0;
   // keep_last, delivered, dropped, queued (pid is filled in by the Registry).
-  virtual void stats(v1::SubscriberStats* out) const = 0;
+  virtual SubscriberStats stats() const = 0;
 };
 
 // The other end of a producer's lease (the ProducerSession stream).
@@ -84,24 +90,25 @@ class Registry {
 
   // Validates the claim and grants the pool: created, resumed (same identity:
   // history and latest_seq kept) or replaced (another identity, no producer).
-  StatusOr<v1::PoolGranted> claim(const v1::ClaimPool& claim, std::shared_ptr<LeaseHolder> holder);
+  // ALREADY_EXISTS, with the holder's pid as a detail, when it is held.
+  StatusOr<Grant> claim(const Claim& claim, std::shared_ptr<LeaseHolder> holder);
   // A publish notice from the holder's producer; an error ends its session.
-  Status publish(const LeaseHolder* holder, const v1::Published& notice);
+  Status publish(const LeaseHolder* holder, const FrameStamp& notice);
   // The holder's stream ended; a no-op if it holds no lease (any more).
   void release(const LeaseHolder* holder);
 
   // ---- subscribers. A subscription is identified by its sink.
 
-  // Registers `sink` for `name` and queues its first event (PoolAttached or
-  // WaitingForProducer).
+  // Registers `sink` for `name` and queues its first event (kAttached or
+  // kWaiting).
   Status subscribe(const std::string& name, int32_t pid, std::shared_ptr<EventSink> sink);
   // The sink's stream ended; a no-op if it is not subscribed.
   void unsubscribe(const EventSink* sink);
 
   // ---- queries
 
-  std::vector<v1::PoolInfo> list() const;
-  StatusOr<v1::PoolInfo> get(const std::string& name) const;
+  std::vector<PoolInfo> list() const;
+  StatusOr<PoolInfo> get(const std::string& name) const;
   // Unlinks the pool's segment; a held pool needs `force`, which revokes the
   // lease with ABORTED.
   Status remove(const std::string& name, bool force);
@@ -115,37 +122,40 @@ class Registry {
   void finish_segments();
 
  private:
-  struct Subscription {
+  struct Subscriber {
     std::string name;
     int32_t pid = 0;
     std::shared_ptr<EventSink> sink;
   };
 
   struct Pool {
-    v1::PoolMetadata metadata;  // completed: sizes, shm_name, creator_pid
-    PoolSegment segment;
-    std::shared_ptr<LeaseHolder> holder;  // null when no producer
+    PoolMetadata metadata;                 // completed: sizes, shm_name, creator_pid
+    std::shared_ptr<PoolMapping> segment;  // header and slot headers
+    std::shared_ptr<LeaseHolder> holder;   // null when no producer
     int32_t producer_pid = 0;
     uint64_t latest_seq = 0;  // the last seq a notice announced (or the header had)
     uint64_t frames_published = 0;
     uint64_t departed_drops = 0;  // drops of subscribers that left
     int64_t last_publish_unix_ns = 0;
     RateMeter rate;
+
+    uint64_t header_latest_seq() const;
+    void set_producer_pid(int32_t pid);
   };
 
-  void fill_info(const Pool& pool, v1::PoolInfo* out) const;
-  std::shared_ptr<const v1::SubscribeEvent> attached_event(const Pool& pool) const;
-  void broadcast(const std::string& name, const std::shared_ptr<const v1::SubscribeEvent>& ev);
+  PoolInfo info_of(const Pool& pool) const;
+  std::shared_ptr<const PoolEvent> attached_event(const Pool& pool) const;
+  void broadcast(const std::string& name, const std::shared_ptr<const PoolEvent>& ev);
   // Drops the pool (segment unlinked) and tells its subscribers why.
   void erase_pool(std::map<std::string, std::unique_ptr<Pool>>::iterator it,
                   const std::string& reason);
 
   const RegistryOptions options_;
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // guards everything below
   bool closed_ = false;
   std::map<std::string, std::unique_ptr<Pool>> pools_;
   std::map<const LeaseHolder*, std::string> leases_;  // holder -> pool name
-  std::map<const EventSink*, Subscription> subscriptions_;
+  std::map<const EventSink*, Subscriber> subscribers_;
   // Names whose segment a claim is creating right now, outside mu_ (reserving
   // space for a large pool takes a while and must not stall every other
   // pool's fan-out), with the claimant's pid. Counted against max_pools.

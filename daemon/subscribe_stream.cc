@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "daemon/event_queue.h"
-#include "daemon/grpc_status.h"
+#include "proto/wire.h"
 
 namespace tensoripc::daemon {
 namespace {
@@ -24,14 +24,14 @@ class Outbox final : public EventSink {
  public:
   Outbox(Reactor* reactor, uint32_t keep_last) : reactor_(reactor), queue_(keep_last) {}
 
-  void push_frame(const FrameNotice& frame) override {
+  void push_frame(const FrameStamp& frame) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (finish_wanted_) return;
     queue_.push_frame(frame);
     write_next();
   }
 
-  void push_lifecycle(std::shared_ptr<const v1::SubscribeEvent> event) override {
+  void push_lifecycle(std::shared_ptr<const PoolEvent> event) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (finish_wanted_) return;
     if (!queue_.push_lifecycle(std::move(event))) {
@@ -45,21 +45,24 @@ class Outbox final : public EventSink {
 
   void close(const Status& status) override {
     std::lock_guard<std::mutex> lock(mu_);
-    finish(to_grpc(status));
+    finish(wire::to_grpc(status));
   }
 
-  void stats(v1::SubscriberStats* out) const override {
+  SubscriberStats stats() const override {
     std::lock_guard<std::mutex> lock(mu_);
-    out->set_keep_last(queue_.keep_last());
-    out->set_delivered(delivered_);
-    out->set_dropped(queue_.dropped());
-    out->set_queued(queue_.queued_frames());
+    SubscriberStats s;
+    s.keep_last = queue_.keep_last();
+    s.delivered = delivered_;
+    s.dropped = queue_.dropped();
+    s.queued = queue_.queued_frames();
+    return s;
   }
 
   void write_done(bool ok) {
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
     if (ok && current_is_frame_) ++delivered_;
+    next_.lifecycle.reset();  // the event is written; let go of it
     if (!ok) finish(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away"));
     if (finish_wanted_) {
       if (!finished_) finish_now();
@@ -88,7 +91,9 @@ class Outbox final : public EventSink {
   // All below: mu_ held.
   void write_next() {
     if (writing_ || finish_wanted_) return;
-    if (!queue_.pop(&current_, &current_is_frame_)) return;
+    if (!queue_.pop(&next_)) return;
+    wire::to_proto(next_, &current_);
+    current_is_frame_ = next_.is_frame();
     writing_ = true;
     reactor_->StartWrite(&current_);
   }
@@ -110,6 +115,7 @@ class Outbox final : public EventSink {
   mutable std::mutex mu_;
   Reactor* reactor_;
   EventQueue queue_;
+  StreamEvent next_;            // what current_ was made from
   v1::SubscribeEvent current_;  // the write in flight; untouched until write_done
   bool current_is_frame_ = false;
   bool writing_ = false;
@@ -128,7 +134,7 @@ class SubscribeStream final : public Reactor {
     outbox_ = std::make_shared<Outbox>(this, keep_last.ok() ? *keep_last : kDefaultKeepLast);
     Status s = keep_last.status();
     if (s.ok()) s = registry_.subscribe(request.name(), request.pid(), outbox_);
-    if (!s.ok()) outbox_->finish_with(to_grpc(s));
+    if (!s.ok()) outbox_->finish_with(wire::to_grpc(s));
   }
 
   void OnWriteDone(bool ok) override {

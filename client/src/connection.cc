@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <cctype>
 #include <map>
 #include <mutex>
 
@@ -51,33 +50,21 @@ void throw_daemon_unavailable(const std::string& socket_path, const std::string&
   throw DaemonUnavailableError(msg, socket_path);
 }
 
-// "topic 'x' is already published by pid 1234" -> 1234.
-int holder_pid_from(const std::string& message) {
-  const auto at = message.rfind("pid ");
-  if (at == std::string::npos) return 0;
-  int pid = 0;
-  for (size_t i = at + 4;
-       i < message.size() && std::isdigit(static_cast<unsigned char>(message[i])); ++i) {
-    pid = pid * 10 + (message[i] - '0');
-  }
-  return pid;
-}
-
-void throw_for_status(const grpc::Status& status, const std::string& pool,
+void throw_for_status(const Status& status, const std::string& pool,
                       const std::string& socket_path) {
-  const std::string& m = status.error_message();
-  switch (status.error_code()) {
-    case grpc::StatusCode::ALREADY_EXISTS:
-      throw TopicTakenError(m, pool, holder_pid_from(m));
-    case grpc::StatusCode::INVALID_ARGUMENT:
+  const std::string& m = status.message();
+  switch (status.code()) {
+    case StatusCode::kAlreadyExists:
+      throw TopicTakenError(m, pool, status.holder_pid());
+    case StatusCode::kInvalidArgument:
       throw InvalidArgumentError(m);
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case StatusCode::kResourceExhausted:
       throw ResourceExhaustedError(m);
-    case grpc::StatusCode::UNAVAILABLE:
+    case StatusCode::kUnavailable:
       throw_daemon_unavailable(socket_path, m.empty() ? "unavailable" : m);
     default:
       throw Error("pool '" + pool + "': tensor-ipcd at " + socket_path + " answered " +
-                  std::to_string(status.error_code()) + ": " + m);
+                  std::to_string(static_cast<int>(status.code())) + ": " + m);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "common/status.h"
 #include "tensoripc/v1/broker.grpc.pb.h"
 
 namespace tensoripc {
@@ -39,16 +40,12 @@ class Connection {
 [[noreturn]] void throw_daemon_unavailable(const std::string& socket_path,
                                            const std::string& detail);
 
-// The holder's pid in tensor-ipcd's ALREADY_EXISTS message ("topic 'x' is
-// already published by pid 1234", docs/protocol.md); 0 when it names none.
-// The wire has no field for it, so the message is the contract.
-int holder_pid_from(const std::string& message);
-
 // Throws the exception for a failed call about pool `pool`:
-// ALREADY_EXISTS -> TopicTakenError, INVALID_ARGUMENT -> InvalidArgumentError,
-// RESOURCE_EXHAUSTED -> ResourceExhaustedError, UNAVAILABLE ->
-// DaemonUnavailableError, anything else -> Error.
-[[noreturn]] void throw_for_status(const grpc::Status& status, const std::string& pool,
+// ALREADY_EXISTS -> TopicTakenError (with the holder pid the status carries),
+// INVALID_ARGUMENT -> InvalidArgumentError, RESOURCE_EXHAUSTED ->
+// ResourceExhaustedError, UNAVAILABLE -> DaemonUnavailableError, anything
+// else -> Error.
+[[noreturn]] void throw_for_status(const Status& status, const std::string& pool,
                                    const std::string& socket_path);
 
 }  // namespace tensoripc

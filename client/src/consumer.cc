@@ -10,11 +10,9 @@
 #include <mutex>
 #include <thread>
 
-#include "common/pool_identity.h"
 #include "consumer_impl.h"
-#include "metadata_proto.h"
-#include "pool_mapping.h"
-#include "ring.h"
+#include "pool/mapping.h"
+#include "pool/ring.h"
 #include "tensoripc/error.h"
 
 namespace tensoripc {
@@ -43,8 +41,8 @@ struct FrameViewAccess {
                         std::shared_ptr<const void> mapping) {
     FrameView v;
     v.tensor_ = tensor;
-    v.seq_ = f.seq;
-    v.timestamp_ns_ = f.timestamp_ns;
+    v.seq_ = f.frame.seq;
+    v.timestamp_ns_ = f.frame.timestamp_ns;
     v.lock_ = f.lock;
     v.slot_ = slot;
     v.mapping_ = std::move(mapping);
@@ -68,7 +66,6 @@ Consumer::Impl::Impl(PoolMetadata expected, ConsumerOptions options)
     throw InvalidArgumentError("pool '" + expected_.name + "' is on " + expected_.device +
                                "; this build of libtensoripc-client reads host (cpu) pools only");
   }
-  expected_proto_ = to_proto(expected_);
   frame_shape_ = Shape(expected_.shape);
   pool_md_ = expected_;
   if (options_.on_new_data) {
@@ -83,10 +80,7 @@ Consumer::Impl::Impl(PoolMetadata expected, ConsumerOptions options)
         conn_->socket_path(),
         "no connection within " + std::to_string(options_.connect_timeout.count()) + " ms");
   }
-  v1::SubscribeRequest req;
-  req.set_name(expected_.name);
-  req.set_keep_last(options_.keep_last);
-  req.set_pid(::getpid());
+  SubscribeRequest req{expected_.name, options_.keep_last, static_cast<int32_t>(::getpid())};
   subscription_ =
       std::make_unique<Subscription>(conn_, std::move(req), this, options_.reconnect_backoff_max);
   std::exception_ptr error;
@@ -205,10 +199,10 @@ std::optional<FrameView> Consumer::Impl::view() {
   std::shared_ptr<PoolMapping> m = current_mapping("view");
   if (!m) return std::nullopt;
   const LatestFrame f = locate_latest(*m);
-  if (f.seq == 0) return std::nullopt;
-  note_seen(f.seq);
-  TensorView t(m->frame(f.slot), expected_.dtype, frame_shape_);
-  const SlotHeader* slot = &m->slot(f.slot);
+  if (f.frame.seq == 0) return std::nullopt;
+  note_seen(f.frame.seq);
+  TensorView t(m->frame(f.frame.slot), expected_.dtype, frame_shape_);
+  const SlotHeader* slot = &m->slot(f.frame.slot);
   return FrameViewAccess::make(t, f, slot, std::move(m));
 }
 

@@ -5,10 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "common/pool_identity.h"
 #include "consumer_impl.h"
-#include "metadata_proto.h"
-#include "ring.h"
+#include "pool/model.h"
+#include "pool/ring.h"
 #include "tensoripc/error.h"
 
 namespace tensoripc {
@@ -32,43 +31,44 @@ void Consumer::Impl::set_state(PoolState state, int pid, std::string message) {
   if (cb && *cb) (*cb)(LifecycleEvent{state, pid, std::move(message)});
 }
 
-void Consumer::Impl::on_event(const v1::SubscribeEvent& ev) {
+void Consumer::Impl::on_event(const StreamEvent& ev) {
   bool first;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    dropped_ = ev.dropped();
+    dropped_ = ev.dropped;
     connected_ = true;
     first = !first_done_;
   }
-  switch (ev.event_case()) {
-    case v1::SubscribeEvent::kAttached:
-      on_attached(ev.attached());
+  if (ev.is_frame()) {
+    if (first) return;
+    std::shared_ptr<PoolMapping> m;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (options_.notify != NotifyPath::kStream || !on_new_data_) return;
+      m = mapping_;
+    }
+    if (m) deliver(*m, ev.frame.seq, ev.frame.timestamp_ns, stream_frame_);
+    return;
+  }
+  const PoolEvent& life = *ev.lifecycle;
+  switch (life.kind) {
+    case PoolEvent::Kind::kAttached:
+      on_attached(life);
       break;
-    case v1::SubscribeEvent::kWaiting:
+    case PoolEvent::Kind::kWaiting:
       set_state(PoolState::kWaitingForProducer, 0, "");
       break;
-    case v1::SubscribeEvent::kFrame: {
-      if (first) break;
-      std::shared_ptr<PoolMapping> m;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (options_.notify != NotifyPath::kStream || !on_new_data_) break;
-        m = mapping_;
-      }
-      if (m) deliver(*m, ev.frame().seq(), ev.frame().timestamp_ns(), stream_frame_);
-      break;
-    }
-    case v1::SubscribeEvent::kProducerGone: {
+    case PoolEvent::Kind::kProducerGone: {
       PoolState s;
       {
         std::lock_guard<std::mutex> lock(mu_);
         producer_pid_ = 0;
         s = mapping_ ? PoolState::kProducerGone : state_;
       }
-      set_state(s, ev.producer_gone().pid(), "");
+      set_state(s, life.producer_pid, "");
       break;
     }
-    case v1::SubscribeEvent::kRemoved: {
+    case PoolEvent::Kind::kRemoved: {
       std::shared_ptr<PoolMapping> old;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -76,15 +76,13 @@ void Consumer::Impl::on_event(const v1::SubscribeEvent& ev) {
         producer_pid_ = 0;
       }
       if (old) wake_waiters(*old);
-      set_state(PoolState::kRemoved, 0, ev.removed().reason());
+      set_state(PoolState::kRemoved, 0, life.reason);
       break;
     }
-    default:
-      break;
   }
 }
 
-void Consumer::Impl::on_attached(const v1::PoolAttached& a) {
+void Consumer::Impl::on_attached(const PoolEvent& a) {
   bool first;
   std::shared_ptr<PoolMapping> current;
   {
@@ -94,15 +92,15 @@ void Consumer::Impl::on_attached(const v1::PoolAttached& a) {
   }
   std::string error;
   bool mismatch = false;
-  const std::string diff = describe_identity_mismatch(expected_proto_, a.metadata());
+  const std::string diff = describe_identity_mismatch(expected_, a.metadata);
   std::shared_ptr<PoolMapping> mapping = current;
   if (!diff.empty()) {
     mismatch = true;
     error = "pool '" + expected_.name + "' does not match what this consumer expects: " + diff +
             " (expected " + expected_.to_string() + ")";
-  } else if (!current || current->generation() != a.layout().generation() ||
-             current->shm_name() != a.layout().shm_name()) {
-    auto opened = PoolMapping::open(a.layout(), a.metadata(), PoolMapping::Role::kConsumer);
+  } else {
+    auto opened =
+        PoolMapping::reuse_or_open(current, a.layout, a.metadata, PoolMapping::Role::kConsumer);
     if (opened.ok()) {
       mapping = std::move(*opened);
     } else {
@@ -121,30 +119,22 @@ void Consumer::Impl::on_attached(const v1::PoolAttached& a) {
       error_ = error;
     }
     if (current) wake_waiters(*current);
-    set_state(PoolState::kError, a.producer_pid(), error);
-    return;
-  }
-  PoolMetadata md;
-  try {
-    md = from_proto(a.metadata());
-  } catch (const Error& e) {
-    if (first) fail_first(std::current_exception());
+    set_state(PoolState::kError, a.producer_pid, error);
     return;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (mapping != current) last_seen_.store(0, std::memory_order_relaxed);
     mapping_ = mapping;
-    pool_md_ = std::move(md);
-    producer_pid_ = a.producer_pid();
+    pool_md_ = a.metadata;
+    producer_pid_ = a.producer_pid;
     error_.clear();
   }
   if (current && current != mapping) wake_waiters(*current);
-  set_state(a.producer_pid() != 0 ? PoolState::kLive : PoolState::kProducerGone, a.producer_pid(),
-            "");
+  set_state(a.producer_pid != 0 ? PoolState::kLive : PoolState::kProducerGone, a.producer_pid, "");
 }
 
-bool Consumer::Impl::on_stream_end(const grpc::Status& status) {
+bool Consumer::Impl::on_stream_end(const Status& status) {
   bool first;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -159,7 +149,7 @@ bool Consumer::Impl::on_stream_end(const grpc::Status& status) {
     }
     return false;
   }
-  return options_.reconnect && status.error_code() != grpc::StatusCode::INVALID_ARGUMENT;
+  return options_.reconnect && status.code() != StatusCode::kInvalidArgument;
 }
 
 void Consumer::Impl::deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Frame& buf) {
@@ -214,7 +204,7 @@ void Consumer::Impl::run_futex_thread() {
         wait_for_seq_after(*m, delivered, std::chrono::milliseconds(200), &futex_stop_);
     if (latest <= delivered) continue;
     const uint64_t keep =
-        std::min<uint64_t>(options_.keep_last == 0 ? 10 : options_.keep_last, m->slot_count());
+        std::min<uint64_t>(keep_last_or_default(options_.keep_last), m->slot_count());
     // More than keep_last behind: the oldest are skipped, as the daemon
     // drops the oldest events of a stream consumer that falls behind.
     const uint64_t first = std::max(delivered + 1, latest >= keep ? latest - keep + 1 : 1);

@@ -12,7 +12,7 @@
 
 #include "buffer_pool.h"
 #include "connection.h"
-#include "pool_mapping.h"
+#include "pool/mapping.h"
 #include "subscription.h"
 #include "tensoripc/consumer.h"
 
@@ -40,14 +40,14 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   void cleanup();
 
   // Subscription::Handler
-  void on_event(const v1::SubscribeEvent& event) override;
-  bool on_stream_end(const grpc::Status& status) override;
+  void on_event(const StreamEvent& event) override;
+  bool on_stream_end(const Status& status) override;
 
  private:
   // The mapping to read, or null when there is nothing to read; throws when
   // the consumer is closed or in error.
   std::shared_ptr<PoolMapping> current_mapping(const char* what) const;
-  void on_attached(const v1::PoolAttached& attached);
+  void on_attached(const PoolEvent& attached);
   void set_state(PoolState state, int pid, std::string message);
   void fail_first(std::exception_ptr error);
   void note_seen(uint64_t seq);
@@ -63,7 +63,6 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   void run_futex_thread();
 
   PoolMetadata expected_;
-  v1::PoolMetadata expected_proto_;
   Shape frame_shape_;  // expected_.shape, made once
   const ConsumerOptions options_;
   std::shared_ptr<Connection> conn_;

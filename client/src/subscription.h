@@ -1,53 +1,59 @@
-// A Subscribe stream on its own thread, re-subscribed with back-off when the
-// daemon goes away (restart), until stopped.
+// A Subscribe stream kept up on its own thread: re-subscribed with back-off
+// when the daemon goes away (restart), until stopped.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <thread>
 
+#include "common/status.h"
 #include "connection.h"
-#include "tensoripc/v1/broker.grpc.pb.h"
+#include "pool/broker.h"
+#include "session_loop.h"
 
 namespace tensoripc {
 
-// Owns the thread and the stream; calls its handler on that thread.
-// stop() (or the destructor) cancels the stream and joins; it must not be
-// called from the handler. Thread-safe.
+// What a subscription asks for.
+struct SubscribeRequest {
+  std::string name;
+  uint32_t keep_last = 0;  // 0: the default
+  int32_t pid = 0;
+};
+
+// Owns the thread (a SessionLoop) and the stream; calls its handler on that
+// thread. stop() (or the destructor) cancels the stream and joins; it must
+// not be called from the handler. Thread-safe.
 class Subscription {
  public:
   class Handler {
    public:
     virtual ~Handler() = default;
-    virtual void on_event(const v1::SubscribeEvent& event) = 0;
-    // The stream ended; return whether to subscribe again.
-    virtual bool on_stream_end(const grpc::Status& status) = 0;
+    virtual void on_event(const StreamEvent& event) = 0;
+    // The stream ended (or an event could not be read); return whether to
+    // subscribe again.
+    virtual bool on_stream_end(const Status& status) = 0;
   };
 
-  Subscription(std::shared_ptr<Connection> connection, v1::SubscribeRequest request,
-               Handler* handler, std::chrono::milliseconds backoff_max);
+  Subscription(std::shared_ptr<Connection> connection, SubscribeRequest request, Handler* handler,
+               std::chrono::milliseconds backoff_max);
   ~Subscription();
 
   void stop();
-  std::thread::id thread_id() const { return thread_.get_id(); }
+  std::thread::id thread_id() const { return loop_.thread_id(); }
 
  private:
-  void run();
+  SessionLoop::Outcome run_once();
+  void cancel();
 
-  std::shared_ptr<Connection> connection_;
-  const v1::SubscribeRequest request_;
-  Handler* handler_;
-  const std::chrono::milliseconds backoff_max_;
+  const std::shared_ptr<Connection> connection_;
+  const SubscribeRequest request_;
+  Handler* const handler_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;                     // guarded by mu_
-  std::unique_ptr<grpc::ClientContext> ctx_;  // guarded by mu_
-  std::thread thread_;
+  std::mutex mu_;                             // guards ctx_
+  std::unique_ptr<grpc::ClientContext> ctx_;  // the stream in progress
+  SessionLoop loop_;                          // last: its thread uses the members above
 };
 
 }  // namespace tensoripc

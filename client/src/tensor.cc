@@ -4,12 +4,12 @@
 #include <cstring>
 #include <utility>
 
+#include "buffer_pool.h"
+#include "pool/model.h"
 #include "tensoripc/error.h"
 
 namespace tensoripc {
 namespace {
-
-constexpr size_t kAlignment = 64;
 
 // Owns what a DLManagedTensor points at until its consumer calls the deleter.
 struct DLPackContext {
@@ -40,13 +40,6 @@ DLManagedTensor* make_dlpack(const void* data, DType dtype, const Shape& shape, 
   ctx->managed.manager_ctx = ctx;
   ctx->managed.deleter = delete_dlpack_context;
   return &ctx->managed;
-}
-
-std::shared_ptr<void> allocate(size_t nbytes) {
-  const size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
-  if (!p) throw std::bad_alloc();
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }
 
 }  // namespace
@@ -86,14 +79,7 @@ Shape Shape::prepend(int64_t dim) const {
   return out;
 }
 
-std::string Shape::to_string() const {
-  std::string s = "[";
-  for (size_t i = 0; i < ndim_; ++i) {
-    if (i) s += ", ";
-    s += std::to_string(dims_[i]);
-  }
-  return s + "]";
-}
+std::string Shape::to_string() const { return format_shape(data(), ndim()); }
 
 bool Shape::operator==(const Shape& o) const {
   if (ndim_ != o.ndim_) return false;
@@ -149,7 +135,7 @@ DLManagedTensor* TensorView::to_dlpack(std::shared_ptr<const void> keep_alive) c
 
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(shape) {
   const size_t n = nbytes();
-  storage_ = allocate(n);
+  storage_ = allocate_buffer(n);
   data_ = storage_.get();
   std::memset(data_, 0, n);
 }
@@ -183,7 +169,7 @@ Tensor Tensor::copy_of(const TensorView& view) {
   Tensor t;
   t.dtype_ = view.dtype();
   t.shape_ = view.shape();
-  t.storage_ = allocate(view.nbytes());
+  t.storage_ = allocate_buffer(view.nbytes());
   t.data_ = t.storage_.get();
   if (view.nbytes() > 0) std::memcpy(t.data_, view.data(), view.nbytes());
   return t;

@@ -12,9 +12,9 @@
 #include <thread>
 
 #include "client_fixture.h"
-#include "common/pool_layout.h"
 #include "common/shm.h"
 #include "frame_pattern.h"
+#include "pool/layout.h"
 
 namespace tensoripc::testing {
 namespace {
@@ -216,11 +216,8 @@ TEST_F(ClientTest, WaitForFrameFollowsThePoolAcrossARemap) {
   // The pool goes (deleted) and comes back as a new segment, new generation:
   // the waiter must follow it instead of sleeping on the old mapping.
   first->cleanup();
-  grpc::ClientContext ctx;
-  v1::DeletePoolRequest del;
-  del.set_name("remap");
-  v1::DeletePoolResponse resp;
-  ASSERT_TRUE(daemon_->stub()->DeletePool(&ctx, del, &resp).ok());
+  ChildProcess del({TIPC_BROKER_HELPER, daemon_->socket_path(), "remap", "delete"});
+  ASSERT_TRUE(del.wait_for_line("DELETED", seconds(10)).has_value());
   ASSERT_TRUE(eventually([&] { return consumer.status().state == PoolState::kRemoved; }));
   Producer second(md, producer_options());
   ASSERT_TRUE(eventually([&] { return consumer.status().state == PoolState::kLive; }));

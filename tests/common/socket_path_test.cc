@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tests/support/process.h"
+#include "tests/support/child_process.h"
 
 namespace tensoripc {
 namespace {

@@ -1,7 +1,8 @@
 #include "tests/daemon/broker_client.h"
 
 #include "common/clock.h"
-#include "common/pool_layout.h"
+#include "pool/ring.h"
+#include "proto/wire.h"
 
 namespace tensoripc::testing {
 
@@ -32,32 +33,19 @@ grpc::Status TestProducer::claim(const v1::PoolMetadata& md, int32_t pid) {
   v1::ProducerEvent ev;
   if (!stream_->Read(&ev)) return wait_end();
   granted_ = ev.granted();
-  if (granted_.layout().memory_kind() == v1::MEMORY_KIND_HOST) {
-    auto file = ShmFile::open(granted_.layout().shm_name(), true);
-    if (file.ok()) {
-      auto map = Mapping::map(*file, 0, granted_.layout().segment_size(),
-                              Mapping::Access::kReadWrite, false);
-      if (map.ok()) map_ = std::move(*map);
-    }
+  auto grant = wire::from_proto(granted_);
+  if (grant.ok() && grant->layout.memory_kind == MemoryKind::kHost) {
+    auto mapping = PoolMapping::open(grant->layout, grant->metadata, PoolMapping::Role::kProducer);
+    if (mapping.ok()) mapping_ = std::move(*mapping);
   }
   return grpc::Status::OK;
 }
 
 bool TestProducer::publish(uint64_t seq) {
-  const uint32_t slot = static_cast<uint32_t>(seq % granted_.layout().slot_count());
-  const int64_t now = realtime_ns();
-  if (map_) {
-    Layout l;
-    l.slots_offset = granted_.layout().slots_offset();
-    SlotHeader& s = slots_of(map_.data(), l)[slot];
-    const uint64_t odd = slot_write_begin(s);
-    slot_write_end(s, odd, seq, now);
-    header_of(map_.data())->latest_seq.store(seq, std::memory_order_release);
-  }
+  FrameStamp frame{seq, seq % granted_.layout().slot_count(), realtime_ns()};
+  if (mapping_) frame = write_frame(*mapping_, seq, nullptr);
   v1::ProducerMessage msg;
-  msg.mutable_published()->set_seq(seq);
-  msg.mutable_published()->set_slot(slot);
-  msg.mutable_published()->set_timestamp_ns(now);
+  wire::to_proto(frame, msg.mutable_published());
   return stream_->Write(msg);
 }
 

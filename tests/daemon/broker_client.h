@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/shm.h"
+#include "pool/mapping.h"
 #include "tensoripc/v1/broker.grpc.pb.h"
 
 namespace tensoripc::testing {
@@ -36,8 +36,9 @@ class TestProducer {
   grpc::Status claim(const v1::PoolMetadata& md, int32_t pid = ::getpid());
   const v1::PoolGranted& granted() const { return granted_; }
 
-  // Does what a producer does for frame `seq`: the slot's seqlock write and
-  // header.latest_seq in the mapped segment, then the Published notice.
+  // Does what a producer does for frame `seq`: the ring's write
+  // (pool/ring.h: the slot's seqlock, header.latest_seq, the futex wake) in
+  // the mapped segment, then the Published notice.
   bool publish(uint64_t seq);
   // Sends any message, for the tests of bad input.
   bool send(const v1::ProducerMessage& msg);
@@ -51,7 +52,7 @@ class TestProducer {
   grpc::ClientContext ctx_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::ProducerMessage, v1::ProducerEvent>> stream_;
   v1::PoolGranted granted_;
-  Mapping map_;
+  std::shared_ptr<PoolMapping> mapping_;  // null unless a host pool was granted
   bool finished_ = false;
   grpc::Status status_;
 };

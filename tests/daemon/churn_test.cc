@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tests/daemon/broker_client.h"
+#include "tests/support/broker_stub.h"
 #include "tests/support/process.h"
 
 namespace tensoripc::testing {
@@ -28,7 +29,7 @@ TEST(DaemonChurn, ClientsComingAndGoingLeaveNothingBehind) {
 
   for (int i = 0; i < 3; ++i) {
     threads.emplace_back([&, i] {
-      auto stub = daemon.stub();
+      auto stub = broker_stub(daemon);
       std::mt19937 rng(i);
       while (!stop) {
         TestProducer p(*stub);
@@ -51,7 +52,7 @@ TEST(DaemonChurn, ClientsComingAndGoingLeaveNothingBehind) {
   }
   for (int i = 0; i < 3; ++i) {
     threads.emplace_back([&, i] {
-      auto stub = daemon.stub();
+      auto stub = broker_stub(daemon);
       std::mt19937 rng(100 + i);
       while (!stop) {
         TestSubscriber s(*stub, topics[rng() % topics.size()], 1 + rng() % 4, rng() % 2 == 0);
@@ -60,7 +61,7 @@ TEST(DaemonChurn, ClientsComingAndGoingLeaveNothingBehind) {
     });
   }
   threads.emplace_back([&] {
-    auto stub = daemon.stub();
+    auto stub = broker_stub(daemon);
     std::mt19937 rng(7);
     while (!stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 30));
@@ -79,7 +80,7 @@ TEST(DaemonChurn, ClientsComingAndGoingLeaveNothingBehind) {
   EXPECT_GT(granted.load(), 10);
 
   ASSERT_TRUE(daemon.process().running());
-  auto stub = daemon.stub();
+  auto stub = broker_stub(daemon);
   EXPECT_TRUE(eventually([&] {
     grpc::ClientContext ctx;
     v1::ListPoolsResponse resp;

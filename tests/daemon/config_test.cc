@@ -33,12 +33,12 @@ TEST(DaemonConfig, Defaults) {
   const Config& c = *out.config;
   EXPECT_FALSE(c.socket_path.empty());
   EXPECT_EQ(c.socket_mode, 0660u);
-  EXPECT_EQ(c.shm_prefix, "tensoripc.");
-  EXPECT_EQ(c.shm_mode, 0660u);
+  EXPECT_EQ(c.registry.shm_prefix, "tensoripc.");
+  EXPECT_EQ(c.registry.shm_mode, 0660u);
   EXPECT_EQ(c.log_level, "info");
-  EXPECT_EQ(c.max_pools, 256u);
-  EXPECT_EQ(c.max_pool_bytes, 4ULL << 30);
-  EXPECT_EQ(c.retention, Retention::kKeep);
+  EXPECT_EQ(c.registry.max_pools, 256u);
+  EXPECT_EQ(c.registry.max_pool_bytes, 4ULL << 30);
+  EXPECT_EQ(c.registry.retention, Retention::kKeep);
   EXPECT_TRUE(c.config_file.empty());
 }
 
@@ -50,18 +50,18 @@ TEST(DaemonConfig, Flags) {
   const Config& c = *out.config;
   EXPECT_EQ(c.socket_path, "/tmp/x.sock");
   EXPECT_EQ(c.socket_mode, 0600u);
-  EXPECT_EQ(c.shm_prefix, "t1.");
-  EXPECT_EQ(c.shm_mode, 0640u);
+  EXPECT_EQ(c.registry.shm_prefix, "t1.");
+  EXPECT_EQ(c.registry.shm_mode, 0640u);
   EXPECT_EQ(c.log_level, "debug");
-  EXPECT_EQ(c.max_pools, 8u);
-  EXPECT_EQ(c.max_pool_bytes, 512ULL << 20);
-  EXPECT_EQ(c.retention, Retention::kRemove);
+  EXPECT_EQ(c.registry.max_pools, 8u);
+  EXPECT_EQ(c.registry.max_pool_bytes, 512ULL << 20);
+  EXPECT_EQ(c.registry.retention, Retention::kRemove);
 }
 
 TEST(DaemonConfig, TheLastOfARepeatedFlagWins) {
   ParseOutcome out = parse({"--shm-prefix", "a.", "--shm-prefix", "b."});
   ASSERT_TRUE(out.config.has_value());
-  EXPECT_EQ(out.config->shm_prefix, "b.");
+  EXPECT_EQ(out.config->registry.shm_prefix, "b.");
 }
 
 TEST(DaemonConfig, ConfigFileAndFlagsWin) {
@@ -73,9 +73,9 @@ TEST(DaemonConfig, ConfigFileAndFlagsWin) {
                                       "socket-mode = \"0600\"\n");
   ParseOutcome out = parse({"--config", path, "--max-pools", "3"});
   ASSERT_TRUE(out.config.has_value());
-  EXPECT_EQ(out.config->shm_prefix, "fromfile.");
-  EXPECT_EQ(out.config->max_pools, 3u);
-  EXPECT_EQ(out.config->retention, Retention::kRemove);
+  EXPECT_EQ(out.config->registry.shm_prefix, "fromfile.");
+  EXPECT_EQ(out.config->registry.max_pools, 3u);
+  EXPECT_EQ(out.config->registry.retention, Retention::kRemove);
   EXPECT_EQ(out.config->socket_mode, 0600u);
   EXPECT_EQ(out.config->config_file, path);
 }
@@ -85,7 +85,7 @@ TEST(DaemonConfig, SystemConfigFileIsReadWhenPresent) {
   const std::string path = write_file(dir, "shm-prefix = \"system.\"\n");
   ParseOutcome out = parse({}, path);
   ASSERT_TRUE(out.config.has_value());
-  EXPECT_EQ(out.config->shm_prefix, "system.");
+  EXPECT_EQ(out.config->registry.shm_prefix, "system.");
 }
 
 TEST(DaemonConfig, BadSettingsExitWithCode2) {
@@ -138,6 +138,13 @@ TEST(DaemonConfig, ModesAndSizes) {
   EXPECT_FALSE(parse_byte_size("G"));
   EXPECT_FALSE(parse_byte_size("1.5G"));
   EXPECT_FALSE(parse_byte_size("18446744073709551616"));
+  // What the help shows as a default reads back as that default.
+  for (uint64_t v : {uint64_t{4} << 30, uint64_t{512} << 20, uint64_t{1000}, uint64_t{1} << 40,
+                     uint64_t{3} << 10}) {
+    EXPECT_EQ(parse_byte_size(format_byte_size(v)), v) << format_byte_size(v);
+  }
+  EXPECT_EQ(format_byte_size(4ULL << 30), "4GiB");
+  EXPECT_EQ(format_byte_size(1000), "1000");
 }
 
 }  // namespace

@@ -12,22 +12,21 @@
 namespace tensoripc::daemon {
 namespace {
 
-std::shared_ptr<const v1::SubscribeEvent> removed(const std::string& why) {
-  auto ev = std::make_shared<v1::SubscribeEvent>();
-  ev->mutable_removed()->set_reason(why);
+std::shared_ptr<const PoolEvent> removed(const std::string& why) {
+  auto ev = std::make_shared<PoolEvent>();
+  ev->kind = PoolEvent::Kind::kRemoved;
+  ev->reason = why;
   return ev;
 }
 
 // Drains the queue: "F<seq>/<dropped>" or "L<reason>/<dropped>" per event.
 std::vector<std::string> drain(EventQueue& q) {
   std::vector<std::string> out;
-  v1::SubscribeEvent ev;
-  bool frame = false;
-  while (q.pop(&ev, &frame)) {
-    EXPECT_EQ(frame, ev.has_frame());
-    out.push_back(frame
-                      ? "F" + std::to_string(ev.frame().seq()) + "/" + std::to_string(ev.dropped())
-                      : "L" + ev.removed().reason() + "/" + std::to_string(ev.dropped()));
+  StreamEvent ev;
+  while (q.pop(&ev)) {
+    out.push_back(ev.is_frame()
+                      ? "F" + std::to_string(ev.frame.seq) + "/" + std::to_string(ev.dropped)
+                      : "L" + ev.lifecycle->reason + "/" + std::to_string(ev.dropped));
   }
   return out;
 }
@@ -66,25 +65,23 @@ TEST(DaemonEventQueue, LifecycleEventsAreNeverDroppedAndKeepTheirPlace) {
 TEST(DaemonEventQueue, DroppedIsStampedAsOfEachPop) {
   EventQueue q(1);
   q.push_frame({1, 0, 0});
-  v1::SubscribeEvent ev;
-  bool frame = false;
-  ASSERT_TRUE(q.pop(&ev, &frame));
-  EXPECT_EQ(ev.dropped(), 0u);
+  StreamEvent ev;
+  ASSERT_TRUE(q.pop(&ev));
+  EXPECT_EQ(ev.dropped, 0u);
   q.push_frame({2, 0, 0});
   q.push_frame({3, 0, 0});
-  ASSERT_TRUE(q.pop(&ev, &frame));
-  EXPECT_EQ(ev.frame().seq(), 3u);
-  EXPECT_EQ(ev.dropped(), 1u);
-  EXPECT_FALSE(q.pop(&ev, &frame));
+  ASSERT_TRUE(q.pop(&ev));
+  EXPECT_EQ(ev.frame.seq, 3u);
+  EXPECT_EQ(ev.dropped, 1u);
+  EXPECT_FALSE(q.pop(&ev));
 }
 
 TEST(DaemonEventQueue, LifecycleBacklogIsBounded) {
   EventQueue q(1);
   for (size_t i = 0; i < kMaxLifecycleBacklog; ++i) ASSERT_TRUE(q.push_lifecycle(removed("x")));
   EXPECT_FALSE(q.push_lifecycle(removed("one too many")));
-  v1::SubscribeEvent ev;
-  bool frame = false;
-  ASSERT_TRUE(q.pop(&ev, &frame));
+  StreamEvent ev;
+  ASSERT_TRUE(q.pop(&ev));
   EXPECT_TRUE(q.push_lifecycle(removed("room again")));
 }
 

@@ -13,9 +13,10 @@
 #include <iostream>
 #include <thread>
 
-#include "common/pool_layout.h"
 #include "common/shm.h"
+#include "pool/layout.h"
 #include "tests/daemon/broker_client.h"
+#include "tests/support/broker_stub.h"
 #include "tests/support/process.h"
 
 namespace tensoripc::testing {
@@ -48,13 +49,13 @@ std::vector<v1::PoolInfo> list_pools(v1::Broker::Stub& stub) {
 }
 
 std::vector<std::string> helper_argv(DaemonProcess& d, const std::string& pool, int notices = 0) {
-  return {CLAIM_HELPER_BINARY, d.socket_path(), pool, std::to_string(notices)};
+  return {TIPC_BROKER_HELPER, d.socket_path(), pool, std::to_string(notices)};
 }
 
 class DaemonIntegration : public ::testing::Test {
  protected:
   DaemonProcess daemon_;
-  std::unique_ptr<v1::Broker::Stub> stub_ = daemon_.stub();
+  std::unique_ptr<v1::Broker::Stub> stub_ = broker_stub(daemon_);
 };
 
 TEST_F(DaemonIntegration, OneProducerPerTopicAndTheLeaseDiesWithTheProcess) {
@@ -308,7 +309,7 @@ TEST_F(DaemonIntegration, ListGetAndDelete) {
 
 TEST(DaemonIntegrationLimits, BadInputsAreRefusedAndCreateNothing) {
   DaemonProcess daemon({"--max-pool-bytes", "1M", "--max-pools", "1"});
-  auto stub = daemon.stub();
+  auto stub = broker_stub(daemon);
   struct Case {
     std::string what;
     v1::PoolMetadata md;
@@ -423,7 +424,7 @@ TEST_F(DaemonIntegration, SurvivesGarbage) {
     EXPECT_TRUE(p.close().ok());
   }
   {  // Bytes that are not a protobuf message, on a unary method.
-    grpc::GenericStub generic(daemon_.channel());
+    grpc::GenericStub generic(broker_channel(daemon_));
     grpc::ClientContext ctx;
     grpc::Slice slice(std::string("\xff\xff\xff\xff garbage"));
     grpc::ByteBuffer req(&slice, 1);

@@ -13,10 +13,11 @@
 #include <filesystem>
 #include <iostream>
 
-#include "common/pool_layout.h"
 #include "common/shm.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "pool/layout.h"
 #include "tests/daemon/broker_client.h"
+#include "tests/support/broker_stub.h"
 #include "tests/support/process.h"
 
 namespace tensoripc::testing {
@@ -115,7 +116,7 @@ std::vector<std::string> strings_of(const UnknownFieldSet& set, int field) {
 
 TEST(DaemonLifecycle, HealthServingAndReflectionDescribesTheServices) {
   DaemonProcess daemon;
-  auto health = grpc::health::v1::Health::NewStub(daemon.channel());
+  auto health = grpc::health::v1::Health::NewStub(broker_channel(daemon));
   for (const char* service : {"", "tensoripc.v1.Broker"}) {
     grpc::ClientContext ctx;
     grpc::health::v1::HealthCheckRequest req;
@@ -126,7 +127,7 @@ TEST(DaemonLifecycle, HealthServingAndReflectionDescribesTheServices) {
   }
 
   // list_services (field 7) -> list_services_response (6) { service (1) { name (1) } }
-  auto listed = reflect(daemon.channel(), 7, "");
+  auto listed = reflect(broker_channel(daemon), 7, "");
   ASSERT_TRUE(listed);
   std::vector<std::string> names;
   for (const auto& lsr : strings_of(*listed, 6)) {
@@ -143,7 +144,7 @@ TEST(DaemonLifecycle, HealthServingAndReflectionDescribesTheServices) {
 
   // file_containing_symbol (4) -> file_descriptor_response (4) { file_descriptor_proto (1) }
   for (const std::string symbol : {"tensoripc.v1.Broker", "grpc.health.v1.Health"}) {
-    auto described = reflect(daemon.channel(), 4, symbol);
+    auto described = reflect(broker_channel(daemon), 4, symbol);
     ASSERT_TRUE(described) << symbol;
     EXPECT_TRUE(strings_of(*described, 7).empty()) << symbol << " answered with an error";
     bool found = false;
@@ -185,7 +186,7 @@ TEST(DaemonLifecycle, ASecondDaemonDoesNotStealTheSocket) {
   auto st = second.wait(std::chrono::seconds(20));
   ASSERT_TRUE(st);
   EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 1);
-  auto stub = first.stub();
+  auto stub = broker_stub(first);
   grpc::ClientContext ctx;
   v1::ListPoolsResponse resp;
   EXPECT_TRUE(stub->ListPools(&ctx, v1::ListPoolsRequest(), &resp).ok());
@@ -201,7 +202,7 @@ TEST(DaemonLifecycle, BadFlagsExitWithCode2) {
 
 TEST(DaemonLifecycle, SigtermWithRetentionRemoveLeavesNoSocketAndNoSegment) {
   DaemonProcess daemon({"--retention", "remove"});
-  auto stub = daemon.stub();
+  auto stub = broker_stub(daemon);
   TestProducer producer(*stub);
   ASSERT_TRUE(producer.claim(pool_metadata("cam")).ok());
   ASSERT_TRUE(producer.publish(1));
@@ -228,7 +229,7 @@ TEST(DaemonLifecycle, SigtermWithKeepLeavesValidPoolsThatARestartAdopts) {
   const std::string prefix = first.shm_prefix();
   uint64_t generation = 0;
   {
-    auto stub = first.stub();
+    auto stub = broker_stub(first);
     TestProducer cam(*stub);
     ASSERT_TRUE(cam.claim(pool_metadata("cam", {8, 8}, "uint16", 3)).ok());
     generation = cam.granted().layout().generation();
@@ -255,7 +256,7 @@ TEST(DaemonLifecycle, SigtermWithKeepLeavesValidPoolsThatARestartAdopts) {
   std::filesystem::copy_file("/dev/shm/" + prefix + "idle", "/dev/shm/" + prefix + "misnamed");
 
   DaemonProcess second({"--shm-prefix", prefix});
-  auto stub = second.stub();
+  auto stub = broker_stub(second);
   left = first.segments();
   std::sort(left.begin(), left.end());
   EXPECT_EQ(left, (std::vector<std::string>{"/" + prefix + "cam", "/" + prefix + "idle"}));
@@ -297,10 +298,10 @@ TEST(DaemonLifecycle, SigtermWithKeepLeavesValidPoolsThatARestartAdopts) {
 // daemon promptly and cleanly.
 TEST(DaemonLifecycle, SigtermEndsEvenWithAFrozenSubscriber) {
   DaemonProcess daemon({"--retention", "remove"});
-  auto stub = daemon.stub();
+  auto stub = broker_stub(daemon);
   TestProducer producer(*stub);
   ASSERT_TRUE(producer.claim(pool_metadata("cam")).ok());
-  ChildProcess frozen({CLAIM_HELPER_BINARY, daemon.socket_path(), "cam", "subscribe"});
+  ChildProcess frozen({TIPC_BROKER_HELPER, daemon.socket_path(), "cam", "subscribe"});
   ASSERT_TRUE(frozen.wait_for_line("SUBSCRIBED", std::chrono::seconds(10)));
   frozen.signal(SIGSTOP);
   for (uint64_t s = 1; s <= 60000; ++s) ASSERT_TRUE(producer.publish(s));

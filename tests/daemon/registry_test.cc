@@ -13,9 +13,11 @@
 #include <thread>
 #include <vector>
 
-#include "common/pool_identity.h"
-#include "common/pool_layout.h"
 #include "common/shm.h"
+#include "daemon/event_queue.h"
+#include "pool/layout.h"
+#include "pool/model.h"
+#include "proto/wire.h"
 
 namespace tensoripc::daemon {
 namespace {
@@ -25,32 +27,44 @@ namespace {
 class RecordingSink final : public EventSink {
  public:
   explicit RecordingSink(uint32_t keep_last = 64) : queue_(keep_last) {}
-  void push_frame(const FrameNotice& f) override { queue_.push_frame(f); }
-  void push_lifecycle(std::shared_ptr<const v1::SubscribeEvent> ev) override {
+  void push_frame(const FrameStamp& f) override { queue_.push_frame(f); }
+  void push_lifecycle(std::shared_ptr<const PoolEvent> ev) override {
     queue_.push_lifecycle(std::move(ev));
   }
   void close(const Status& s) override { closed = s; }
-  void stats(v1::SubscriberStats* out) const override {
-    out->set_keep_last(queue_.keep_last());
-    out->set_dropped(queue_.dropped());
-    out->set_queued(queue_.queued_frames());
+  SubscriberStats stats() const override {
+    SubscriberStats s;
+    s.keep_last = queue_.keep_last();
+    s.dropped = queue_.dropped();
+    s.queued = queue_.queued_frames();
+    return s;
   }
 
   // "attached(pid)", "waiting", "frame(seq)", "gone(pid,kept)", "removed".
   std::vector<std::string> take() {
     std::vector<std::string> out;
-    v1::SubscribeEvent ev;
-    bool frame = false;
-    while (queue_.pop(&ev, &frame)) {
-      if (ev.has_attached())
-        out.push_back("attached(" + std::to_string(ev.attached().producer_pid()) + ")");
-      if (ev.has_waiting()) out.push_back("waiting");
-      if (ev.has_frame()) out.push_back("frame(" + std::to_string(ev.frame().seq()) + ")");
-      if (ev.has_producer_gone()) {
-        out.push_back("gone(" + std::to_string(ev.producer_gone().pid()) + "," +
-                      (ev.producer_gone().pool_kept() ? "kept" : "not kept") + ")");
+    StreamEvent ev;
+    while (queue_.pop(&ev)) {
+      if (ev.is_frame()) {
+        out.push_back("frame(" + std::to_string(ev.frame.seq) + ")");
+        continue;
       }
-      if (ev.has_removed()) out.push_back("removed");
+      const PoolEvent& life = *ev.lifecycle;
+      switch (life.kind) {
+        case PoolEvent::Kind::kAttached:
+          out.push_back("attached(" + std::to_string(life.producer_pid) + ")");
+          break;
+        case PoolEvent::Kind::kWaiting:
+          out.push_back("waiting");
+          break;
+        case PoolEvent::Kind::kProducerGone:
+          out.push_back("gone(" + std::to_string(life.producer_pid) + "," +
+                        (life.pool_kept ? "kept" : "not kept") + ")");
+          break;
+        case PoolEvent::Kind::kRemoved:
+          out.push_back("removed");
+          break;
+      }
     }
     return out;
   }
@@ -80,12 +94,16 @@ v1::ClaimPool claim_of(const std::string& name, std::vector<int64_t> shape = {4,
   return c;
 }
 
-v1::Published notice(uint64_t seq, uint32_t history = 4) {
-  v1::Published p;
-  p.set_seq(seq);
-  p.set_slot(static_cast<uint32_t>(seq % history));
-  p.set_timestamp_ns(1000 + static_cast<int64_t>(seq));
-  return p;
+FrameStamp notice(uint64_t seq, uint32_t history = 4) {
+  return FrameStamp{seq, seq % history, 1000 + static_cast<int64_t>(seq)};
+}
+
+// A claim as it comes off the wire: the daemon reads it (proto/wire.h), then
+// the registry decides. What the reading refuses is refused as a claim.
+StatusOr<Grant> claim(Registry& reg, const v1::ClaimPool& c, std::shared_ptr<LeaseHolder> holder) {
+  auto read = wire::from_proto(c);
+  if (!read.ok()) return read.status();
+  return reg.claim(*read, std::move(holder));
 }
 
 class DaemonRegistry : public ::testing::Test {
@@ -108,30 +126,30 @@ class DaemonRegistry : public ::testing::Test {
 TEST_F(DaemonRegistry, ClaimCreatesTheSegmentAndASecondClaimNamesTheHolder) {
   Registry reg(options_);
   auto a = std::make_shared<RecordingHolder>();
-  auto granted = reg.claim(claim_of("cam"), a);
+  auto granted = claim(reg, claim_of("cam"), a);
   ASSERT_TRUE(granted.ok()) << granted.status().message();
-  EXPECT_FALSE(granted->resumed());
-  EXPECT_EQ(granted->latest_seq(), 0u);
-  EXPECT_EQ(granted->metadata().shm_name(), "/" + options_.shm_prefix + "cam");
-  EXPECT_EQ(granted->metadata().creator_pid(), 4242);
-  EXPECT_EQ(granted->metadata().total_size(), 4u * 3 * 4 * 4);
-  EXPECT_NE(granted->layout().generation(), 0u);
+  EXPECT_FALSE(granted->resumed);
+  EXPECT_EQ(granted->latest_seq, 0u);
+  EXPECT_EQ(granted->metadata.shm_name, "/" + options_.shm_prefix + "cam");
+  EXPECT_EQ(granted->metadata.creator_pid, 4242);
+  EXPECT_EQ(granted->metadata.total_size, 4u * 3 * 4 * 4);
+  EXPECT_NE(granted->layout.generation, 0u);
   EXPECT_EQ(segments(), std::vector<std::string>{"/" + options_.shm_prefix + "cam"});
 
   // The segment is real and valid, and records the lease holder.
-  auto file = ShmFile::open(granted->layout().shm_name(), false);
+  auto file = ShmFile::open(granted->layout.shm_name, false);
   ASSERT_TRUE(file.ok());
-  auto map =
-      Mapping::map(*file, 0, granted->layout().segment_size(), Mapping::Access::kRead, false);
+  auto map = Mapping::map(*file, 0, granted->layout.segment_size, Mapping::Access::kRead, false);
   ASSERT_TRUE(map.ok());
   EXPECT_TRUE(check_header(map->data(), map->size()).ok());
   EXPECT_EQ(header_of(map->data())->producer_pid.load(), 4242);
 
   auto b = std::make_shared<RecordingHolder>();
-  auto second = reg.claim(claim_of("cam", {4, 3}, "float32", 4, 777), b);
+  auto second = claim(reg, claim_of("cam", {4, 3}, "float32", 4, 777), b);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(second.status().message(), "topic 'cam' is already published by pid 4242");
+  EXPECT_EQ(second.status().holder_pid(), 4242) << "the pid travels as a field, not only as text";
 }
 
 TEST_F(DaemonRegistry, RacingClaimsOfANewPoolGrantExactlyOne) {
@@ -148,7 +166,7 @@ TEST_F(DaemonRegistry, RacingClaimsOfANewPoolGrantExactlyOne) {
     threads.emplace_back([&, i] {
       ++ready;
       while (ready.load() < kClaimants) std::this_thread::yield();
-      auto r = reg.claim(claim_of("race", {64 << 20}, "uint8", 2, 5000 + i), holders[i]);
+      auto r = claim(reg, claim_of("race", {64 << 20}, "uint8", 2, 5000 + i), holders[i]);
       results[i] = r.status();
     });
   }
@@ -170,7 +188,7 @@ TEST_F(DaemonRegistry, RacingClaimsOfANewPoolGrantExactlyOne) {
 TEST_F(DaemonRegistry, ReleaseFreesTheNameAndSameIdentityResumes) {
   Registry reg(options_);
   auto a = std::make_shared<RecordingHolder>();
-  auto first = reg.claim(claim_of("cam"), a);
+  auto first = claim(reg, claim_of("cam"), a);
   ASSERT_TRUE(first.ok());
   for (uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(reg.publish(a.get(), notice(s)).ok());
   reg.release(a.get());
@@ -178,18 +196,18 @@ TEST_F(DaemonRegistry, ReleaseFreesTheNameAndSameIdentityResumes) {
 
   auto info = reg.get("cam");
   ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->stats().producer_pid(), 0);
-  EXPECT_EQ(info->stats().latest_seq(), 3u);
-  EXPECT_EQ(info->stats().frames_published(), 3u);
+  EXPECT_EQ(info->stats.producer_pid, 0);
+  EXPECT_EQ(info->stats.latest_seq, 3u);
+  EXPECT_EQ(info->stats.frames_published, 3u);
 
   auto b = std::make_shared<RecordingHolder>();
-  auto again = reg.claim(claim_of("cam", {4, 3}, "float32", 4, 99), b);
+  auto again = claim(reg, claim_of("cam", {4, 3}, "float32", 4, 99), b);
   ASSERT_TRUE(again.ok());
-  EXPECT_TRUE(again->resumed());
-  EXPECT_EQ(again->latest_seq(), 3u);
-  EXPECT_EQ(again->layout().generation(), first->layout().generation());
-  EXPECT_EQ(again->metadata().creator_pid(), 4242);  // the creator, not the resumer
-  EXPECT_EQ(reg.get("cam")->stats().producer_pid(), 99);
+  EXPECT_TRUE(again->resumed);
+  EXPECT_EQ(again->latest_seq, 3u);
+  EXPECT_EQ(again->layout.generation, first->layout.generation);
+  EXPECT_EQ(again->metadata.creator_pid, 4242);  // the creator, not the resumer
+  EXPECT_EQ(reg.get("cam")->stats.producer_pid, 99);
   // The sequence continues where the pool was.
   EXPECT_EQ(reg.publish(b.get(), notice(3)).code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(reg.publish(b.get(), notice(4)).ok());
@@ -200,15 +218,15 @@ TEST_F(DaemonRegistry, AnotherIdentityReplacesAFreePool) {
   auto sink = std::make_shared<RecordingSink>();
   ASSERT_TRUE(reg.subscribe("cam", 1, sink).ok());
   auto a = std::make_shared<RecordingHolder>();
-  auto first = reg.claim(claim_of("cam"), a);
+  auto first = claim(reg, claim_of("cam"), a);
   ASSERT_TRUE(first.ok());
   reg.release(a.get());
   auto b = std::make_shared<RecordingHolder>();
-  auto second = reg.claim(claim_of("cam", {8}, "uint8", 2, 51), b);
+  auto second = claim(reg, claim_of("cam", {8}, "uint8", 2, 51), b);
   ASSERT_TRUE(second.ok());
-  EXPECT_FALSE(second->resumed());
-  EXPECT_NE(second->layout().generation(), first->layout().generation());
-  EXPECT_EQ(second->layout().frame_size(), 8u);
+  EXPECT_FALSE(second->resumed);
+  EXPECT_NE(second->layout.generation, first->layout.generation);
+  EXPECT_EQ(second->layout.frame_size, 8u);
   EXPECT_EQ(sink->take(), (std::vector<std::string>{"waiting", "attached(4242)", "gone(4242,kept)",
                                                     "removed", "attached(51)"}));
   EXPECT_EQ(segments().size(), 1u);
@@ -219,7 +237,7 @@ TEST_F(DaemonRegistry, RetentionRemoveUnlinksWhenTheProducerLeaves) {
   Registry reg(options_);
   auto sink = std::make_shared<RecordingSink>();
   auto a = std::make_shared<RecordingHolder>();
-  ASSERT_TRUE(reg.claim(claim_of("cam"), a).ok());
+  ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
   ASSERT_TRUE(reg.subscribe("cam", 1, sink).ok());
   ASSERT_TRUE(reg.publish(a.get(), notice(1)).ok());
   reg.release(a.get());
@@ -251,7 +269,7 @@ TEST_F(DaemonRegistry, InvalidClaimsCreateNothing) {
   };
   for (auto& c : cases) {
     auto holder = std::make_shared<RecordingHolder>();
-    auto r = reg.claim(c.claim, holder);
+    auto r = claim(reg, c.claim, holder);
     ASSERT_FALSE(r.ok()) << c.claim.metadata().name().substr(0, 20);
     EXPECT_EQ(r.status().code(), c.code) << r.status().message();
     EXPECT_FALSE(r.status().message().empty());
@@ -267,25 +285,25 @@ TEST_F(DaemonRegistry, MaxPoolsIsEnforcedButResumeStillWorks) {
   auto a = std::make_shared<RecordingHolder>();
   auto b = std::make_shared<RecordingHolder>();
   auto c = std::make_shared<RecordingHolder>();
-  ASSERT_TRUE(reg.claim(claim_of("a"), a).ok());
-  ASSERT_TRUE(reg.claim(claim_of("b"), b).ok());
-  auto third = reg.claim(claim_of("c"), c);
+  ASSERT_TRUE(claim(reg, claim_of("a"), a).ok());
+  ASSERT_TRUE(claim(reg, claim_of("b"), b).ok());
+  auto third = claim(reg, claim_of("c"), c);
   ASSERT_FALSE(third.ok());
   EXPECT_EQ(third.status().code(), StatusCode::kResourceExhausted);
   EXPECT_NE(third.status().message().find("--max-pools"), std::string::npos);
   reg.release(a.get());
-  EXPECT_TRUE(reg.claim(claim_of("a"), c).ok());
+  EXPECT_TRUE(claim(reg, claim_of("a"), c).ok());
   EXPECT_EQ(segments().size(), 2u);
 }
 
 TEST_F(DaemonRegistry, PublishNoticesAreChecked) {
   Registry reg(options_);
   auto a = std::make_shared<RecordingHolder>();
-  ASSERT_TRUE(reg.claim(claim_of("cam"), a).ok());
+  ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
   EXPECT_TRUE(reg.publish(a.get(), notice(1)).ok());
   EXPECT_EQ(reg.publish(a.get(), notice(1)).code(), StatusCode::kInvalidArgument);
-  v1::Published wrong_slot = notice(2);
-  wrong_slot.set_slot(3);
+  FrameStamp wrong_slot = notice(2);
+  wrong_slot.slot = 3;
   Status s = reg.publish(a.get(), wrong_slot);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("slot 2"), std::string::npos) << s.message();
@@ -299,14 +317,14 @@ TEST_F(DaemonRegistry, SubscribersSeeEventsInOrder) {
   auto early = std::make_shared<RecordingSink>();
   ASSERT_TRUE(reg.subscribe("cam", 10, early).ok());
   auto a = std::make_shared<RecordingHolder>();
-  ASSERT_TRUE(reg.claim(claim_of("cam"), a).ok());
+  ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
   for (uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(reg.publish(a.get(), notice(s)).ok());
   auto late = std::make_shared<RecordingSink>();
   ASSERT_TRUE(reg.subscribe("cam", 11, late).ok());
   ASSERT_TRUE(reg.publish(a.get(), notice(4)).ok());
   reg.release(a.get());
   auto b = std::make_shared<RecordingHolder>();
-  ASSERT_TRUE(reg.claim(claim_of("cam", {4, 3}, "float32", 4, 5000), b).ok());
+  ASSERT_TRUE(claim(reg, claim_of("cam", {4, 3}, "float32", 4, 5000), b).ok());
   ASSERT_TRUE(reg.remove("cam", true).ok());
   EXPECT_EQ(early->take(),
             (std::vector<std::string>{"waiting", "attached(4242)", "frame(1)", "frame(2)",
@@ -326,40 +344,40 @@ TEST_F(DaemonRegistry, DropsAreCountedPerSubscriberAndInTotal) {
   ASSERT_TRUE(reg.subscribe("cam", 21, slow).ok());
   ASSERT_TRUE(reg.subscribe("cam", 22, fast).ok());
   auto a = std::make_shared<RecordingHolder>();
-  ASSERT_TRUE(reg.claim(claim_of("cam"), a).ok());
+  ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
   for (uint64_t s = 1; s <= 10; ++s) ASSERT_TRUE(reg.publish(a.get(), notice(s)).ok());
 
   auto info = reg.get("cam");
   ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->stats().subscribers(), 2u);
-  EXPECT_EQ(info->stats().dropped(), 8u);
-  ASSERT_EQ(info->stats().subscriber_size(), 2);
-  for (const auto& s : info->stats().subscriber()) {
-    if (s.pid() == 21) {
-      EXPECT_EQ(s.keep_last(), 2u);
-      EXPECT_EQ(s.dropped(), 8u);
-      EXPECT_EQ(s.queued(), 2u);
+  EXPECT_EQ(info->stats.subscribers, 2u);
+  EXPECT_EQ(info->stats.dropped, 8u);
+  ASSERT_EQ(info->stats.subscriber.size(), 2);
+  for (const auto& s : info->stats.subscriber) {
+    if (s.pid == 21) {
+      EXPECT_EQ(s.keep_last, 2u);
+      EXPECT_EQ(s.dropped, 8u);
+      EXPECT_EQ(s.queued, 2u);
     } else {
-      EXPECT_EQ(s.pid(), 22);
-      EXPECT_EQ(s.dropped(), 0u);
-      EXPECT_EQ(s.queued(), 10u);
+      EXPECT_EQ(s.pid, 22);
+      EXPECT_EQ(s.dropped, 0u);
+      EXPECT_EQ(s.queued, 10u);
     }
   }
   reg.unsubscribe(slow.get());
   reg.unsubscribe(slow.get());  // idempotent
   info = reg.get("cam");
-  EXPECT_EQ(info->stats().subscribers(), 1u);
-  EXPECT_EQ(info->stats().dropped(), 8u);  // drops of a subscriber that left still count
-  EXPECT_EQ(info->stats().frames_published(), 10u);
-  EXPECT_GT(info->stats().rate_hz(), 0.0);
-  EXPECT_GT(info->stats().last_publish_unix_ns(), 0);
-  EXPECT_GT(info->stats().created_unix_ns(), 0);
+  EXPECT_EQ(info->stats.subscribers, 1u);
+  EXPECT_EQ(info->stats.dropped, 8u);  // drops of a subscriber that left still count
+  EXPECT_EQ(info->stats.frames_published, 10u);
+  EXPECT_GT(info->stats.rate_hz, 0.0);
+  EXPECT_GT(info->stats.last_publish_unix_ns, 0);
+  EXPECT_GT(info->stats.created_unix_ns, 0);
 }
 
 TEST_F(DaemonRegistry, DeletingAHeldPoolNeedsForce) {
   Registry reg(options_);
   auto a = std::make_shared<RecordingHolder>();
-  ASSERT_TRUE(reg.claim(claim_of("cam"), a).ok());
+  ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
   Status s = reg.remove("cam", false);
   EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(s.message().find("pid 4242"), std::string::npos);
@@ -381,16 +399,16 @@ TEST_F(DaemonRegistry, ShutdownEndsEverythingAndKeepLeavesValidSegments) {
     Registry reg(options_);
     auto a = std::make_shared<RecordingHolder>();
     auto sink = std::make_shared<RecordingSink>();
-    auto granted = reg.claim(claim_of("cam"), a);
+    auto granted = claim(reg, claim_of("cam"), a);
     ASSERT_TRUE(granted.ok());
-    shm_name = granted->layout().shm_name();
+    shm_name = granted->layout.shm_name;
     ASSERT_TRUE(reg.subscribe("cam", 1, sink).ok());
     reg.shutdown();
     ASSERT_TRUE(a->revoked && sink->closed);
     EXPECT_EQ(a->revoked->code(), StatusCode::kUnavailable);
     EXPECT_EQ(sink->closed->code(), StatusCode::kUnavailable);
     auto late = std::make_shared<RecordingHolder>();
-    EXPECT_EQ(reg.claim(claim_of("x"), late).status().code(), StatusCode::kUnavailable);
+    EXPECT_EQ(claim(reg, claim_of("x"), late).status().code(), StatusCode::kUnavailable);
     reg.finish_segments();
   }
   ASSERT_EQ(segments(), std::vector<std::string>{shm_name});
@@ -405,7 +423,7 @@ TEST_F(DaemonRegistry, ShutdownWithRetentionRemoveLeavesNoSegment) {
   options_.retention = Retention::kRemove;
   Registry reg(options_);
   auto a = std::make_shared<RecordingHolder>();
-  ASSERT_TRUE(reg.claim(claim_of("cam"), a).ok());
+  ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
   reg.shutdown();
   reg.finish_segments();
   EXPECT_TRUE(segments().empty());
@@ -416,14 +434,14 @@ TEST_F(DaemonRegistry, RestartAdoptsValidSegmentsAndRemovesTheRest) {
   {
     Registry reg(options_);
     auto a = std::make_shared<RecordingHolder>();
-    auto granted = reg.claim(claim_of("cam"), a);
+    auto granted = claim(reg, claim_of("cam"), a);
     ASSERT_TRUE(granted.ok());
-    generation = granted->layout().generation();
+    generation = granted->layout.generation;
     // The producer writes latest_seq in the header; the daemon only hears notices.
-    auto file = ShmFile::open(granted->layout().shm_name(), true);
+    auto file = ShmFile::open(granted->layout.shm_name, true);
     auto map = Mapping::map(*file, 0, kHeaderSize, Mapping::Access::kReadWrite, false);
     header_of(map->data())->latest_seq.store(9);
-    ASSERT_TRUE(reg.claim(claim_of("other"), std::make_shared<RecordingHolder>()).ok());
+    ASSERT_TRUE(claim(reg, claim_of("other"), std::make_shared<RecordingHolder>()).ok());
     reg.shutdown();
     reg.finish_segments();
   }
@@ -441,17 +459,17 @@ TEST_F(DaemonRegistry, RestartAdoptsValidSegmentsAndRemovesTheRest) {
   EXPECT_EQ(segments().size(), 2u);
   auto info = reg.get("cam");
   ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->stats().latest_seq(), 9u);
-  EXPECT_EQ(info->stats().producer_pid(), 0);
-  EXPECT_EQ(info->layout().generation(), generation);
-  EXPECT_EQ(info->metadata().dtype_str(), "float32");
+  EXPECT_EQ(info->stats.latest_seq, 9u);
+  EXPECT_EQ(info->stats.producer_pid, 0);
+  EXPECT_EQ(info->layout.generation, generation);
+  EXPECT_EQ(info->metadata.dtype_str(), "float32");
 
   auto a = std::make_shared<RecordingHolder>();
-  auto resumed = reg.claim(claim_of("cam"), a);
+  auto resumed = claim(reg, claim_of("cam"), a);
   ASSERT_TRUE(resumed.ok());
-  EXPECT_TRUE(resumed->resumed());
-  EXPECT_EQ(resumed->latest_seq(), 9u);
-  EXPECT_EQ(resumed->layout().generation(), generation);
+  EXPECT_TRUE(resumed->resumed);
+  EXPECT_EQ(resumed->latest_seq, 9u);
+  EXPECT_EQ(resumed->layout.generation, generation);
   EXPECT_TRUE(reg.publish(a.get(), notice(10)).ok());
 }
 

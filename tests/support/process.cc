@@ -1,15 +1,33 @@
 #include "tests/support/process.h"
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 
 #include "common/shm.h"
 
 namespace tensoripc::testing {
+namespace {
+
+// Whether something accepts connections on the Unix socket `path`.
+bool accepts(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
 
 std::string daemon_binary() { return TENSORIPC_DAEMON_BINARY; }
 
@@ -24,22 +42,15 @@ void DaemonProcess::start(const std::vector<std::string>& extra_args) {
   std::vector<std::string> argv = {daemon_binary(), "--socket",    socket_path_, "--shm-prefix",
                                    shm_prefix_,     "--log-level", "warn"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  // A restart finds the old socket file until the new daemon replaces it:
+  // remove it first, so that "accepts" can only mean the new daemon.
+  ::unlink(socket_path_.c_str());
   child_ = std::make_unique<ChildProcess>(argv);
-  // gRPC's default reconnect back-off (1 s, growing) would make every start
-  // wait seconds for a socket that appears milliseconds after the first try.
-  grpc::ChannelArguments channel_args;
-  channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
-  channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
-  channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-  channel_ = grpc::CreateCustomChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials(),
-                                       channel_args);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!child_->running()) throw std::runtime_error("tensor-ipcd exited during start-up");
-    if (channel_->WaitForConnected(std::chrono::system_clock::now() +
-                                   std::chrono::milliseconds(50))) {
-      return;
-    }
+    if (accepts(socket_path_)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   throw std::runtime_error("tensor-ipcd did not come up on " + socket_path_);
 }
@@ -71,10 +82,6 @@ void DaemonProcess::restart(bool kill, std::vector<std::string> extra_args) {
   }
   start(extra_args);
 }
-
-std::shared_ptr<grpc::Channel> DaemonProcess::channel() { return channel_; }
-
-std::unique_ptr<v1::Broker::Stub> DaemonProcess::stub() { return v1::Broker::NewStub(channel_); }
 
 std::vector<std::string> DaemonProcess::segments() const { return list_segments(shm_prefix_); }
 

@@ -1,8 +1,10 @@
-// Test support: real child processes and a real tensor-ipcd on a temporary
-// socket with a private shm prefix. No mocks: tests drive the actual binary.
+// Test support: a real tensor-ipcd on a temporary socket with a private shm
+// prefix, as a child process. No mocks: tests drive the actual binary. Free of
+// gRPC and protobuf, so tests that link the client library as users do (it
+// carries the generated code privately) can use it; tests that talk to the
+// daemon over gRPC themselves add tests/support/broker_stub.h.
 #pragma once
 
-#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -12,13 +14,13 @@
 #include <thread>
 #include <vector>
 
-#include "tensoripc/v1/broker.grpc.pb.h"
 #include "tests/support/child_process.h"
 
 namespace tensoripc::testing {
 
 // The real tensor-ipcd on <tmp>/tensor-ipcd.sock with prefix "tipct<pid>x<n>.".
-// The constructor returns once the health service answers SERVING.
+// The constructor returns once the daemon accepts connections on its socket
+// (it binds only when its registry is ready).
 class DaemonProcess {
  public:
   explicit DaemonProcess(std::vector<std::string> extra_args = {});
@@ -37,9 +39,6 @@ class DaemonProcess {
   // once it serves. Segments are left as the old daemon left them.
   void restart(bool kill = false, std::vector<std::string> extra_args = {});
 
-  std::shared_ptr<grpc::Channel> channel();
-  std::unique_ptr<v1::Broker::Stub> stub();
-
   // Segments in /dev/shm under this daemon's prefix.
   std::vector<std::string> segments() const;
 
@@ -53,7 +52,6 @@ class DaemonProcess {
   std::string socket_path_;
   std::string shm_prefix_;
   std::unique_ptr<ChildProcess> child_;
-  std::shared_ptr<grpc::Channel> channel_;
 };
 
 // Paths of built binaries, from compile definitions.

@@ -1,0 +1,188 @@
+#include "lease_keeper.h"
+
+#include <unistd.h>
+
+#include "pool/model.h"
+#include "tensoripc/error.h"
+
+namespace tensoripc {
+
+LeaseKeeper::LeaseKeeper(std::shared_ptr<Connection> connection, PoolMetadata requested,
+                         const ProducerOptions& options, Writer& writer, Notifier& notifier,
+                         std::atomic<uint64_t>* dropped)
+    : connection_(connection),
+      requested_(std::move(requested)),
+      options_(options),
+      writer_(writer),
+      notifier_(notifier),
+      dropped_(dropped),
+      loop_(std::move(connection), options.reconnect_backoff_max) {}
+
+LeaseKeeper::~LeaseKeeper() { stop(); }
+
+PoolMetadata LeaseKeeper::claim_first() {
+  claim(/*initial=*/true);  // throws unless granted
+  return granted_;
+}
+
+void LeaseKeeper::keep() {
+  if (options_.reconnect) {
+    loop_.start([this] { return keep_once(); }, [this] { cancel_claim(); });
+  }
+}
+
+void LeaseKeeper::cancel_claim() {
+  std::shared_ptr<LeaseCall> claiming;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    claiming = claiming_;
+    cv_.notify_all();
+  }
+  // Outside mu_: gRPC may run the call's reactions (and so on_call_end,
+  // which takes mu_) on the thread that cancels.
+  if (claiming) claiming->cancel();
+}
+
+void LeaseKeeper::stop() {
+  cancel_claim();
+  loop_.stop();
+}
+
+void LeaseKeeper::end_lease() {
+  std::shared_ptr<LeaseCall> call;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    call = std::move(call_);
+  }
+  connected_.store(false, std::memory_order_release);
+  if (call) call->finish(std::chrono::milliseconds(1000));
+}
+
+void LeaseKeeper::on_call_end(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (id == call_id_) {
+    call_ended_ = true;
+    connected_.store(false, std::memory_order_release);
+    cv_.notify_all();
+  }
+}
+
+SessionLoop::Outcome LeaseKeeper::keep_once() {
+  bool live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    live = call_ && !call_ended_;
+  }
+  if (!live) {
+    switch (claim(/*initial=*/false)) {
+      case ClaimResult::kGranted:
+        break;
+      case ClaimResult::kRefused:
+        return SessionLoop::Outcome::kStop;
+      case ClaimResult::kRetry:
+        return SessionLoop::Outcome::kFailed;
+    }
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return stopping_ || call_ended_; });
+  return stopping_ ? SessionLoop::Outcome::kStop : SessionLoop::Outcome::kEnded;
+}
+
+LeaseKeeper::ClaimResult LeaseKeeper::claim(bool initial) {
+  const std::chrono::milliseconds timeout = options_.connect_timeout;
+  uint64_t id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return ClaimResult::kRefused;
+    id = ++next_id_;
+  }
+  auto call = std::make_shared<LeaseCall>(
+      connection_->stub(), Claim{requested_, static_cast<int32_t>(::getpid())},
+      keep_last_or_default(options_.keep_last), dropped_, [this, id] { on_call_end(id); });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return ClaimResult::kRefused;  // stop() came first
+    claiming_ = call;
+  }
+  call->start();
+  Grant granted;
+  const auto outcome = call->wait_granted(timeout, &granted);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    claiming_.reset();
+  }
+  if (outcome != LeaseCall::Outcome::kGranted) {
+    call->cancel();
+    call->wait_ended();
+    const Status st = call->final_status();
+    if (outcome == LeaseCall::Outcome::kTimeout) {
+      if (initial) {
+        throw_daemon_unavailable(connection_->socket_path(),
+                                 "no answer to the claim of pool '" + requested_.name +
+                                     "' within " + std::to_string(timeout.count()) + " ms");
+      }
+      return ClaimResult::kRetry;
+    }
+    if (initial) throw_for_status(st, requested_.name, connection_->socket_path());
+    switch (st.code()) {
+      case StatusCode::kUnavailable:
+      case StatusCode::kCancelled:
+      case StatusCode::kDeadlineExceeded:
+      case StatusCode::kUnknown:
+      case StatusCode::kInternal:
+        return ClaimResult::kRetry;
+      default: {
+        const bool taken = st.code() == StatusCode::kAlreadyExists;
+        writer_.fail("pool '" + requested_.name +
+                         "': the daemon refused the re-claim after a reconnect: " + st.message(),
+                     taken, taken ? st.holder_pid() : 0);
+        return ClaimResult::kRefused;
+      }
+    }
+  }
+
+  // Granted: the daemon's metadata must be what we asked for.
+  std::string error;
+  std::shared_ptr<PoolMapping> mapping;
+  const std::string mismatch = describe_identity_mismatch(requested_, granted.metadata);
+  if (!mismatch.empty()) {
+    error = "pool '" + requested_.name + "': the daemon granted another pool: " + mismatch;
+  } else {
+    auto opened = PoolMapping::reuse_or_open(writer_.mapping(), granted.layout, granted.metadata,
+                                             PoolMapping::Role::kProducer);
+    if (opened.ok()) {
+      mapping = std::move(*opened);
+    } else {
+      error = opened.status().message();
+    }
+  }
+  if (!error.empty()) {
+    call->finish(std::chrono::milliseconds(500));
+    if (initial) throw Error(error);
+    writer_.fail(error, false, 0);
+    return ClaimResult::kRefused;
+  }
+
+  if (initial) granted_ = granted.metadata;
+  // Frames put while disconnected are in the pool; the daemon needs notices
+  // only for what comes after the grant. The notifier first: a put that lands
+  // in between is after `from` and is announced on the new call.
+  const uint64_t from = mapping->header().latest_seq.load(std::memory_order_acquire);
+  notifier_.install(mapping, call, from);
+  writer_.install(mapping);
+  std::shared_ptr<LeaseCall> old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    old = std::move(call_);
+    call_ = call;
+    call_id_ = id;
+    call_ended_ = call->ended();
+    connected_.store(!call_ended_, std::memory_order_release);
+    cv_.notify_all();
+  }
+  if (old) old->wait_ended();  // already over: its end is why we re-claimed
+  return ClaimResult::kGranted;
+}
+
+}  // namespace tensoripc

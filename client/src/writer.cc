@@ -1,0 +1,85 @@
+#include "writer.h"
+
+#include "pool/ring.h"
+#include "tensoripc/error.h"
+
+namespace tensoripc {
+
+Writer::Writer(const PoolMetadata& pool, Notifier& notifier) : pool_(pool), notifier_(notifier) {}
+
+void Writer::reject(const std::string& why) const {
+  throw InvalidArgumentError("put on pool '" + pool_.name + "': " + why + "; nothing was written");
+}
+
+PutResult Writer::put(const TensorView& frame) {
+  if (frame.dtype() != pool_.dtype) {
+    reject("frame dtype is " + std::string(dtype_name(frame.dtype())) + ", the pool holds " +
+           std::string(pool_.dtype_str()));
+  }
+  const Shape& shape = frame.shape();
+  bool same_shape = shape.ndim() == pool_.shape.size();
+  for (size_t i = 0; same_shape && i < shape.ndim(); ++i) same_shape = shape[i] == pool_.shape[i];
+  if (!same_shape) {
+    reject("frame shape is " + shape.to_string() + ", the pool's frames are " +
+           Shape(pool_.shape).to_string());
+  }
+  if (frame.device().kind != MemoryKind::kHost) {
+    reject("frame is in " + frame.device().to_string() + " memory, the pool is a host (cpu) pool");
+  }
+  if (frame.data() == nullptr) reject("frame has no data (null pointer)");
+
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) throw StateError("put on pool '" + pool_.name + "' after cleanup()");
+  if (!failure_.empty()) {
+    if (failure_taken_) throw TopicTakenError(failure_, pool_.name, failure_holder_pid_);
+    throw StateError(failure_);
+  }
+  claim_header_or_throw();
+  const FrameStamp w = write_next_frame(*mapping_, frame.data());
+  // After the pool's own wake, so futex consumers go first.
+  notifier_.frame_written();
+  return PutResult{w.slot, w.seq, w.timestamp_ns};
+}
+
+void Writer::claim_header_or_throw() {
+  std::atomic<int32_t>& pid = mapping_->header().producer_pid;
+  int32_t holder = pid.load(std::memory_order_acquire);
+  if (holder == self_pid_) return;
+  if (holder == 0 && pid.compare_exchange_strong(holder, self_pid_, std::memory_order_acq_rel)) {
+    return;
+  }
+  throw TopicTakenError("topic '" + pool_.name + "' was granted to producer pid " +
+                            std::to_string(holder) +
+                            " while this producer was reconnecting; nothing was written",
+                        pool_.name, holder);
+}
+
+void Writer::install(std::shared_ptr<PoolMapping> mapping) {
+  std::lock_guard<std::mutex> lock(mu_);
+  mapping_ = std::move(mapping);
+}
+
+std::shared_ptr<PoolMapping> Writer::mapping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return mapping_;
+}
+
+uint64_t Writer::latest_seq() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return mapping_ ? mapping_->header().latest_seq.load(std::memory_order_acquire) : 0;
+}
+
+void Writer::fail(std::string message, bool taken, int holder_pid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  failure_ = std::move(message);
+  failure_taken_ = taken;
+  failure_holder_pid_ = holder_pid;
+}
+
+void Writer::close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
+  mapping_.reset();
+}
+
+}  // namespace tensoripc

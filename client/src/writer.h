@@ -1,0 +1,67 @@
+// The producer's hot path: put() checks a frame against the pool and writes
+// it into the ring (pool/ring.h), then pokes the notifier.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "notifier.h"
+#include "pool/mapping.h"
+#include "tensoripc/metadata.h"
+#include "tensoripc/producer.h"
+#include "tensoripc/tensor.h"
+
+namespace tensoripc {
+
+// put() runs on the caller's thread; calls are serialised by mu_, which also
+// guards the mapping the lease keeper installs on every grant and the
+// failure it reports when the topic is lost. Thread-safe; mu_ is never held
+// while calling anything but the ring and Notifier::frame_written (lock-free).
+class Writer {
+ public:
+  Writer(const PoolMetadata& pool, Notifier& notifier);
+
+  // Throws InvalidArgumentError (nothing written) for a frame of another
+  // dtype, shape or memory kind, StateError after close(), and what fail()
+  // recorded.
+  PutResult put(const TensorView& frame);
+
+  // The mapping of a (re)granted pool: puts go there from now on.
+  void install(std::shared_ptr<PoolMapping> mapping);
+  std::shared_ptr<PoolMapping> mapping() const;
+  uint64_t latest_seq() const;
+
+  // The topic was lost while reconnecting; every later put throws
+  // TopicTakenError (when `taken`, naming `holder_pid`) or StateError, with
+  // `message`.
+  void fail(std::string message, bool taken, int holder_pid);
+  // cleanup(): every later put throws StateError; the mapping is dropped.
+  void close();
+
+ private:
+  [[noreturn]] void reject(const std::string& why) const;
+  // The header's producer_pid says who writes the ring. The daemon sets it at
+  // each grant and clears it when a lease ends; while this producer is
+  // disconnected (daemon restart) it writes on and marks the pool its own, so
+  // that readers finding a slot mid-write know its writer is alive. Another
+  // pid there means another producer was granted the pool meanwhile: two
+  // writers would break the seqlock, so put() refuses. mu_ held.
+  void claim_header_or_throw();
+
+  const PoolMetadata pool_;
+  const int32_t self_pid_ = static_cast<int32_t>(::getpid());
+  Notifier& notifier_;
+
+  mutable std::mutex mu_;  // serialises put(); guards the members below
+  std::shared_ptr<PoolMapping> mapping_;
+  bool closed_ = false;
+  std::string failure_;
+  bool failure_taken_ = false;
+  int failure_holder_pid_ = 0;
+};
+
+}  // namespace tensoripc

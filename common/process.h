@@ -1,0 +1,27 @@
+// Processes and threads: liveness of another process, the priority of the
+// library's background threads, and a portable pause for spin-waits.
+#pragma once
+
+namespace tensoripc {
+
+// Whether `pid` is a live process (not gone, not a zombie). A system call and
+// a read of /proc: slow path only.
+bool process_alive(int pid);
+
+// Makes the calling thread yield to others (nice +5): for background threads
+// whose work is not on the latency-critical path.
+void lower_thread_priority();
+
+// Tells the CPU that the caller is spinning (x86 PAUSE, Arm YIELD), so a
+// sibling hyperthread or the writer being waited for gets the core.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  asm volatile("yield" ::: "memory");
+#else
+  asm volatile("" ::: "memory");
+#endif
+}
+
+}  // namespace tensoripc

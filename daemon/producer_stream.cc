@@ -1,0 +1,166 @@
+#include "daemon/producer_stream.h"
+
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <utility>
+
+#include "proto/wire.h"
+
+namespace tensoripc::daemon {
+namespace {
+
+using Reactor = grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>;
+
+// The part of a session the registry may reach (as the LeaseHolder), and the
+// one place that drives the reactor's operations. Its mutex makes Finish
+// happen exactly once, never while the grant is being written, and never
+// after OnDone (detach). Owned jointly by the reactor and, while the lease
+// lasts, the registry.
+class SessionControl final : public LeaseHolder {
+ public:
+  explicit SessionControl(Reactor* reactor) : reactor_(reactor) {}
+
+  void revoke(const Status& why) override { finish(wire::to_grpc(why)); }
+
+  void start_read(v1::ProducerMessage* into) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finish_wanted_) reactor_->StartRead(into);
+  }
+
+  void write(v1::ProducerEvent event) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finish_wanted_) return;
+    out_ = std::move(event);
+    writing_ = true;
+    reactor_->StartWrite(&out_);
+  }
+
+  void write_done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (finish_wanted_ && !finished_) finish_now();
+  }
+
+  void finish(grpc::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finish_wanted_) return;
+    finish_wanted_ = true;
+    status_ = std::move(status);
+    if (!writing_) finish_now();
+  }
+
+  void detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    reactor_ = nullptr;
+    finish_wanted_ = finished_ = true;
+  }
+
+ private:
+  void finish_now() {
+    spdlog::trace("producer stream {}: finish ({})", static_cast<void*>(reactor_),
+                  status_.error_message());
+    finished_ = true;
+    reactor_->Finish(status_);
+  }
+
+  std::mutex mu_;
+  Reactor* reactor_;
+  v1::ProducerEvent out_;
+  bool writing_ = false;
+  bool finish_wanted_ = false;
+  bool finished_ = false;
+  grpc::Status status_;
+};
+
+// One producer's stream. Reads one message at a time: the first must claim a
+// pool, every later one is a publish notice. The lease is released the moment
+// the stream ends for any reason (half-close, cancel, a killed process whose
+// socket the kernel closed, an invalid message, or revocation).
+class ProducerStream final : public Reactor {
+ public:
+  ProducerStream(Registry& registry, StreamTracker& tracker)
+      : registry_(registry), tracker_(tracker), control_(std::make_shared<SessionControl>(this)) {
+    tracker_.add();
+    control_->start_read(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      spdlog::trace("producer stream {}: read side ended", static_cast<void*>(this));
+      end(grpc::Status::OK);  // the producer closed its side, or the stream broke
+      return;
+    }
+    if (Status s = handle(); !s.ok()) {
+      end(wire::to_grpc(s));
+      return;
+    }
+    control_->start_read(&in_);
+  }
+
+  void OnWriteDone(bool /*ok*/) override { control_->write_done(); }
+
+  void OnCancel() override {
+    spdlog::trace("producer stream {}: cancelled", static_cast<void*>(this));
+    end(grpc::Status(grpc::StatusCode::CANCELLED, "producer session cancelled"));
+  }
+
+  void OnDone() override {
+    spdlog::trace("producer stream {}: done", static_cast<void*>(this));
+    registry_.release(control_.get());
+    control_->detach();
+    StreamTracker& tracker = tracker_;
+    delete this;
+    tracker.remove();
+  }
+
+ private:
+  void end(grpc::Status status) {
+    registry_.release(control_.get());
+    control_->finish(std::move(status));
+  }
+
+  Status handle() {
+    switch (in_.msg_case()) {
+      case v1::ProducerMessage::kClaim: {
+        if (claimed_) {
+          return invalid_argument(
+              "ClaimPool sent twice on one ProducerSession; a session holds one pool, open "
+              "another session for another pool");
+        }
+        auto claim = wire::from_proto(in_.claim());
+        if (!claim.ok()) return claim.status();
+        auto granted = registry_.claim(*claim, control_);
+        if (!granted.ok()) return granted.status();
+        claimed_ = true;
+        v1::ProducerEvent event;
+        wire::to_proto(*granted, event.mutable_granted());
+        control_->write(std::move(event));
+        return {};
+      }
+      case v1::ProducerMessage::kPublished:
+        if (!claimed_) {
+          return invalid_argument(
+              "the first message of a ProducerSession must be ClaimPool, not Published");
+        }
+        return registry_.publish(control_.get(), wire::from_proto(in_.published()));
+      default:
+        return invalid_argument("empty ProducerMessage: set claim or published");
+    }
+  }
+
+  Registry& registry_;
+  StreamTracker& tracker_;
+  std::shared_ptr<SessionControl> control_;
+  // Touched only by read reactions, which never overlap (one read at a time).
+  v1::ProducerMessage in_;
+  bool claimed_ = false;
+};
+
+}  // namespace
+
+Reactor* start_producer_stream(Registry& registry, StreamTracker& tracker) {
+  return new ProducerStream(registry, tracker);
+}
+
+}  // namespace tensoripc::daemon

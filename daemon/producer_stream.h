@@ -1,0 +1,19 @@
+// The daemon's side of a ProducerSession call: a producer's lease on one
+// pool, alive exactly as long as the stream (see docs/protocol.md).
+#pragma once
+
+#include <grpcpp/support/server_callback.h>
+
+#include "daemon/registry.h"
+#include "daemon/stream_tracker.h"
+#include "tensoripc/v1/broker.pb.h"
+
+namespace tensoripc::daemon {
+
+// A new reactor for one ProducerSession call, counted in `tracker` until
+// gRPC is done with it and it deletes itself. Registry and tracker must
+// outlive every call (the server is shut down before they go).
+grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* start_producer_stream(
+    Registry& registry, StreamTracker& tracker);
+
+}  // namespace tensoripc::daemon

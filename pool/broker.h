@@ -1,0 +1,86 @@
+// What the broker says about pools, in plain C++: a producer's claim and its
+// grant, the events of a Subscribe stream, and the stats of a query. The
+// daemon's registry makes them; the client reads them; proto/wire.h is the
+// one translation to and from tensoripc.v1.
+//
+// Value types; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pool/layout.h"
+#include "pool/ring.h"
+#include "tensoripc/metadata.h"
+
+namespace tensoripc {
+
+// A producer's claim of a pool: what it will publish, and who it is.
+struct Claim {
+  PoolMetadata metadata;
+  int32_t pid = 0;
+};
+
+// The answer to a claim.
+struct Grant {
+  PoolMetadata metadata;  // completed: sizes, shm_name, creator_pid
+  Layout layout;
+  bool resumed = false;     // an existing pool was re-used: history kept
+  uint64_t latest_seq = 0;  // the producer continues from latest_seq + 1
+};
+
+// A change in a pool's life, for its subscribers.
+struct PoolEvent {
+  enum class Kind {
+    kAttached,      // the pool is there (again): map it
+    kWaiting,       // no pool of that name yet
+    kProducerGone,  // its producer left
+    kRemoved,       // deleted, replaced, or removed by retention
+  };
+  Kind kind = Kind::kWaiting;
+  PoolMetadata metadata;     // kAttached
+  Layout layout;             // kAttached
+  int32_t producer_pid = 0;  // kAttached: the holder, 0 if none; kProducerGone: who left
+  uint64_t latest_seq = 0;   // kAttached
+  bool pool_kept = false;    // kProducerGone: the pool stays and can be resumed
+  std::string reason;        // kRemoved
+};
+
+// One event of a Subscribe stream: a new frame, or a lifecycle event (shared,
+// so that one fans out to many subscribers without copies).
+struct StreamEvent {
+  FrameStamp frame;                            // when lifecycle is null
+  std::shared_ptr<const PoolEvent> lifecycle;  // null for a frame event
+  uint64_t dropped = 0;                        // frame events dropped for this subscriber so far
+  bool is_frame() const { return lifecycle == nullptr; }
+};
+
+struct SubscriberStats {
+  int32_t pid = 0;
+  uint32_t keep_last = 0;
+  uint64_t delivered = 0;
+  uint64_t dropped = 0;
+  uint64_t queued = 0;
+};
+
+struct PoolStats {
+  uint64_t frames_published = 0;  // publish notices seen since the daemon started
+  uint64_t latest_seq = 0;
+  double rate_hz = 0;
+  uint32_t subscribers = 0;
+  uint64_t dropped = 0;  // frame events dropped, all subscribers (those that left too)
+  int32_t producer_pid = 0;
+  int64_t created_unix_ns = 0;
+  int64_t last_publish_unix_ns = 0;
+  std::vector<SubscriberStats> subscriber;
+};
+
+struct PoolInfo {
+  PoolMetadata metadata;
+  Layout layout;
+  PoolStats stats;
+};
+
+}  // namespace tensoripc

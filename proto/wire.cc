@@ -1,0 +1,234 @@
+#include "proto/wire.h"
+
+#include <google/protobuf/any.pb.h>
+
+#include "google/rpc/status.pb.h"
+#include "pool/model.h"
+
+namespace tensoripc::wire {
+namespace {
+
+void lifecycle_to_proto(const PoolEvent& ev, v1::SubscribeEvent* out) {
+  switch (ev.kind) {
+    case PoolEvent::Kind::kAttached: {
+      v1::PoolAttached* a = out->mutable_attached();
+      to_proto(ev.metadata, a->mutable_metadata());
+      to_proto(ev.layout, a->mutable_layout());
+      a->set_producer_pid(ev.producer_pid);
+      a->set_latest_seq(ev.latest_seq);
+      break;
+    }
+    case PoolEvent::Kind::kWaiting:
+      out->mutable_waiting();
+      break;
+    case PoolEvent::Kind::kProducerGone:
+      out->mutable_producer_gone()->set_pid(ev.producer_pid);
+      out->mutable_producer_gone()->set_pool_kept(ev.pool_kept);
+      break;
+    case PoolEvent::Kind::kRemoved:
+      out->mutable_removed()->set_reason(ev.reason);
+      break;
+  }
+}
+
+}  // namespace
+
+void to_proto(const PoolMetadata& md, v1::PoolMetadata* p) {
+  p->set_name(md.name);
+  p->mutable_shape()->Assign(md.shape.begin(), md.shape.end());
+  p->set_dtype_str(std::string(md.dtype_str()));
+  p->set_backend_type(md.backend_type);
+  p->set_history_len(md.history_len);
+  p->set_device(md.device);
+  p->set_element_size(md.element_size);
+  p->set_total_size(md.total_size);
+  p->set_shm_name(md.shm_name);
+  p->set_creator_pid(md.creator_pid);
+  p->set_payload_json(md.payload_json);
+}
+
+StatusOr<PoolMetadata> from_proto(const v1::PoolMetadata& p) {
+  if (Status s = validate_pool_name(p.name()); !s.ok()) return s;
+  const auto dtype = parse_dtype(p.dtype_str());
+  if (!dtype) {
+    return invalid_argument("pool '" + p.name() + "': unknown dtype '" + printable(p.dtype_str()) +
+                            "'; expected one of " + dtype_names_joined());
+  }
+  PoolMetadata md;
+  md.name = p.name();
+  md.shape.assign(p.shape().begin(), p.shape().end());
+  md.dtype = *dtype;
+  md.backend_type = p.backend_type();
+  md.history_len = p.history_len();
+  md.device = p.device();
+  md.element_size = p.element_size();
+  md.total_size = p.total_size();
+  md.shm_name = p.shm_name();
+  md.creator_pid = p.creator_pid();
+  md.payload_json = p.payload_json();
+  return md;
+}
+
+void to_proto(const Layout& l, v1::PoolLayout* out) {
+  out->set_shm_name(l.shm_name);
+  out->set_generation(l.generation);
+  out->set_layout_version(kLayoutVersion);
+  out->set_frame_size(l.frame_size);
+  out->set_slot_stride(l.slot_stride);
+  out->set_slot_count(l.slot_count);
+  out->set_slots_offset(l.slots_offset);
+  out->set_data_offset(l.data_offset);
+  out->set_segment_size(l.segment_size);
+  out->set_memory_kind(l.memory_kind == MemoryKind::kCuda ? v1::MEMORY_KIND_CUDA
+                                                          : v1::MEMORY_KIND_HOST);
+}
+
+Layout from_proto(const v1::PoolLayout& p) {
+  Layout l;
+  l.shm_name = p.shm_name();
+  l.generation = p.generation();
+  l.frame_size = p.frame_size();
+  l.slot_stride = p.slot_stride();
+  l.slot_count = p.slot_count();
+  l.slots_offset = p.slots_offset();
+  l.data_offset = p.data_offset();
+  l.data_size = p.slot_stride() * p.slot_count();
+  l.segment_size = p.segment_size();
+  l.memory_kind = p.memory_kind() == v1::MEMORY_KIND_CUDA ? MemoryKind::kCuda : MemoryKind::kHost;
+  return l;
+}
+
+void to_proto(const Claim& claim, v1::ClaimPool* out) {
+  to_proto(claim.metadata, out->mutable_metadata());
+  out->set_pid(claim.pid);
+}
+
+StatusOr<Claim> from_proto(const v1::ClaimPool& claim) {
+  auto md = from_proto(claim.metadata());
+  if (!md.ok()) return md.status();
+  return Claim{std::move(*md), claim.pid()};
+}
+
+void to_proto(const Grant& grant, v1::PoolGranted* out) {
+  to_proto(grant.metadata, out->mutable_metadata());
+  to_proto(grant.layout, out->mutable_layout());
+  out->set_resumed(grant.resumed);
+  out->set_latest_seq(grant.latest_seq);
+}
+
+StatusOr<Grant> from_proto(const v1::PoolGranted& p) {
+  auto md = from_proto(p.metadata());
+  if (!md.ok()) return md.status();
+  return Grant{std::move(*md), from_proto(p.layout()), p.resumed(), p.latest_seq()};
+}
+
+void to_proto(const FrameStamp& frame, v1::Published* out) {
+  out->set_seq(frame.seq);
+  out->set_slot(static_cast<uint32_t>(frame.slot));
+  out->set_timestamp_ns(frame.timestamp_ns);
+}
+
+FrameStamp from_proto(const v1::Published& p) {
+  return FrameStamp{p.seq(), p.slot(), p.timestamp_ns()};
+}
+
+void to_proto(const StreamEvent& event, v1::SubscribeEvent* out) {
+  out->Clear();
+  if (event.is_frame()) {
+    v1::FrameEvent* f = out->mutable_frame();
+    f->set_seq(event.frame.seq);
+    f->set_slot(static_cast<uint32_t>(event.frame.slot));
+    f->set_timestamp_ns(event.frame.timestamp_ns);
+  } else {
+    lifecycle_to_proto(*event.lifecycle, out);
+  }
+  out->set_dropped(event.dropped);
+}
+
+StatusOr<StreamEvent> from_proto(const v1::SubscribeEvent& p) {
+  StreamEvent ev;
+  ev.dropped = p.dropped();
+  if (p.has_frame()) {
+    ev.frame = FrameStamp{p.frame().seq(), p.frame().slot(), p.frame().timestamp_ns()};
+    return ev;
+  }
+  auto life = std::make_shared<PoolEvent>();
+  switch (p.event_case()) {
+    case v1::SubscribeEvent::kAttached: {
+      auto md = from_proto(p.attached().metadata());
+      if (!md.ok()) return md.status();
+      life->kind = PoolEvent::Kind::kAttached;
+      life->metadata = std::move(*md);
+      life->layout = from_proto(p.attached().layout());
+      life->producer_pid = p.attached().producer_pid();
+      life->latest_seq = p.attached().latest_seq();
+      break;
+    }
+    case v1::SubscribeEvent::kWaiting:
+      life->kind = PoolEvent::Kind::kWaiting;
+      break;
+    case v1::SubscribeEvent::kProducerGone:
+      life->kind = PoolEvent::Kind::kProducerGone;
+      life->producer_pid = p.producer_gone().pid();
+      life->pool_kept = p.producer_gone().pool_kept();
+      break;
+    case v1::SubscribeEvent::kRemoved:
+      life->kind = PoolEvent::Kind::kRemoved;
+      life->reason = p.removed().reason();
+      break;
+    default:
+      return invalid_argument("a Subscribe event of no kind this client knows");
+  }
+  ev.lifecycle = std::move(life);
+  return ev;
+}
+
+void to_proto(const PoolInfo& info, v1::PoolInfo* out) {
+  to_proto(info.metadata, out->mutable_metadata());
+  to_proto(info.layout, out->mutable_layout());
+  const PoolStats& s = info.stats;
+  v1::PoolStats* st = out->mutable_stats();
+  st->set_frames_published(s.frames_published);
+  st->set_latest_seq(s.latest_seq);
+  st->set_rate_hz(s.rate_hz);
+  st->set_subscribers(s.subscribers);
+  st->set_dropped(s.dropped);
+  st->set_producer_pid(s.producer_pid);
+  st->set_created_unix_ns(s.created_unix_ns);
+  st->set_last_publish_unix_ns(s.last_publish_unix_ns);
+  for (const SubscriberStats& sub : s.subscriber) {
+    v1::SubscriberStats* p = st->add_subscriber();
+    p->set_pid(sub.pid);
+    p->set_keep_last(sub.keep_last);
+    p->set_delivered(sub.delivered);
+    p->set_dropped(sub.dropped);
+    p->set_queued(sub.queued);
+  }
+}
+
+grpc::Status to_grpc(const Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  const auto code = static_cast<grpc::StatusCode>(s.code());
+  if (s.holder_pid() == 0) return grpc::Status(code, s.message());
+  google::rpc::Status rich;
+  rich.set_code(static_cast<int>(code));
+  rich.set_message(s.message());
+  v1::TopicHeld held;
+  held.set_holder_pid(s.holder_pid());
+  rich.add_details()->PackFrom(held);
+  return grpc::Status(code, s.message(), rich.SerializeAsString());
+}
+
+Status from_grpc(const grpc::Status& g) {
+  Status s(static_cast<StatusCode>(g.error_code()), g.error_message());
+  if (g.error_details().empty()) return s;
+  google::rpc::Status rich;
+  if (!rich.ParseFromString(g.error_details())) return s;
+  for (const google::protobuf::Any& detail : rich.details()) {
+    v1::TopicHeld held;
+    if (detail.Is<v1::TopicHeld>() && detail.UnpackTo(&held)) s.set_holder_pid(held.holder_pid());
+  }
+  return s;
+}
+
+}  // namespace tensoripc::wire

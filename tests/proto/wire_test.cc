@@ -1,0 +1,128 @@
+// The one translation between tensoripc.v1 and the model: what goes out comes
+// back the same, what this build cannot represent is refused with the reason,
+// and the holder pid of a refused claim travels as a typed status detail.
+#include "proto/wire.h"
+
+#include <gtest/gtest.h>
+
+#include "google/rpc/status.pb.h"
+#include "pool/model.h"
+
+namespace tensoripc {
+namespace {
+
+PoolMetadata camera() {
+  PoolMetadata md = PoolMetadata{};
+  md.name = "camera";
+  md.shape = {480, 640, 3};
+  md.dtype = DType::kUInt8;
+  md.history_len = 4;
+  EXPECT_TRUE(complete_metadata(&md, PoolLimits{}).ok());
+  md.shm_name = "/tensoripc.camera";
+  md.creator_pid = 77;
+  md.payload_json = "{\"k\": 1}";
+  return md;
+}
+
+TEST(Wire, MetadataRoundTripsEveryField) {
+  const PoolMetadata md = camera();
+  v1::PoolMetadata p;
+  wire::to_proto(md, &p);
+  EXPECT_EQ(p.dtype_str(), "uint8");
+  auto back = wire::from_proto(p);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(equal_but_creator_pid(*back, md));
+  EXPECT_EQ(back->creator_pid, 77);
+}
+
+TEST(Wire, UnknownDtypeOrBadNameIsRefusedWithTheReason) {
+  v1::PoolMetadata p;
+  wire::to_proto(camera(), &p);
+  p.set_dtype_str("float128");
+  auto r = wire::from_proto(p);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("camera"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("float128"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("float32"), std::string::npos) << "names the choices";
+
+  p.set_dtype_str("uint8");
+  p.set_name("../etc");
+  EXPECT_EQ(wire::from_proto(p).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Wire, LayoutGrantAndEventsRoundTrip) {
+  Layout l = compute_layout(camera());
+  l.shm_name = "/tensoripc.camera";
+  l.generation = 0xfeed;
+  Grant g{camera(), l, true, 41};
+  v1::PoolGranted pg;
+  wire::to_proto(g, &pg);
+  EXPECT_EQ(pg.layout().memory_kind(), v1::MEMORY_KIND_HOST);
+  auto back = wire::from_proto(pg);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(equal_but_creator_pid(back->metadata, g.metadata));
+  EXPECT_TRUE(same_geometry(back->layout, l));
+  EXPECT_EQ(back->layout.shm_name, l.shm_name);
+  EXPECT_EQ(back->layout.generation, l.generation);
+  EXPECT_EQ(back->layout.data_size, l.data_size);
+  EXPECT_TRUE(back->resumed);
+  EXPECT_EQ(back->latest_seq, 41u);
+
+  auto attached = std::make_shared<PoolEvent>();
+  attached->kind = PoolEvent::Kind::kAttached;
+  attached->metadata = camera();
+  attached->layout = l;
+  attached->producer_pid = 9;
+  attached->latest_seq = 3;
+  for (const StreamEvent& ev :
+       {StreamEvent{FrameStamp{5, 1, 123}, nullptr, 2}, StreamEvent{{}, attached, 7}}) {
+    v1::SubscribeEvent p;
+    wire::to_proto(ev, &p);
+    auto read = wire::from_proto(p);
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ(read->dropped, ev.dropped);
+    EXPECT_EQ(read->is_frame(), ev.is_frame());
+    if (ev.is_frame()) {
+      EXPECT_EQ(read->frame.seq, 5u);
+      EXPECT_EQ(read->frame.slot, 1u);
+      EXPECT_EQ(read->frame.timestamp_ns, 123);
+    } else {
+      EXPECT_EQ(read->lifecycle->kind, PoolEvent::Kind::kAttached);
+      EXPECT_TRUE(equal_but_creator_pid(read->lifecycle->metadata, attached->metadata));
+      EXPECT_EQ(read->lifecycle->producer_pid, 9);
+      EXPECT_EQ(read->lifecycle->latest_seq, 3u);
+    }
+  }
+}
+
+TEST(Wire, HolderPidTravelsAsATypedDetail) {
+  Status held = already_exists("topic 'camera' is already published by pid 4242");
+  held.set_holder_pid(4242);
+  const grpc::Status g = wire::to_grpc(held);
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(g.error_message(), held.message()) << "the text for people stays";
+  google::rpc::Status rich;
+  ASSERT_TRUE(rich.ParseFromString(g.error_details()));
+  ASSERT_EQ(rich.details_size(), 1);
+  v1::TopicHeld detail;
+  ASSERT_TRUE(rich.details(0).UnpackTo(&detail));
+  EXPECT_EQ(detail.holder_pid(), 4242);
+
+  const Status back = wire::from_grpc(g);
+  EXPECT_EQ(back.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(back.holder_pid(), 4242);
+
+  // The message is for people: a pid in the text alone is not read.
+  const Status text_only = wire::from_grpc(
+      grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "topic 'x' is already published by pid 1"));
+  EXPECT_EQ(text_only.holder_pid(), 0);
+  // Details that are not a google.rpc.Status are ignored, not fatal.
+  EXPECT_EQ(
+      wire::from_grpc(grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "m", "\xff\x01")).holder_pid(),
+      0);
+  EXPECT_TRUE(wire::to_grpc(Status()).ok());
+}
+
+}  // namespace
+}  // namespace tensoripc

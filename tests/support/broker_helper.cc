@@ -1,0 +1,89 @@
+// A bare gRPC client of tensor-ipcd in a process of its own: for the tests
+// that kill or freeze one, and for tests that link the client library (which
+// keeps the generated protobuf code to itself) but must call the daemon.
+//   tipc_broker_helper SOCKET POOL [NOTICES]
+// claims POOL (uint8 [16], history_len 4) through the gRPC stub, prints
+// "CLAIMED <generation>", sends NOTICES publish notices printing
+// "PUBLISHED <seq>" for each, then sleeps until killed. On refusal it prints
+// "REFUSED <code> <message>" and exits 3.
+//   tipc_broker_helper SOCKET POOL subscribe
+// subscribes to POOL with keep_last 4, reads the first event, prints
+// "SUBSCRIBED", and then never reads again (a stuck subscriber).
+//   tipc_broker_helper SOCKET POOL delete
+// deletes POOL with force, prints "DELETED" and exits 0, or prints
+// "REFUSED <code> <message>" and exits 3.
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "tensoripc/v1/broker.grpc.pb.h"
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s SOCKET POOL [NOTICES]\n", argv[0]);
+    return 2;
+  }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  auto channel =
+      grpc::CreateChannel(std::string("unix:") + argv[1], grpc::InsecureChannelCredentials());
+  auto stub = tensoripc::v1::Broker::NewStub(channel);
+  if (argc > 3 && std::string(argv[3]) == "delete") {
+    grpc::ClientContext ctx;
+    tensoripc::v1::DeletePoolRequest req;
+    req.set_name(argv[2]);
+    req.set_force(true);
+    tensoripc::v1::DeletePoolResponse resp;
+    const grpc::Status st = stub->DeletePool(&ctx, req, &resp);
+    if (!st.ok()) {
+      std::printf("REFUSED %d %s\n", static_cast<int>(st.error_code()), st.error_message().c_str());
+      return 3;
+    }
+    std::printf("DELETED\n");
+    return 0;
+  }
+  if (argc > 3 && std::string(argv[3]) == "subscribe") {
+    grpc::ClientContext ctx;
+    tensoripc::v1::SubscribeRequest req;
+    req.set_name(argv[2]);
+    req.set_keep_last(4);
+    req.set_pid(::getpid());
+    auto reader = stub->Subscribe(&ctx, req);
+    tensoripc::v1::SubscribeEvent ev;
+    if (!reader->Read(&ev)) return 3;
+    std::printf("SUBSCRIBED\n");
+    for (;;) ::pause();
+  }
+  const int notices = argc > 3 ? std::atoi(argv[3]) : 0;
+  grpc::ClientContext ctx;
+  auto stream = stub->ProducerSession(&ctx);
+
+  tensoripc::v1::ProducerMessage msg;
+  tensoripc::v1::ClaimPool* claim = msg.mutable_claim();
+  claim->set_pid(::getpid());
+  claim->mutable_metadata()->set_name(argv[2]);
+  claim->mutable_metadata()->add_shape(16);
+  claim->mutable_metadata()->set_dtype_str("uint8");
+  claim->mutable_metadata()->set_history_len(4);
+  stream->Write(msg);
+  tensoripc::v1::ProducerEvent ev;
+  if (!stream->Read(&ev)) {
+    grpc::Status st = stream->Finish();
+    std::printf("REFUSED %d %s\n", static_cast<int>(st.error_code()), st.error_message().c_str());
+    return 3;
+  }
+  std::printf("CLAIMED %llu\n",
+              static_cast<unsigned long long>(ev.granted().layout().generation()));
+  uint64_t seq = ev.granted().latest_seq();
+  for (int i = 0; i < notices; ++i) {
+    ++seq;
+    tensoripc::v1::ProducerMessage p;
+    p.mutable_published()->set_seq(seq);
+    p.mutable_published()->set_slot(static_cast<uint32_t>(seq % 4));
+    if (!stream->Write(p)) break;
+    std::printf("PUBLISHED %llu\n", static_cast<unsigned long long>(seq));
+  }
+  for (;;) ::pause();
+}
