@@ -212,6 +212,16 @@ class PyConsumer {
   py::dict metadata() { return to_dict(consumer("metadata")->metadata()); }
   bool closed() const { return closed_; }
 
+  // As PyProducer::abandon_after_fork: in a forked child the Consumer is
+  // leaked, never used nor destroyed.
+  void abandon_after_fork() {
+    closed_ = true;
+    forked_ = true;
+    state_->closed.store(true, std::memory_order_release);
+    state_->callable = nullptr;
+    if (consumer_) new std::shared_ptr<Consumer>(std::move(consumer_));  // NOLINT: leaked
+  }
+
   // Idempotent. On a callback thread (a callback calling cleanup(), or the
   // garbage collector running there) the library's threads cannot be
   // joined from within: callbacks stop at once and the rest finishes on a
@@ -240,6 +250,11 @@ class PyConsumer {
   std::shared_ptr<Consumer> consumer(const char* what) const {
     if (closed_ || !consumer_) {
       park_if_exiting();
+      if (forked_) {
+        raise(PyError::kState, std::string(what) + " on pool '" + name_ +
+                                   "': this consumer was made before this process was forked; "
+                                   "it belongs to the parent process");
+      }
       raise(PyError::kState, std::string(what) + " on pool '" + name_ + "' after cleanup()");
     }
     return consumer_;
@@ -257,6 +272,7 @@ class PyConsumer {
   Backend backend_ = Backend::kNumpy;
   std::string name_;
   bool closed_ = false;  // guarded by the GIL
+  bool forked_ = false;  // abandoned in a forked child
 };
 
 }  // namespace
@@ -339,7 +355,8 @@ written to (torch has no read-only tensors; a write crashes the process).)doc")
       .def("status", &PyConsumer::status)
       .def("metadata", &PyConsumer::metadata)
       .def_property_readonly("closed", &PyConsumer::closed)
-      .def("cleanup", &PyConsumer::cleanup);
+      .def("cleanup", &PyConsumer::cleanup)
+      .def("_abandon_after_fork", &PyConsumer::abandon_after_fork);
 }
 
 }  // namespace tensoripc::python

@@ -78,6 +78,16 @@ void register_lifecycle(py::module_& m) {
         g_shutting_down.store(true, std::memory_order_release);
       },
       "Internal: the interpreter is exiting; callbacks stop taking the GIL.");
+  m.def(
+      "_after_fork_in_child",
+      [] {
+        // The reaper threads are the parent's; joining them here would wait
+        // on threads this process does not have.
+        std::lock_guard<std::mutex> lock(g_reapers_mu);
+        new std::vector<std::thread>(std::move(g_reapers));  // NOLINT: leaked on purpose
+        g_reapers.clear();
+      },
+      "Internal: forget the parent's threads in a forked child.");
   m.def("_join_reapers", &join_reapers, py::call_guard<py::gil_scoped_release>(),
         "Internal: waits for cleanups started from callbacks to finish.");
 }

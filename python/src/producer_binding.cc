@@ -67,6 +67,15 @@ class PyProducer {
   uint64_t notices_dropped() { return producer()->notices_dropped(); }
   bool closed() const { return closed_; }
 
+  // In a child forked from this process: the library's threads did not
+  // survive the fork, so the Producer must be neither used nor destroyed
+  // (its destructor would join threads that do not exist here). Leaked.
+  void abandon_after_fork() {
+    closed_ = true;
+    forked_ = true;
+    if (producer_) new std::shared_ptr<Producer>(std::move(producer_));  // NOLINT: leaked
+  }
+
   void cleanup() {
     closed_ = true;
     std::shared_ptr<Producer> p = producer_;
@@ -78,6 +87,11 @@ class PyProducer {
   std::shared_ptr<Producer> producer() const {
     if (closed_) {
       park_if_exiting();
+      if (forked_) {
+        raise(PyError::kState, "producer of pool '" + name_ +
+                                   "' was made before this process was forked; it belongs to "
+                                   "the parent process");
+      }
       raise(PyError::kState, "producer of pool '" + name_ + "' used after cleanup()");
     }
     return producer_;
@@ -87,6 +101,7 @@ class PyProducer {
   Backend backend_ = Backend::kNumpy;
   std::string name_;
   bool closed_ = false;  // guarded by the GIL
+  bool forked_ = false;  // abandoned in a forked child
 };
 
 }  // namespace
@@ -113,7 +128,8 @@ void register_producer(py::module_& m) {
       .def_property_readonly("connected", &PyProducer::connected)
       .def_property_readonly("notices_dropped", &PyProducer::notices_dropped)
       .def_property_readonly("closed", &PyProducer::closed)
-      .def("cleanup", &PyProducer::cleanup);
+      .def("cleanup", &PyProducer::cleanup)
+      .def("_abandon_after_fork", &PyProducer::abandon_after_fork);
 }
 
 }  // namespace tensoripc::python

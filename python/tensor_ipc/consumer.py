@@ -55,6 +55,7 @@ class TensorConsumer:
                  on_new_data_callback=None, *, socket_path=None,
                  connect_timeout=DEFAULT_CONNECT_TIMEOUT, notify="stream"):
         self._core = None
+        _lifecycle.check_not_forked("consumer")
         args = core_metadata_args(pool_metadata, "consumer")
         keep_last = check_keep_last(keep_last)
         socket_path, connect_timeout = check_socket_args(socket_path, connect_timeout)
@@ -139,6 +140,10 @@ class TensorConsumer:
         thread, including from the callback itself. Reads afterwards raise StateError."""
         if self._core is not None:
             self._core.cleanup()
+
+    def _abandon_after_fork(self):
+        if self._core is not None:
+            self._core._abandon_after_fork()
 
     def __enter__(self):
         return self

@@ -32,6 +32,7 @@ class TensorProducer:
     def __init__(self, pool_metadata, dds_participant=None, keep_last=10, *,
                  socket_path=None, connect_timeout=DEFAULT_CONNECT_TIMEOUT):
         self._core = None
+        _lifecycle.check_not_forked("producer")
         args = core_metadata_args(pool_metadata, "producer")
         keep_last = check_keep_last(keep_last)
         socket_path, connect_timeout = check_socket_args(socket_path, connect_timeout)
@@ -107,6 +108,10 @@ class TensorProducer:
         """Ends the lease and unmaps the pool. Idempotent; put() afterwards raises."""
         if self._core is not None:
             self._core.cleanup()
+
+    def _abandon_after_fork(self):
+        if self._core is not None:
+            self._core._abandon_after_fork()
 
     def __enter__(self):
         return self

@@ -143,6 +143,9 @@ class Daemon:
                         "or set TIPC_DAEMON")
         self.socket_path = os.path.join(tmpdir, "tensor-ipcd.sock")
         self.shm_prefix = f"tipcpy{os.getpid()}x{next(_counter)}."
+        self._start(extra_args)
+
+    def _start(self, extra_args=()):
         self.proc = subprocess.Popen(
             [DAEMON, "--socket", self.socket_path, "--shm-prefix", self.shm_prefix,
              "--log-level", "warn", *extra_args],
@@ -171,6 +174,12 @@ class Daemon:
         env["TENSOR_IPC_SOCKET"] = self.socket_path
         env.update({k: str(v) for k, v in extra.items()})
         return env
+
+    def restart(self):
+        """SIGTERM, then a new daemon on the same socket and prefix (segments kept)."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+        self._start()
 
     def segments(self):
         return glob.glob(f"/dev/shm/{self.shm_prefix}*")

@@ -50,3 +50,23 @@ def test_exit_without_cleanup(daemon, pool_name, procs, scenario):
     check = procs(helper("producer") + ["--name", pool_name, "--frames", "1"], env=daemon.env())
     check.wait_for("READY")
     assert check.wait() == 0
+
+
+def test_a_child_forked_after_use_refuses_clearly_and_exits_cleanly(daemon, pool_name, procs):
+    p = procs(helper("scenarios") + ["fork_after_use", pool_name], env=daemon.env())
+    lines = [p.line() for _ in range(5)]
+    assert all(l.startswith("CHILD StateError") for l in lines[:3]), lines
+    assert lines[3] == "CHILD-STATUS 0", lines
+    assert lines[4] == "PARENT 7", lines
+    p.wait_for("READY")
+    assert p.wait() == 0
+    assert_clean_stderr(p)
+
+
+def test_children_forked_before_use_or_spawned_work(daemon, pool_name, procs):
+    p = procs(helper("scenarios") + ["children", pool_name], env=daemon.env())
+    assert p.wait_for("FORK") == "FORK 0"
+    assert p.wait_for("SPAWN", timeout=60) == "SPAWN 0 5"
+    assert p.wait_for("FORKSERVER", timeout=60) == "FORKSERVER 0 5"
+    p.wait_for("READY")
+    assert p.wait() == 0

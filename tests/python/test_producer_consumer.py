@@ -4,6 +4,7 @@ view, and the hostile inputs a numpy/torch user may pass."""
 
 import gc
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -321,3 +322,50 @@ def test_metadata_by_hand(daemon, pool_name):
     assert producer.metadata == consumer.metadata  # creator_pid aside
     assert producer.metadata.creator_pid > 0
     assert producer.dds_participant is None and producer.keep_last == 5
+
+
+def test_cleanup_while_other_threads_read(daemon, pool_name):
+    frame = np.zeros(1 << 16, np.uint8)
+    producer = TensorProducer.from_sample(pool_name, frame, history_len=4)
+    consumer = TensorConsumer.from_sample(pool_name, frame, history_len=4)
+    producer.put(frame)
+    outcomes = []
+    go = threading.Event()
+
+    def read():
+        go.wait()
+        while True:
+            try:
+                got = consumer.get(history_len=4)
+                view = consumer.view()
+                assert got.shape == (4, 1 << 16) and view.numpy().shape == (1 << 16,)
+            except StateError:
+                outcomes.append("closed")
+                return
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    go.set()
+    time.sleep(0.05)
+    consumer.cleanup()
+    for t in threads:
+        t.join(30)
+    assert outcomes == ["closed"] * 3
+
+
+def test_both_sides_carry_on_across_a_daemon_restart(daemon, pool_name):
+    frame = np.zeros(64, np.uint8)
+    producer = TensorProducer.from_sample(pool_name, frame, history_len=4)
+    consumer = TensorConsumer.from_sample(pool_name, frame, history_len=4)
+    producer.put(frame_pattern.fill(frame, 1))
+    daemon.restart()
+    producer.put(frame_pattern.fill(frame, 2))  # shared memory keeps working meanwhile
+    assert frame_pattern.check(consumer.get()) == (frame_pattern.INTACT, 2)
+    wait_until(lambda: producer.connected and consumer.status().connected,
+               what="both to reconnect")
+    producer.put(frame_pattern.fill(frame, 3))
+    assert frame_pattern.check(consumer.get()) == (frame_pattern.INTACT, 3)
+    # The re-claimed topic is still this producer's.
+    with pytest.raises(ValueError, match="already published"):
+        TensorProducer.from_sample(pool_name, frame, history_len=4)

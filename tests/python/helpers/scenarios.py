@@ -14,7 +14,10 @@ import numpy as np
 
 from tensor_ipc import TensorConsumer, TensorProducer
 
-name, pool = sys.argv[1], sys.argv[2]
+if __name__ != "__main__":  # a multiprocessing child re-importing this file
+    name = pool = None
+else:
+    name, pool = sys.argv[1], sys.argv[2]
 calls = [0]
 
 
@@ -25,6 +28,13 @@ def count(data):
 def slow(data):
     calls[0] += 1
     time.sleep(0.2)
+
+
+def mp_child(pool_name):
+    """A multiprocessing child (the "children" scenario): publishes one frame."""
+    p = TensorProducer.from_sample(pool_name, np.zeros(16, np.uint8), history_len=2)
+    p.put(np.full(16, 5, np.uint8))
+    p.cleanup()
 
 
 def busy_producer(nbytes=4096, interval=0.001):
@@ -101,6 +111,46 @@ elif name == "exit_with_blocked_daemon_threads":
     time.sleep(0.3)
     print("READY", flush=True)
 
-else:
+elif name == "fork_after_use":
+    import os
+    frame = np.zeros(16, np.uint8)
+    producer = TensorProducer.from_sample(pool, frame, history_len=2)
+    consumer = TensorConsumer.from_sample(pool, frame, history_len=2, callback=count,
+                                          notify="futex")
+    pid = os.fork()
+    if pid == 0:
+        from tensor_ipc import StateError
+        for attempt in (lambda: producer.put(frame), consumer.get,
+                        lambda: TensorConsumer.from_sample(pool, frame, history_len=2)):
+            try:
+                attempt()
+                print("CHILD no error", flush=True)
+            except StateError as e:
+                print("CHILD StateError", str(e).split(":")[0][:60], flush=True)
+        sys.exit(0)  # atexit runs here: must neither hang nor crash
+    _, status = os.waitpid(pid, 0)
+    print(f"CHILD-STATUS {status}", flush=True)
+    frame[0] = 7
+    producer.put(frame)  # the parent's objects are unharmed
+    print(f"PARENT {int(consumer.get()[0])}", flush=True)
+    print("READY", flush=True)
+
+elif name == "children":
+    import multiprocessing as mp
+
+    # fork before this process used tensor_ipc: the child is a process like any other
+    proc = mp.get_context("fork").Process(target=mp_child, args=(pool + "_f",))
+    proc.start()
+    proc.join(30)
+    print(f"FORK {proc.exitcode}", flush=True)
+    consumer = TensorConsumer.from_sample(pool + "_s", np.zeros(16, np.uint8), history_len=2)
+    for method in ("spawn", "forkserver"):
+        proc = mp.get_context(method).Process(target=mp_child, args=(pool + "_s",))
+        proc.start()
+        proc.join(60)
+        print(f"{method.upper()} {proc.exitcode} {int(consumer.get()[0])}", flush=True)
+    print("READY", flush=True)
+
+elif name is not None:
     print(f"ERROR unknown scenario {name}", flush=True)
     sys.exit(2)
