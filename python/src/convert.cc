@@ -113,22 +113,32 @@ TensorView view_of_numpy(py::handle obj, py::object* keep, const std::string& po
 }
 
 TensorView view_of_torch(py::handle obj, py::object* keep, const std::string& pool) {
+  // The fast path is one call: __dlpack__() of the tensor as it is. Tensors
+  // it refuses (requires grad, conjugate or negative bit) are made exportable
+  // and a strided one is made contiguous (one more copy), each only when met.
   py::object t = py::reinterpret_borrow<py::object>(obj);
-  if (t.attr("requires_grad").cast<bool>()) t = t.attr("detach")();
-  if (t.attr("is_conj")().cast<bool>()) t = t.attr("resolve_conj")();
-  if (t.attr("is_neg")().cast<bool>()) t = t.attr("resolve_neg")();
-  if (!t.attr("is_contiguous")().cast<bool>()) t = t.attr("contiguous")();
-  py::object capsule = t.attr("__dlpack__")();
-  auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule.ptr(), "dltensor"));
-  if (managed == nullptr) throw py::error_already_set();
-  std::optional<TensorView> view;
+  py::object capsule;
   try {
-    view = TensorView::from_dlpack(managed->dl_tensor);
-  } catch (const InvalidArgumentError& e) {
-    raise(PyError::kFrameMismatch, std::string(e.what()) + for_pool(pool));
+    capsule = t.attr("__dlpack__")();
+  } catch (py::error_already_set&) {
+    t = t.attr("detach")().attr("resolve_conj")().attr("resolve_neg")();
+    capsule = t.attr("__dlpack__")();
   }
-  *keep = std::move(capsule);  // the capsule owns a reference to the tensor
-  return *view;
+  for (int attempt = 0;; ++attempt) {
+    auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule.ptr(), "dltensor"));
+    if (managed == nullptr) throw py::error_already_set();
+    try {
+      const TensorView view = TensorView::from_dlpack(managed->dl_tensor);
+      *keep = std::move(capsule);  // the capsule holds the tensor while the view is used
+      return view;
+    } catch (const InvalidArgumentError& e) {
+      if (attempt > 0 || t.attr("is_contiguous")().cast<bool>()) {
+        raise(PyError::kFrameMismatch, std::string(e.what()) + for_pool(pool));
+      }
+    }
+    t = t.attr("contiguous")();
+    capsule = t.attr("__dlpack__")();
+  }
 }
 
 py::capsule dlpack_capsule(DLManagedTensor* managed) {

@@ -37,7 +37,8 @@ TensorView view_of_numpy(py::handle array, py::object* keep, const std::string& 
 
 // The same for a CPU torch tensor, through its DLPack export: `keep` holds
 // the capsule (and so the tensor) while the view is used. Detaches tensors
-// that require grad and copies non-contiguous or conjugated ones first.
+// that require grad, resolves conjugate/negative views and makes strided
+// tensors contiguous (a copy) first, only when needed.
 TensorView view_of_torch(py::handle tensor, py::object* keep, const std::string& pool);
 
 // An owning host tensor as a writable numpy array or a torch tensor,

@@ -153,3 +153,24 @@ def test_pool_too_large_for_the_daemon(daemon, pool_name):
         TensorProducer(PoolMetadata(name=pool_name, shape=[1 << 20, 1024], dtype_str="float64",
                                     backend_type="numpy", history_len=2))
     assert type(info.value).__name__ == "ResourceExhaustedError"
+
+
+def test_from_torch_cuda_sample_works_and_its_pool_is_refused(daemon, pool_name):
+    """No GPU here: a CPU tensor that reports a CUDA device stands in for one."""
+    torch = torch_or_skip()
+
+    class LooksLikeCuda(torch.Tensor):
+        @property
+        def device(self):
+            return torch.device("cuda", 1)
+
+    sample = torch.zeros(4, 5, dtype=torch.float16).as_subclass(LooksLikeCuda)
+    md = MetadataCreator.from_torch_cuda_sample(name=pool_name, sample_data=sample, history_len=3)
+    assert (md.backend_type, md.device, md.shape, md.dtype_str, md.history_len) == (
+        "torch_cuda", "cuda:1", [4, 5], "float16", 3)
+    assert md.total_size == 4 * 5 * 2 * 3 and md.payload_json == ""
+    assert MetadataCreator.from_sample(pool_name, sample, 3, "torch_cuda") == md
+    for make in (lambda: TensorProducer(md), lambda: TensorConsumer(md),
+                 lambda: TensorProducer.from_sample(pool_name, sample)):
+        with pytest.raises(NotImplementedError, match="GPU pools are not in this release"):
+            make()

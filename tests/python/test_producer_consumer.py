@@ -116,6 +116,11 @@ def test_torch_puts_of_every_kind_of_tensor(daemon, pool_name):
     grad = torch.ones(4, 6, requires_grad=True)
     producer.put(grad)  # requires grad: detached
     assert torch.equal(consumer.get(), torch.ones(4, 6))
+    c = torch.tensor([1 + 2j, 3 - 4j], dtype=torch.complex64)
+    pc = TensorProducer.from_sample(pool_name + "_c", c)
+    cc = TensorConsumer.from_sample(pool_name + "_c", c)
+    pc.put(c.conj())  # a conjugate view: resolved first
+    assert cc.get().tolist() == [1 - 2j, 3 + 4j]
     bf = torch.arange(6, dtype=torch.bfloat16)
     pbf = TensorProducer.from_sample(pool_name + "_bf16", bf)
     cbf = TensorConsumer.from_sample(pool_name + "_bf16", bf)
