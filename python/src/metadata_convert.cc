@@ -13,7 +13,8 @@ PoolMetadata to_metadata(const MetadataArgs& a) {
   }
   if (a.history_len < 1 || a.history_len > UINT32_MAX) {
     throw InvalidArgumentError("pool '" + a.name + "': history_len " +
-                               std::to_string(a.history_len) + " must be at least 1");
+                               std::to_string(a.history_len) + " is not within 1.." +
+                               std::to_string(UINT32_MAX));
   }
   PoolMetadata md;
   md.name = a.name;

@@ -270,3 +270,24 @@ def test_callbacks_hold_the_gil_only_while_python_runs(daemon, pool_name):
                producer.notices_dropped >= 50, what="callbacks")
     assert spins == 50_000
     consumer.cleanup()
+
+
+def test_concurrent_cleanups_while_callbacks_run(daemon, pool_name):
+    got = []
+    frame = np.zeros(64, np.uint8)
+    producer = TensorProducer.from_sample(pool_name, frame, history_len=2)
+    consumer = TensorConsumer.from_sample(pool_name, frame, history_len=2,
+                                          callback=lambda d: (got.append(1), time.sleep(0.001)))
+    stop = threading.Event()
+    writer = threading.Thread(target=lambda: [producer.put(frame) for _ in iter(stop.is_set, True)])
+    writer.start()
+    wait_until(lambda: len(got) >= 10, what="callbacks")
+    cleaners = [threading.Thread(target=consumer.cleanup) for _ in range(3)]
+    for t in cleaners:
+        t.start()
+    for t in cleaners:
+        t.join(30)
+    stop.set()
+    writer.join(30)
+    assert not any(t.is_alive() for t in cleaners + [writer])
+    assert consumer.status().state == "closed"

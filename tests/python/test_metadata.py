@@ -93,8 +93,10 @@ def test_cpu_gpu_mix_ups_raise_value_error():
 def test_invalid_metadata_says_why():
     with pytest.raises(ValueError, match="name"):
         MetadataCreator.from_numpy_sample("no spaces allowed", np.zeros(3))
-    with pytest.raises(ValueError, match="history_len"):
+    with pytest.raises(ValueError, match="history_len 0 is not within 1.."):
         MetadataCreator.from_numpy_sample("p", np.zeros(3), history_len=0)
+    with pytest.raises(ValueError, match="history_len 1099511627776 is not within 1.."):
+        MetadataCreator.from_numpy_sample("p", np.zeros(3), history_len=2**40)
     with pytest.raises(TypeError, match="history_len must be an int"):
         MetadataCreator.from_numpy_sample("p", np.zeros(3), history_len=1.5)
 
