@@ -312,20 +312,20 @@ Consumer::Impl& checked(const std::unique_ptr<Consumer::Impl>& impl) {
 }
 }  // namespace
 
-std::optional<Tensor> Consumer::get(size_t history_len, bool latest_first) {
-  return checked(impl_).get(history_len, latest_first);
+std::optional<Tensor> Consumer::get(size_t count, bool latest_first) {
+  return checked(impl_).get(count, latest_first);
 }
 
-bool Consumer::get_into(Tensor& out, size_t history_len, bool latest_first) {
-  return checked(impl_).get_into(out, history_len, latest_first);
+bool Consumer::get_into(Tensor& out, size_t count, bool latest_first) {
+  return checked(impl_).get_into(out, count, latest_first);
 }
 
-uint64_t Consumer::read_into(void* dst, size_t bytes, size_t history_len, bool latest_first) {
-  return checked(impl_).read_into(dst, bytes, history_len, latest_first);
+uint64_t Consumer::read_into(void* dst, size_t bytes, size_t count, bool latest_first) {
+  return checked(impl_).read_into(dst, bytes, count, latest_first);
 }
 
-std::optional<FrameHistory> Consumer::read(size_t history_len, bool latest_first) {
-  return checked(impl_).read(history_len, latest_first);
+std::optional<FrameHistory> Consumer::read(size_t count, bool latest_first) {
+  return checked(impl_).read(count, latest_first);
 }
 
 std::optional<FrameView> Consumer::view() { return checked(impl_).view(); }

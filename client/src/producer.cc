@@ -21,7 +21,7 @@ namespace tensoripc {
 // put() closed, then the lease ended.
 class __attribute__((visibility("hidden"))) Producer::Impl {
  public:
-  Impl(PoolMetadata metadata, ProducerOptions options);
+  Impl(PoolMetadata metadata, const ProducerOptions& options);
   ~Impl() { cleanup(); }
 
   PutResult put(const TensorView& frame) { return writer_.put(frame); }
@@ -55,7 +55,7 @@ PoolMetadata Producer::Impl::checked(PoolMetadata md) {
   return md;
 }
 
-Producer::Impl::Impl(PoolMetadata metadata, ProducerOptions options)
+Producer::Impl::Impl(PoolMetadata metadata, const ProducerOptions& options)
     : requested_(checked(std::move(metadata))),
       conn_(Connection::get(options.socket_path)),
       notifier_(keep_last_or_default(options.keep_last), &dropped_),

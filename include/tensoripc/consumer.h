@@ -1,4 +1,4 @@
-// Consumer: reads frames of a pool and is told of new ones (the seed's
+// Consumer: reads frames of a pool and is told of new ones (Python's
 // TensorConsumer). Reads go straight to shared memory and never wait on the
 // daemon or on the producer.
 #pragma once
@@ -53,7 +53,7 @@ struct Frame {
 // A multi-frame read: the data and, per frame in the same order, its sequence
 // number (0 for frames never written or lost, which read as zeros) and time.
 struct FrameHistory {
-  Tensor tensor;  // frame shape for history_len 1, else [history_len, *frame shape]
+  Tensor tensor;  // frame shape for one frame, else [count, *frame shape]
   std::vector<uint64_t> seqs;
   std::vector<int64_t> timestamps_ns;
 };
@@ -63,7 +63,7 @@ using LifecycleCallback = std::function<void(const LifecycleEvent& event)>;
 
 struct ConsumerOptions {
   // Frame events the daemon queues for this consumer; when full the oldest
-  // is dropped (ConsumerStatus::dropped). 0 means 10. The seed's name.
+  // is dropped (ConsumerStatus::dropped). 0 means 10.
   uint32_t keep_last = 10;
   NotifyPath notify = NotifyPath::kStream;
   // As ProducerOptions::socket_path.
@@ -139,7 +139,7 @@ class TENSORIPC_EXPORT Consumer {
   // producer in the background and get() returns nothing until then.
   // DaemonUnavailableError when the daemon cannot be reached.
   explicit Consumer(PoolMetadata expected, ConsumerOptions options = {});
-  // The seed's from_sample: expects frames like `sample`.
+  // A consumer that expects frames like `sample`.
   static Consumer from_sample(std::string name, const TensorView& sample, uint32_t history_len = 1,
                               ConsumerOptions options = {});
 
@@ -149,24 +149,25 @@ class TENSORIPC_EXPORT Consumer {
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
 
-  // The last `history_len` frames as an owning copy: frame shape for 1, else
-  // [history_len, *frame shape], latest first unless `latest_first` is false.
+  // The last `count` frames (Python's history_len argument) as an owning
+  // copy: frame shape for 1, else [count, *frame shape], latest first unless
+  // `latest_first` is false.
   // A consistent snapshot of consecutive frames; frames never written read as
-  // zeros. nullopt when no frame was ever published (the seed's None).
-  // InvalidArgumentError if history_len is 0 or above the pool's; StateError
+  // zeros. nullopt when no frame was ever published.
+  // InvalidArgumentError if count is 0 or above the pool's history_len; StateError
   // if the pool changed identity.
-  std::optional<Tensor> get(size_t history_len = 1, bool latest_first = true);
+  std::optional<Tensor> get(size_t count = 1, bool latest_first = true);
   // As get(), into `out`: its buffer is overwritten in place when it already
   // has the result's dtype and shape (no allocation: the hot-loop form; a
   // DLPack export of `out` sees the new data), else `out` is replaced by a new
   // tensor. False, and `out` untouched, when no frame was ever published.
-  bool get_into(Tensor& out, size_t history_len = 1, bool latest_first = true);
-  // As get(), into caller memory: `dst` must hold `bytes` >= history_len x
+  bool get_into(Tensor& out, size_t count = 1, bool latest_first = true);
+  // As get(), into caller memory: `dst` must hold `bytes` >= count x
   // the frame size (else InvalidArgumentError). Returns the latest frame's
   // seq, 0 (and nothing written) when no frame was ever published.
-  uint64_t read_into(void* dst, size_t bytes, size_t history_len = 1, bool latest_first = true);
+  uint64_t read_into(void* dst, size_t bytes, size_t count = 1, bool latest_first = true);
   // As get(), with each frame's seq and timestamp.
-  std::optional<FrameHistory> read(size_t history_len = 1, bool latest_first = true);
+  std::optional<FrameHistory> read(size_t count = 1, bool latest_first = true);
   // The latest frame without a copy; nullopt when there is none.
   std::optional<FrameView> view();
 

@@ -20,7 +20,7 @@ class TENSORIPC_EXPORT Error : public std::runtime_error {
   ~Error() override;
 };
 
-// Another live producer holds the topic (the seed's "topic already published").
+// Another live producer holds the topic: one producer per topic at a time.
 class TENSORIPC_EXPORT TopicTakenError : public Error {
  public:
   TopicTakenError(const std::string& message, std::string topic, int holder_pid)

@@ -1,6 +1,8 @@
-// PoolMetadata: what a pool is. Field for field the seed's PoolMetadata, with
-// the seed's MetadataCreator role as static constructors (from shape + dtype,
-// or from a sample tensor).
+// PoolMetadata: what a pool is: its name (the topic), the shape and dtype of
+// one frame, how many frames the ring keeps, where they live, and what the
+// daemon fills in. The same fields as Python's tensor_ipc.PoolMetadata and the
+// wire's tensoripc.v1.PoolMetadata; made from shape + dtype, or from a sample
+// tensor (Python's MetadataCreator).
 #pragma once
 
 #include <cstdint>
@@ -34,7 +36,7 @@ struct TENSORIPC_EXPORT PoolMetadata {
   static PoolMetadata create(std::string name, std::vector<int64_t> shape, DType dtype,
                              uint32_t history_len = 1, std::string device = "cpu",
                              std::string backend_type = "");
-  // The seed's MetadataCreator.from_sample: shape, dtype and device of `sample`.
+  // A pool for frames like `sample`: its shape, dtype and device.
   static PoolMetadata from_sample(std::string name, const TensorView& sample,
                                   uint32_t history_len = 1, std::string backend_type = "");
 
@@ -52,7 +54,8 @@ struct TENSORIPC_EXPORT PoolMetadata {
   std::string to_string() const;
 };
 
-// The seed's equality: every field but creator_pid.
+// Equality of every field but creator_pid (who created a pool does not make
+// it another pool).
 TENSORIPC_EXPORT bool operator==(const PoolMetadata& a, const PoolMetadata& b);
 inline bool operator!=(const PoolMetadata& a, const PoolMetadata& b) { return !(a == b); }
 

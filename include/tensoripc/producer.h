@@ -1,4 +1,4 @@
-// Producer: publishes fixed-shape frames into a pool (the seed's
+// Producer: publishes fixed-shape frames into a pool (Python's
 // TensorProducer). It holds the pool's lease from tensor-ipcd for its whole
 // life: one producer per topic at a time.
 #pragma once
@@ -17,7 +17,7 @@ namespace tensoripc {
 struct ProducerOptions {
   // Publish notices queued for the daemon while one is on the wire; when the
   // queue is full the oldest is dropped (consumers' frame events skip it; the
-  // frame itself is in shared memory regardless). 0 means 10. The seed's name.
+  // frame itself is in shared memory regardless). 0 means 10.
   uint32_t keep_last = 10;
   // tensor-ipcd's socket; "" resolves it as the daemon does: $TENSOR_IPC_SOCKET,
   // /run/tensor-ipc/tensor-ipcd.sock, $XDG_RUNTIME_DIR/tensor-ipc/tensor-ipcd.sock.
@@ -31,8 +31,9 @@ struct ProducerOptions {
   std::chrono::milliseconds reconnect_backoff_max{1000};
 };
 
-// What put() did: the seed's frame index (the slot written) and the frame's
-// sequence number (monotonic from 1 over the pool's life, across producers).
+// What put() did: the frame index (the slot written, what Python's put
+// returns) and the frame's sequence number (monotonic from 1 over the pool's
+// life, across producers).
 struct PutResult {
   uint64_t frame_index = 0;
   uint64_t seq = 0;
@@ -49,7 +50,7 @@ class TENSORIPC_EXPORT Producer {
   // holds it; its pid in the message), InvalidArgumentError,
   // ResourceExhaustedError, DaemonUnavailableError.
   explicit Producer(PoolMetadata metadata, ProducerOptions options = {});
-  // The seed's from_sample: a pool for frames like `sample`.
+  // A producer of a pool for frames like `sample`.
   static Producer from_sample(std::string name, const TensorView& sample, uint32_t history_len = 1,
                               ProducerOptions options = {});
 

@@ -67,7 +67,7 @@ TEST_F(ClientTest, HistoryOrderLatestFirstAndZerosBeyondWhatWasWritten) {
                     producer_options());
   Consumer consumer(PoolMetadata::create("hist", {static_cast<int64_t>(n)}, DType::kUInt8, 8),
                     consumer_options());
-  EXPECT_FALSE(consumer.get().has_value()) << "no frame yet: the seed's None";
+  EXPECT_FALSE(consumer.get().has_value()) << "no frame yet: nothing to return";
   for (uint64_t s = 1; s <= 3; ++s) {
     const PutResult r = producer.put(as_view(frame_bytes(n, s)));
     EXPECT_EQ(r.seq, s);

@@ -58,6 +58,23 @@ TEST(DaemonConfig, Flags) {
   EXPECT_EQ(c.registry.retention, Retention::kRemove);
 }
 
+TEST(DaemonConfig, TheExampleConfigFileHoldsTheDefaults) {
+  // systemd/tensor-ipcd.toml says "the values below are the defaults"; the
+  // defaults are defined once, in Config and RegistryOptions, and this keeps
+  // the example from drifting away from them.
+  const Config defaults = *parse({}).config;
+  ParseOutcome out = parse({"--config", TIPC_EXAMPLE_CONFIG});
+  ASSERT_TRUE(out.config.has_value());
+  const Config& c = *out.config;
+  EXPECT_EQ(c.socket_mode, defaults.socket_mode);
+  EXPECT_EQ(c.log_level, defaults.log_level);
+  EXPECT_EQ(c.registry.shm_prefix, defaults.registry.shm_prefix);
+  EXPECT_EQ(c.registry.shm_mode, defaults.registry.shm_mode);
+  EXPECT_EQ(c.registry.max_pools, defaults.registry.max_pools);
+  EXPECT_EQ(c.registry.max_pool_bytes, defaults.registry.max_pool_bytes);
+  EXPECT_EQ(c.registry.retention, defaults.registry.retention);
+}
+
 TEST(DaemonConfig, TheLastOfARepeatedFlagWins) {
   ParseOutcome out = parse({"--shm-prefix", "a.", "--shm-prefix", "b."});
   ASSERT_TRUE(out.config.has_value());

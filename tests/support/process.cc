@@ -1,11 +1,13 @@
 #include "tests/support/process.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -15,17 +17,42 @@
 namespace tensoripc::testing {
 namespace {
 
-// Whether something accepts connections on the Unix socket `path`.
-bool accepts(const std::string& path) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
+// The daemon's readiness, as systemd would see it: a Unix datagram socket
+// named by NOTIFY_SOCKET, on which sd_notify writes READY=1 once the daemon
+// serves (socket bound and chmod-ed, leftovers adopted).
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    ::unlink(path_.c_str());
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+      throw std::runtime_error("cannot make the notify socket " + path_ + ": " +
+                               std::strerror(errno));
+    }
+  }
+  ~NotifySocket() {
+    if (fd_ >= 0) ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+
+  // Whether a datagram holding READY=1 came within `timeout`.
+  bool ready_within(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+    char buf[512];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf - 1, 0);
+    if (n <= 0) return false;
+    buf[n] = '\0';
+    return std::strstr(buf, "READY=1") != nullptr;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
 
 }  // namespace
 
@@ -42,15 +69,13 @@ void DaemonProcess::start(const std::vector<std::string>& extra_args) {
   std::vector<std::string> argv = {daemon_binary(), "--socket",    socket_path_, "--shm-prefix",
                                    shm_prefix_,     "--log-level", "warn"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  // A restart finds the old socket file until the new daemon replaces it:
-  // remove it first, so that "accepts" can only mean the new daemon.
-  ::unlink(socket_path_.c_str());
-  child_ = std::make_unique<ChildProcess>(argv);
+  NotifySocket notify(dir_.path() + "/notify.sock");
+  child_ = std::make_unique<ChildProcess>(
+      argv, std::vector<std::string>{"NOTIFY_SOCKET=" + dir_.path() + "/notify.sock"});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
+    if (notify.ready_within(std::chrono::milliseconds(50))) return;
     if (!child_->running()) throw std::runtime_error("tensor-ipcd exited during start-up");
-    if (accepts(socket_path_)) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   throw std::runtime_error("tensor-ipcd did not come up on " + socket_path_);
 }

@@ -19,8 +19,8 @@
 namespace tensoripc::testing {
 
 // The real tensor-ipcd on <tmp>/tensor-ipcd.sock with prefix "tipct<pid>x<n>.".
-// The constructor returns once the daemon accepts connections on its socket
-// (it binds only when its registry is ready).
+// The constructor returns once the daemon says READY=1 through sd_notify (a
+// NOTIFY_SOCKET of the test's own), as systemd would wait for it.
 class DaemonProcess {
  public:
   explicit DaemonProcess(std::vector<std::string> extra_args = {});
