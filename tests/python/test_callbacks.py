@@ -55,7 +55,7 @@ def go_when_live(consumer, producer):
     that moment is neither delivered nor counted (a race in libtensoripc-client,
     reported with issue 7); the stream path has no such window."""
     wait_until(lambda: consumer.status().state == "live", what="the consumer to attach")
-    time.sleep(0.1)
+    time.sleep(0.3)
     producer.send("GO")
 
 
