@@ -31,14 +31,13 @@ def main():
         sample=sample_data,
         history_len=5
     )
-    print(f"Publishing {producer.metadata.shape} {producer.metadata.dtype_str} frames to "
-          f"'camera_feed' at {args.rate:g} Hz (Ctrl-C stops)", flush=True)
-
     image_data = sample_data
     period = 1.0 / args.rate
     next_time = time.monotonic()
     count = 0
     try:
+        print(f"Publishing {producer.metadata.shape} {producer.metadata.dtype_str} frames to "
+              f"'camera_feed' at {args.rate:g} Hz (Ctrl-C stops)", flush=True)
         while args.frames == 0 or count < args.frames:
             image_data[0, 0, 0] = count  # a frame counter the consumer examples print
             # Write frame to pool

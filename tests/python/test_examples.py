@@ -41,7 +41,7 @@ def test_producer_and_consumers(daemon, procs):
 
 def test_producer_stops_on_ctrl_c(daemon, procs):
     producer = procs(example("producer.py"), env=daemon.env())
-    producer.line()
+    producer.wait_for("Written frame at index")  # publishing
     producer.signal(signal.SIGINT)
     assert producer.wait_for("Published").startswith("Published ")
     assert producer.wait() == 0
