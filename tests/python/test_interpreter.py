@@ -2,6 +2,7 @@
 callbacks run, and a program that exits without cleanup() (callbacks running,
 daemon threads inside put/get/wait) exits cleanly instead of hanging or aborting."""
 
+import os
 import signal
 
 import pytest
@@ -52,6 +53,10 @@ def test_exit_without_cleanup(daemon, pool_name, procs, scenario):
     assert check.wait() == 0
 
 
+@pytest.mark.skipif(
+    os.environ.get("TIPC_SANITIZE") == "address",
+    reason="ASan's allocator (GCC 12) is not fork-safe: a child forked while another thread "
+           "allocates deadlocks in free(); the plain suite runs this test")
 def test_a_child_forked_after_use_refuses_clearly_and_exits_cleanly(daemon, pool_name, procs):
     p = procs(helper("scenarios") + ["fork_after_use", pool_name], env=daemon.env())
     lines = [p.line() for _ in range(5)]
