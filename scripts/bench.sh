@@ -4,22 +4,28 @@
 # bench/results/latency.json and bench/results/summary.md (the table, with the
 # issue's targets marked pass/miss). About 2-3 minutes on 2 cores.
 #
-# Usage: scripts/bench.sh [--build-dir DIR] [--out-dir DIR] [--quick] [--no-build]
+# Then, when the build has the Python package, bench/python_bench.py writes
+# bench/results/python.json and python.md (put/get/view beside numpy.copyto,
+# callback latency beside the C++ figure).
+#
+# Usage: scripts/bench.sh [--build-dir DIR] [--out-dir DIR] [--quick] [--no-build] [--python-only]
 #   --build-dir DIR  Release build directory (default: build-bench)
 #   --out-dir DIR    where results go (default: bench/results)
 #   --quick          fewer repetitions and samples (a smoke run of ~1 minute)
 #   --no-build       use the binaries already in the build directory
+#   --python-only    only the Python benchmark
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=$root/build-bench out_dir=$root/bench/results quick=0 build=1
+build_dir=$root/build-bench out_dir=$root/bench/results quick=0 build=1 cpp=1
 while (($#)); do
   case "$1" in
     --build-dir) build_dir=${2:?--build-dir needs a directory}; shift 2 ;;
     --out-dir) out_dir=${2:?--out-dir needs a directory}; shift 2 ;;
     --quick) quick=1; shift ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --python-only) cpp=0; shift ;;
+    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -29,6 +35,9 @@ if ((build)); then
     cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
   fi
   cmake --build "$build_dir" -j "$(nproc)" --target tipc_bench_copy --target tipc_bench_latency
+  if ninja -C "$build_dir" -t targets all 2>/dev/null | grep -q '^tensor_ipc_core:'; then
+    cmake --build "$build_dir" -j "$(nproc)" --target tensor_ipc_core
+  fi
 fi
 if ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build_dir/CMakeCache.txt"; then
   echo "bench.sh: warning: $build_dir is not a Release build" >&2
@@ -44,6 +53,7 @@ mkdir -p "$out_dir"
 reps=7 samples=2000 fps_seconds=3
 if ((quick)); then reps=2 samples=500 fps_seconds=1; fi
 
+if ((cpp)); then
 echo "bench.sh: put / get / view vs memcpy ($reps repetitions)" >&2
 "$build_dir/bench/tipc_bench_copy" \
   --benchmark_repetitions="$reps" --benchmark_enable_random_interleaving=true \
@@ -58,3 +68,13 @@ python3 "$root/bench/summarize.py" "$out_dir/copy.json" "$out_dir/latency.json" 
   -o "$out_dir/summary.md"
 echo "bench.sh: wrote $out_dir/copy.json, latency.json and summary.md" >&2
 cat "$out_dir/summary.md"
+fi
+
+if [[ -f $build_dir/python/build_info.txt ]]; then
+  python=$(sed -n 's/^Python3_EXECUTABLE:FILEPATH=//p' "$build_dir/CMakeCache.txt")
+  echo "bench.sh: the Python package: put / get / view vs numpy.copyto, callback latency" >&2
+  PYTHONPATH="$build_dir/python" "${python:-python3}" "$root/bench/python_bench.py" \
+    --daemon "$build_dir/daemon/tensor-ipcd" --cpp-latency "$build_dir/bench/tipc_bench_latency" \
+    --out "$out_dir/python.json" --md "$out_dir/python.md" $( ((quick)) && echo --quick)
+  echo "bench.sh: wrote $out_dir/python.json and python.md" >&2
+fi

@@ -30,6 +30,8 @@ packages=(
   libspdlog-dev libcli11-dev libsystemd-dev
   # client: DLPack export; Python bindings
   libdlpack-dev pybind11-dev python3-dev python3-numpy python3-pytest
+  # the Python package's torch backend and its tests; pip install into a venv, offline
+  python3-torch python3-venv python3-pip python3-setuptools python3-wheel
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # systemd-analyze, systemd-sysusers and systemd-tmpfiles lint systemd/

@@ -1,0 +1,21 @@
+// tensor_ipc._core: the pybind11 module under the tensor_ipc package. It is
+// thin on purpose: libtensoripc-client does the work; the package's Python
+// files give it the seed's API (names, arguments, defaults, errors).
+#include <pybind11/pybind11.h>
+
+#include "bindings.h"
+#include "errors.h"
+#include "lifecycle.h"
+#include "metadata_convert.h"
+
+namespace py = pybind11;
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "tensor-ipc's C++ core (libtensoripc-client); use the tensor_ipc package.";
+  m.attr("__version__") = TENSORIPC_VERSION;
+  tensoripc::python::register_errors(m);
+  tensoripc::python::register_lifecycle(m);
+  tensoripc::python::register_metadata(m);
+  tensoripc::python::register_producer(m);
+  tensoripc::python::register_consumer(m);
+}
