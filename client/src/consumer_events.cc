@@ -124,7 +124,10 @@ void Consumer::Impl::on_attached(const PoolEvent& a) {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (mapping != current) last_seen_.store(0, std::memory_order_relaxed);
+    if (mapping != current) {
+      last_seen_.store(0, std::memory_order_relaxed);
+      mapped_at_seq_ = mapping->header().latest_seq.load(std::memory_order_acquire);
+    }
     mapping_ = mapping;
     pool_md_ = a.metadata;
     producer_pid_ = a.producer_pid;
@@ -196,8 +199,9 @@ void Consumer::Impl::run_futex_thread() {
       if (futex_stop_.load()) return;
       if (mapping_ != m) {
         m = mapping_;
-        // Frames from before this consumer attached are history, not news.
-        delivered = m->header().latest_seq.load(std::memory_order_acquire);
+        // Counted from the moment of mapping, not from now: a frame put
+        // between the two is delivered, not lost.
+        delivered = mapped_at_seq_;
       }
     }
     const uint64_t latest =

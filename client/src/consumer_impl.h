@@ -75,6 +75,9 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   std::condition_variable cv_;  // mapping changes, first event
   PoolState state_ = PoolState::kWaitingForProducer;
   std::shared_ptr<PoolMapping> mapping_;
+  // mapping_'s latest_seq when this consumer mapped it: the futex path
+  // delivers the frames after it (the ones before are history, not news).
+  uint64_t mapped_at_seq_ = 0;
   PoolMetadata pool_md_;
   int producer_pid_ = 0;
   uint64_t dropped_ = 0;

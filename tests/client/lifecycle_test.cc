@@ -99,9 +99,8 @@ TEST_P(ClientCallbackTest, CallbackSetAfterConstructionWithoutReadingTheFrame) {
     cv.notify_all();
   });
   std::vector<uint8_t> frame(16, 7);
-  // The futex thread starts watching once the pool is mapped.
+  // Live means mapped: every frame from here on is news, on both paths.
   ASSERT_TRUE(eventually([&] { return consumer.status().state == PoolState::kLive; }));
-  std::this_thread::sleep_for(milliseconds(50));
   std::map<uint64_t, int64_t> put_stamps;
   for (int i = 0; i < 3; ++i) {
     const PutResult r = producer.put(TensorView(frame.data(), DType::kUInt8, {16}));
@@ -115,6 +114,29 @@ TEST_P(ClientCallbackTest, CallbackSetAfterConstructionWithoutReadingTheFrame) {
   for (const auto& [seq, ts] : stamps) {
     EXPECT_NE(ts, 0) << "frame " << seq;
     EXPECT_EQ(ts, put_stamps[seq]) << "frame " << seq;
+  }
+}
+
+// The first put follows the constructor's return at once: the futex thread
+// may not have run yet, and the frame is news all the same.
+TEST_P(ClientCallbackTest, AFramePutAsSoonAsTheConsumerIsBuiltIsDelivered) {
+  for (int round = 0; round < 20; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const std::string name = "at_once_" + std::to_string(round);
+    const auto md = PoolMetadata::create(name, {16}, DType::kUInt8, 4);
+    Producer producer(md, producer_options());
+    Recorder rec;
+    ConsumerOptions o = consumer_options();
+    o.notify = GetParam();
+    o.on_new_data = rec.on_data();
+    Consumer consumer(md, o);
+    std::vector<uint8_t> frame(16);
+    fill_test_frame(frame.data(), frame.size(), 1);
+    ASSERT_EQ(producer.put(TensorView(frame.data(), DType::kUInt8, {16})).seq, 1u);
+    ASSERT_TRUE(rec.wait_for_seq(1, seconds(5)));
+    std::lock_guard<std::mutex> lock(rec.mu);
+    EXPECT_EQ(rec.seqs, std::vector<uint64_t>{1});
+    EXPECT_EQ(rec.torn, 0);
   }
 }
 

@@ -49,13 +49,9 @@ class Recorder:
 
 
 def go_when_live(consumer, producer):
-    """Lets the producer start once the consumer is attached. The pause: the
-    library's futex thread takes the pool's latest frame as its starting point
-    when it first runs, so a frame put between the constructor's return and
-    that moment is neither delivered nor counted (a race in libtensoripc-client,
-    reported with issue 7); the stream path has no such window."""
+    """Lets the producer start once the consumer is attached (live: mapped;
+    every frame from then on is delivered or counted, on either path)."""
     wait_until(lambda: consumer.status().state == "live", what="the consumer to attach")
-    time.sleep(0.3)
     producer.send("GO")
 
 

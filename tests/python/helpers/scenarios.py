@@ -65,16 +65,16 @@ if name == "sigint_sleep":
     producer, frame = busy_producer()
     stream = TensorConsumer.from_sample(pool, frame, history_len=4, callback=count)
     futex = TensorConsumer.from_sample(pool, frame, history_len=4, callback=count, notify="futex")
-    ready_when_called()
-    try:
+    try:  # READY inside: the test's Ctrl-C may land while print() returns
+        ready_when_called()
         time.sleep(120)
     except KeyboardInterrupt:
         print("INTERRUPTED", flush=True)
 
 elif name == "sigint_wait":
     consumer = TensorConsumer.from_sample(pool, np.zeros(16, np.uint8))
-    print("READY", flush=True)
     try:
+        print("READY", flush=True)
         consumer.wait_for_frame()  # no producer: waits until Ctrl-C
     except KeyboardInterrupt:
         print("INTERRUPTED", flush=True)
