@@ -41,18 +41,21 @@ inline void futex_kick(std::atomic<uint32_t>& word) {
 // Sleeps on `word` until `ready()` returns true or CLOCK_MONOTONIC passes
 // `deadline_ns`. `ready` is called with no lock held, before every sleep and
 // after every wake; it should read what the waker writes with seq_cst or
-// acquire loads.
+// acquire loads. `sleepers`, when given, counts this sleeper while it may be
+// asleep; without it, the waker must know by other means that sleepers may
+// exist (a pool's futex_waiters flag, which the daemon raises for as long as
+// the pool has subscribers: consumers map the pool read-only).
 template <typename Ready>
-void futex_sleep_until(std::atomic<uint32_t>& word, std::atomic<uint32_t>& sleepers,
+void futex_sleep_until(std::atomic<uint32_t>& word, std::atomic<uint32_t>* sleepers,
                        int64_t deadline_ns, Ready&& ready) {
   for (;;) {
     const uint32_t seen = word.load(std::memory_order_seq_cst);
     if (ready()) return;
     const int64_t left = deadline_ns - monotonic_ns();
     if (left <= 0) return;
-    sleepers.fetch_add(1, std::memory_order_seq_cst);
+    if (sleepers) sleepers->fetch_add(1, std::memory_order_seq_cst);
     if (!ready()) futex_wait(&word, seen, left);
-    sleepers.fetch_sub(1, std::memory_order_seq_cst);
+    if (sleepers) sleepers->fetch_sub(1, std::memory_order_seq_cst);
   }
 }
 

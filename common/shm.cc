@@ -1,6 +1,5 @@
 #include "common/shm.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -86,6 +85,59 @@ StatusOr<ShmFile> ShmFile::open(const std::string& name, bool writable) {
   return file;
 }
 
+StatusOr<ShmFile> ShmFile::create_sealed(const std::string& label, size_t size) {
+  const int fd = ::memfd_create(label.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return errno_status("cannot create memory file " + label, errno);
+  ShmFile file = adopt_fd(fd, "memfd:" + label);
+  // memfds are born 0777: a process that got a read-only fd could reopen it
+  // writable through /proc/PID/fd. Only the creator's user may, now.
+  if (::fchmod(fd, 0600) != 0) return errno_status("cannot set the mode of " + file.name_, errno);
+  // fallocate both sizes the file and reserves its pages: a full tmpfs (or
+  // memory cgroup) is RESOURCE_EXHAUSTED now, not a SIGBUS at first touch.
+  if (::fallocate(fd, 0, 0, static_cast<off_t>(size)) != 0) {
+    if (errno == ENOSPC || errno == ENOMEM) {
+      return resource_exhausted("not enough memory for " + file.name_ + " (" +
+                                std::to_string(size) + " bytes)");
+    }
+    return errno_status("cannot reserve " + std::to_string(size) + " bytes for " + file.name_,
+                        errno);
+  }
+  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    return errno_status("cannot seal " + file.name_, errno);
+  }
+  return file;
+}
+
+ShmFile ShmFile::adopt_fd(int fd, std::string label) {
+  ShmFile file;
+  file.fd_ = fd;
+  file.name_ = std::move(label);
+  return file;
+}
+
+StatusOr<ShmFile> ShmFile::reopen_read_only() const {
+  const std::string path = "/proc/self/fd/" + std::to_string(fd_);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_status("cannot reopen " + name_ + " read-only", errno);
+  return adopt_fd(fd, name_);
+}
+
+bool ShmFile::sealed_against_resize() const {
+  const int seals = ::fcntl(fd_, F_GET_SEALS);
+  return seals >= 0 && (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) == (F_SEAL_SHRINK | F_SEAL_GROW);
+}
+
+bool ShmFile::writable() const {
+  const int flags = ::fcntl(fd_, F_GETFL);
+  return flags >= 0 && (flags & O_ACCMODE) == O_RDWR;
+}
+
+StatusOr<FileIdentity> ShmFile::identity() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return errno_status("cannot stat " + name_, errno);
+  return FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+}
+
 bool ShmFile::unlink(const std::string& name) { return ::shm_unlink(name.c_str()) == 0; }
 
 StatusOr<size_t> ShmFile::size() const {
@@ -133,18 +185,6 @@ StatusOr<Mapping> Mapping::map(const ShmFile& file, uint64_t offset, size_t leng
     }
   }
   return m;
-}
-
-std::vector<std::string> list_segments(const std::string& prefix) {
-  std::vector<std::string> out;
-  DIR* dir = ::opendir("/dev/shm");
-  if (!dir) return out;
-  while (const dirent* e = ::readdir(dir)) {
-    const std::string n = e->d_name;
-    if (n.rfind(prefix, 0) == 0) out.push_back("/" + n);
-  }
-  ::closedir(dir);
-  return out;
 }
 
 }  // namespace tensoripc

@@ -1,5 +1,6 @@
-// POSIX shared memory behind two small RAII types: a segment file descriptor
-// and a mapping. The only place that calls shm_open/mmap.
+// Shared memory behind two small RAII types: a file descriptor (a sealed
+// memfd, as pools use, or a named POSIX segment, as benchmarks and tests use)
+// and a mapping. The only place that calls memfd_create/shm_open/mmap.
 #pragma once
 
 #include <sys/types.h>
@@ -7,13 +8,22 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "common/status.h"
 
 namespace tensoripc {
 
-// An open shm segment. Owns the fd; movable, not copyable; not thread-safe.
+// Which file an fd refers to: equal for two fds of the same memfd or
+// segment, whoever opened them and however they travelled.
+struct FileIdentity {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  bool operator==(const FileIdentity& o) const { return dev == o.dev && ino == o.ino; }
+  bool operator!=(const FileIdentity& o) const { return !(*this == o); }
+};
+
+// An open shared-memory file. Owns the fd; movable, not copyable; not
+// thread-safe.
 class ShmFile {
  public:
   ShmFile() = default;
@@ -31,6 +41,28 @@ class ShmFile {
 
   // Opens an existing segment for reading, or reading and writing.
   static StatusOr<ShmFile> open(const std::string& name, bool writable);
+
+  // An anonymous memfd of `size` bytes (`label` shows in /proc/PID/maps as
+  // "memfd:<label>"), reserved up front like create(), mode 0600 so that
+  // only this process's user can reopen it through /proc/PID/fd, and sealed
+  // against shrinking and growing: no one holding it, however they got it,
+  // can truncate it under another process's mapping (a SIGBUS there).
+  static StatusOr<ShmFile> create_sealed(const std::string& label, size_t size);
+
+  // Takes ownership of `fd` (one received from another process, say).
+  static ShmFile adopt_fd(int fd, std::string label);
+
+  // A new, read-only open file description of the same file (through
+  // /proc/self/fd): whoever receives it can map it for reading only, and
+  // cannot make that mapping writable with mprotect.
+  StatusOr<ShmFile> reopen_read_only() const;
+
+  // Whether the file is sealed against shrinking and growing (a memfd made
+  // by create_sealed). Anything else might be truncated under a mapping.
+  bool sealed_against_resize() const;
+  // Whether this fd allows writing (O_RDWR).
+  bool writable() const;
+  StatusOr<FileIdentity> identity() const;
 
   static bool unlink(const std::string& name);
 
@@ -71,7 +103,5 @@ class Mapping {
   size_t size_ = 0;
 };
 
-// Names of the segments in /dev/shm whose names start with `prefix`.
-std::vector<std::string> list_segments(const std::string& prefix);
 
 }  // namespace tensoripc

@@ -13,16 +13,24 @@ grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context, const Sta
   return reactor;
 }
 
+// Every connection is accepted by the daemon, which records its
+// credentials; a call from anywhere else is a bug, refused.
+StatusOr<Caller> caller_of(const PeerTable& peers, grpc::CallbackServerContext* context) {
+  if (auto caller = peers.lookup(context->peer())) return *caller;
+  return internal_error("cannot tell who is calling (peer " + context->peer() + ")");
+}
+
 }  // namespace
 
 grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* BrokerService::ProducerSession(
-    grpc::CallbackServerContext* /*context*/) {
-  return start_producer_stream(registry_, streams_);
+    grpc::CallbackServerContext* context) {
+  return start_producer_stream(registry_, streams_, descriptors_, caller_of(peers_, context));
 }
 
 grpc::ServerWriteReactor<v1::SubscribeEvent>* BrokerService::Subscribe(
-    grpc::CallbackServerContext* /*context*/, const v1::SubscribeRequest* request) {
-  return start_subscribe_stream(registry_, streams_, *request);
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
+  return start_subscribe_stream(registry_, streams_, descriptors_, caller_of(peers_, context),
+                                *request);
 }
 
 grpc::ServerUnaryReactor* BrokerService::ListPools(grpc::CallbackServerContext* context,
@@ -43,7 +51,9 @@ grpc::ServerUnaryReactor* BrokerService::GetPool(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* BrokerService::DeletePool(grpc::CallbackServerContext* context,
                                                     const v1::DeletePoolRequest* request,
                                                     v1::DeletePoolResponse* /*response*/) {
-  return finish(context, registry_.remove(request->name(), request->force()));
+  auto caller = caller_of(peers_, context);
+  if (!caller.ok()) return finish(context, caller.status());
+  return finish(context, registry_.remove(request->name(), request->force(), *caller));
 }
 
 }  // namespace tensoripc::daemon

@@ -1,10 +1,12 @@
 // tensoripc.v1.Broker on gRPC's callback API: each call is handed to the
-// Registry; the streams live in producer_session.cc and subscribe_stream.cc.
+// Registry with its caller (the connection's credentials, from the
+// PeerTable); the streams live in producer_stream.cc and subscribe_stream.cc.
 //
-// Does not own the Registry, which must outlive the server. Thread-safe (the
-// Registry is).
+// Owns none of what it is given, which must outlive the server. Thread-safe.
 #pragma once
 
+#include "daemon/descriptor_broker.h"
+#include "daemon/peer_table.h"
 #include "daemon/registry.h"
 #include "daemon/stream_tracker.h"
 #include "tensoripc/v1/broker.grpc.pb.h"
@@ -13,7 +15,8 @@ namespace tensoripc::daemon {
 
 class BrokerService final : public v1::Broker::CallbackService {
  public:
-  explicit BrokerService(Registry& registry) : registry_(registry) {}
+  BrokerService(Registry& registry, const PeerTable& peers, DescriptorBroker& descriptors)
+      : registry_(registry), peers_(peers), descriptors_(descriptors) {}
 
   grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* ProducerSession(
       grpc::CallbackServerContext* context) override;
@@ -34,6 +37,8 @@ class BrokerService final : public v1::Broker::CallbackService {
 
  private:
   Registry& registry_;
+  const PeerTable& peers_;
+  DescriptorBroker& descriptors_;
   StreamTracker streams_;
 };
 

@@ -32,7 +32,7 @@ struct RawSettings {
       : socket_path(d.socket_path),
         socket_mode(octal(d.socket_mode)),
         shm_prefix(d.registry.shm_prefix),
-        shm_mode(octal(d.registry.shm_mode)),
+        admin_group(d.admin_group),
         log_level(d.log_level),
         max_pools(d.registry.max_pools),
         max_pool_bytes(format_byte_size(d.registry.max_pool_bytes)),
@@ -41,7 +41,7 @@ struct RawSettings {
   std::string socket_path;
   std::string socket_mode;
   std::string shm_prefix;
-  std::string shm_mode;
+  std::string admin_group;
   std::string log_level;
   uint32_t max_pools;
   std::string max_pool_bytes;
@@ -128,7 +128,7 @@ ParseOutcome parse_config(int argc, const char* const* argv,
   app.set_version_flag("--version", std::string("tensor-ipcd ") + TENSORIPC_VERSION);
   app.set_config("--config", system_config_file,
                  "TOML file with the same settings, keys named like the long flags without "
-                 "'--' (e.g. shm-prefix = \"tensoripc.\"); flags win over the file",
+                 "'--' (e.g. log-level = \"debug\"); flags win over the file",
                  false);
   app.allow_config_extras(CLI::config_extras_mode::error);
   // A flag given twice: the last one wins, as with most daemons (a wrapper
@@ -142,10 +142,14 @@ ParseOutcome parse_config(int argc, const char* const* argv,
   app.add_option("--socket-mode", raw.socket_mode, "Octal mode of the socket file")
       ->capture_default_str();
   app.add_option("--shm-prefix", raw.shm_prefix,
-                 "Prefix of this daemon's segments in /dev/shm ([A-Za-z0-9_.-]{1,64}); each "
-                 "daemon needs its own, and no prefix may be the start of another")
+                 "Label prefix of the pools' memory, as /proc/PID/maps shows it "
+                 "(memfd:<prefix><pool>; [A-Za-z0-9_.-]{1,64}): a label, not a name anyone "
+                 "can open")
       ->capture_default_str();
-  app.add_option("--shm-mode", raw.shm_mode, "Octal mode of the segments")->capture_default_str();
+  app.add_option("--admin-group", raw.admin_group,
+                 "Group (name or number) whose members may resume, replace and delete every "
+                 "user's pools, as root may; empty: none")
+      ->capture_default_str();
   app.add_option("--log-level", raw.log_level, "Least severe level that is logged")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
@@ -157,8 +161,8 @@ ParseOutcome parse_config(int argc, const char* const* argv,
                  "(powers of 1024)")
       ->capture_default_str();
   app.add_option("--retention", raw.retention,
-                 "What becomes of a pool whose producer left, and of the segments at SIGTERM: "
-                 "keep (a producer with the same metadata resumes it) or remove")
+                 "What becomes of a pool whose producer left: keep (while the daemon runs, a "
+                 "producer of the same user and metadata resumes it) or remove")
       ->check(CLI::IsMember({"keep", "remove"}))
       ->capture_default_str();
 
@@ -208,12 +212,7 @@ ParseOutcome parse_config(int argc, const char* const* argv,
     return out;
   }
   config.registry.shm_prefix = raw.shm_prefix;
-  auto shm_mode = parse_mode(raw.shm_mode);
-  if (!shm_mode) {
-    out.exit_code = fail("--shm-mode: '" + raw.shm_mode + "' is not an octal file mode like 0660");
-    return out;
-  }
-  config.registry.shm_mode = *shm_mode;
+  config.admin_group = raw.admin_group;
   config.log_level = raw.log_level;
   config.registry.max_pools = raw.max_pools;
   auto bytes = parse_byte_size(raw.max_pool_bytes);
@@ -230,8 +229,9 @@ ParseOutcome parse_config(int argc, const char* const* argv,
 
 std::string describe(const Config& c) {
   const RegistryOptions& r = c.registry;
-  return "socket " + c.socket_path + " (mode " + octal(c.socket_mode) + "), shm prefix '" +
-         r.shm_prefix + "' (mode " + octal(r.shm_mode) + "), max " + std::to_string(r.max_pools) +
+  return "socket " + c.socket_path + " (mode " + octal(c.socket_mode) + "), memory label prefix '" +
+         r.shm_prefix + "', admin group " + (c.admin_group.empty() ? "none" : c.admin_group) +
+         ", max " + std::to_string(r.max_pools) +
          " pools of at most " + std::to_string(r.max_pool_bytes) + " bytes, retention " +
          retention_name(r.retention) + (c.config_file.empty() ? "" : ", config " + c.config_file);
 }

@@ -25,7 +25,9 @@ struct Config {
   std::string socket_path;
   mode_t socket_mode = 0660;
   std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
-  // Pools: shm prefix and mode, limits, retention.
+  // Members of this group (name or gid) may manage every pool; empty: none.
+  std::string admin_group;
+  // Pools: memory label prefix, limits, retention.
   RegistryOptions registry;
   // The config file that was read, empty when none.
   std::string config_file;

@@ -31,10 +31,6 @@ int run(const Config& config) {
   spdlog::info("tensor-ipcd starting: {}", describe(config));
 
   Registry registry(config.registry);
-  const AdoptionReport adopted = registry.adopt_leftovers();
-  if (adopted.adopted || adopted.removed) {
-    spdlog::info("leftover segments: {} adopted, {} removed", adopted.adopted, adopted.removed);
-  }
 
   auto server = Server::start(config, registry);
   if (!server.ok()) {
@@ -50,7 +46,6 @@ int run(const Config& config) {
   spdlog::info("{} received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   sd_notify(0, "STOPPING=1");
   const bool clean = (*server)->shutdown();
-  registry.finish_segments();
   spdlog::info("stopped");
   if (!clean) {
     // gRPC is still stopping on another thread; destructors must not race it.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "proto/wire.h"
@@ -79,9 +80,18 @@ class SessionControl final : public LeaseHolder {
 // socket the kernel closed, an invalid message, or revocation).
 class ProducerStream final : public Reactor {
  public:
-  ProducerStream(Registry& registry, StreamTracker& tracker)
-      : registry_(registry), tracker_(tracker), control_(std::make_shared<SessionControl>(this)) {
+  ProducerStream(Registry& registry, StreamTracker& tracker, DescriptorBroker& descriptors,
+                 StatusOr<Caller> caller)
+      : registry_(registry),
+        tracker_(tracker),
+        descriptors_(descriptors),
+        control_(std::make_shared<SessionControl>(this)) {
     tracker_.add();
+    if (!caller.ok()) {
+      control_->finish(wire::to_grpc(caller.status()));
+      return;
+    }
+    caller_ = *caller;
     control_->start_read(&in_);
   }
 
@@ -130,9 +140,21 @@ class ProducerStream final : public Reactor {
         }
         auto claim = wire::from_proto(in_.claim());
         if (!claim.ok()) return claim.status();
-        auto granted = registry_.claim(*claim, control_);
+        std::optional<ShmFile> handed_back;
+        if (!claim->handback_token.empty()) {
+          auto file = descriptors_.take_handed_over(caller_, claim->handback_token);
+          if (file.ok()) {
+            handed_back = std::move(*file);
+          } else {
+            spdlog::warn("pool '{}': hand-back from {} ignored: {}", claim->metadata.name,
+                         caller_.to_string(), file.status().message());
+          }
+        }
+        auto granted = registry_.claim(*claim, caller_, control_,
+                                       handed_back ? &*handed_back : nullptr);
         if (!granted.ok()) return granted.status();
         claimed_ = true;
+        granted->descriptor_token = descriptors_.issue(caller_, granted->memory, true);
         v1::ProducerEvent event;
         wire::to_proto(*granted, event.mutable_granted());
         control_->write(std::move(event));
@@ -151,6 +173,8 @@ class ProducerStream final : public Reactor {
 
   Registry& registry_;
   StreamTracker& tracker_;
+  DescriptorBroker& descriptors_;
+  Caller caller_;
   std::shared_ptr<SessionControl> control_;
   // Touched only by read reactions, which never overlap (one read at a time).
   v1::ProducerMessage in_;
@@ -159,8 +183,9 @@ class ProducerStream final : public Reactor {
 
 }  // namespace
 
-Reactor* start_producer_stream(Registry& registry, StreamTracker& tracker) {
-  return new ProducerStream(registry, tracker);
+Reactor* start_producer_stream(Registry& registry, StreamTracker& tracker,
+                               DescriptorBroker& descriptors, StatusOr<Caller> caller) {
+  return new ProducerStream(registry, tracker, descriptors, std::move(caller));
 }
 
 }  // namespace tensoripc::daemon

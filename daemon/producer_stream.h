@@ -4,16 +4,20 @@
 
 #include <grpcpp/support/server_callback.h>
 
+#include "daemon/caller.h"
+#include "daemon/descriptor_broker.h"
 #include "daemon/registry.h"
 #include "daemon/stream_tracker.h"
 #include "tensoripc/v1/broker.pb.h"
 
 namespace tensoripc::daemon {
 
-// A new reactor for one ProducerSession call, counted in `tracker` until
-// gRPC is done with it and it deletes itself. Registry and tracker must
-// outlive every call (the server is shut down before they go).
+// A new reactor for one ProducerSession call of `caller` (an error: the
+// call is ended with it), counted in `tracker` until gRPC is done with it and
+// it deletes itself. Registry, tracker and descriptors must outlive every
+// call (the server is shut down before they go).
 grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* start_producer_stream(
-    Registry& registry, StreamTracker& tracker);
+    Registry& registry, StreamTracker& tracker, DescriptorBroker& descriptors,
+    StatusOr<Caller> caller);
 
 }  // namespace tensoripc::daemon

@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "common/clock.h"
-#include "common/shm.h"
 
 namespace tensoripc::daemon {
 namespace {
@@ -62,56 +61,19 @@ void Registry::Pool::set_producer_pid(int32_t pid) {
   segment->header().producer_pid.store(pid, std::memory_order_release);
 }
 
+void Registry::Pool::publish_waiters() {
+  segment->header().futex_waiters.store(subscribers, std::memory_order_seq_cst);
+}
+
 Registry::Registry(RegistryOptions options) : options_(std::move(options)) {}
 
 Registry::~Registry() = default;
 
-AdoptionReport Registry::adopt_leftovers() {
-  std::lock_guard<std::mutex> lock(mu_);
-  AdoptionReport report;
-  for (const std::string& shm_name : list_segments(options_.shm_prefix)) {
-    PoolMetadata md;
-    auto seg = PoolMapping::adopt(shm_name, &md);
-    Status why = seg.status();
-    if (seg.ok() && segment_name(options_.shm_prefix, md.name) != shm_name) {
-      why = failed_precondition("header records pool '" + md.name + "', whose segment would be " +
-                                segment_name(options_.shm_prefix, md.name));
-    }
-    if (!why.ok()) {
-      spdlog::warn("removing leftover segment {}: {}", shm_name, why.message());
-      ShmFile::unlink(shm_name);
-      ++report.removed;
-      continue;
-    }
-    if (pools_.size() >= options_.max_pools) {
-      spdlog::warn("removing leftover segment {}: over --max-pools={}", shm_name,
-                   options_.max_pools);
-      (*seg)->unlink();
-      ++report.removed;
-      continue;
-    }
-    auto pool = std::make_unique<Pool>();
-    pool->segment = std::move(*seg);
-    pool->set_producer_pid(0);
-    pool->latest_seq = pool->header_latest_seq();
-    pool->metadata = std::move(md);
-    spdlog::info("adopted {} (latest_seq {}) from {}", describe_pool(pool->metadata),
-                 pool->latest_seq, shm_name);
-    const std::string name = pool->metadata.name;
-    pools_.emplace(name, std::move(pool));
-    ++report.adopted;
-  }
-  return report;
-}
-
-StatusOr<Grant> Registry::claim(const Claim& claim, std::shared_ptr<LeaseHolder> holder) {
+StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
+                                std::shared_ptr<LeaseHolder> holder, ShmFile* handed_back) {
   PoolMetadata md = claim.metadata;
   if (Status s = complete_metadata(&md, PoolLimits{options_.max_pool_bytes}); !s.ok()) return s;
   const std::string& name = md.name;
-  if (claim.pid <= 0) {
-    return invalid_argument("pool '" + name + "': ClaimPool.pid is " + std::to_string(claim.pid) +
-                            "; it must be the producer's process id");
-  }
 
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return unavailable("tensor-ipcd is shutting down");
@@ -126,12 +88,19 @@ StatusOr<Grant> Registry::claim(const Claim& claim, std::shared_ptr<LeaseHolder>
   }
   auto it = pools_.find(name);
   bool resumed = false;
+  bool adopted = false;  // carried on in memory a producer handed back
   if (it != pools_.end()) {
     Pool& pool = *it->second;
     if (pool.holder) {
       return topic_held(
           "topic '" + name + "' is already published by pid " + std::to_string(pool.producer_pid),
           pool.producer_pid);
+    }
+    if (!caller.may_manage(pool.owner_uid)) {
+      return Status(StatusCode::kPermissionDenied,
+                    "pool '" + name + "' belongs to uid " + std::to_string(pool.owner_uid) +
+                        "; only that user, root or the daemon's admin group may resume or "
+                        "replace it (caller: " + caller.to_string() + ")");
     }
     if (same_identity(md, pool.metadata)) {
       resumed = true;
@@ -153,33 +122,46 @@ StatusOr<Grant> Registry::claim(const Claim& claim, std::shared_ptr<LeaseHolder>
                                 " pools, its limit (--max-pools); delete unused ones with "
                                 "DeletePool");
     }
-    md.shm_name = segment_name(options_.shm_prefix, name);
-    md.creator_pid = claim.pid;
-    // Create the segment without the lock: posix_fallocate of a large pool
+    md.shm_name = memory_label(options_.shm_prefix, name);
+    md.creator_pid = caller.pid;
+    // Create (or check) the memory without the lock: reserving a large pool
     // takes ~0.25 s per GiB here, and publishes of every other pool must not
     // wait for it. The name is reserved meanwhile.
-    creating_.emplace(name, claim.pid);
+    creating_.emplace(name, caller.pid);
     lock.unlock();
-    auto seg = PoolMapping::create(md, md.shm_name, random_generation(), options_.shm_mode);
+    StatusOr<std::shared_ptr<PoolMapping>> seg = failed_precondition("no memory handed back");
+    if (handed_back) {
+      seg = PoolMapping::adopt(std::move(*handed_back), md);
+      if (seg.ok()) {
+        adopted = resumed = true;
+      } else {
+        spdlog::warn("pool '{}': {}; creating it anew", name, seg.status().message());
+      }
+    }
+    if (!seg.ok()) seg = PoolMapping::create(md, random_generation());
     lock.lock();
     creating_.erase(name);
     if (!seg.ok()) {
       return Status(seg.status().code(), "pool '" + name + "': " + seg.status().message());
     }
-    if (closed_) {
-      (*seg)->unlink();
-      return unavailable("tensor-ipcd is shutting down");
-    }
+    if (closed_) return unavailable("tensor-ipcd is shutting down");
     auto pool = std::make_unique<Pool>();
     pool->metadata = md;
     pool->segment = std::move(*seg);
+    pool->owner_uid = caller.uid;
+    for (auto [s, end] = subscribers_by_name_.equal_range(name); s != end; ++s) {
+      ++pool->subscribers;
+    }
+    // A handed-back pool keeps the waiters its consumers had until they
+    // subscribe again; after that the count is this daemon's.
+    if (!adopted || pool->subscribers > 0) pool->publish_waiters();
     it = pools_.emplace(name, std::move(pool)).first;
   }
 
   Pool& pool = *it->second;
   pool.holder = std::move(holder);
-  pool.producer_pid = claim.pid;
-  pool.set_producer_pid(claim.pid);
+  pool.producer_pid = caller.pid;
+  pool.set_producer_pid(caller.pid);
   pool.latest_seq = std::max(pool.latest_seq, pool.header_latest_seq());
   leases_[pool.holder.get()] = name;
 
@@ -188,10 +170,12 @@ StatusOr<Grant> Registry::claim(const Claim& claim, std::shared_ptr<LeaseHolder>
   granted.layout = pool.segment->layout();
   granted.resumed = resumed;
   granted.latest_seq = pool.latest_seq;
+  granted.producer_pid = caller.pid;
+  granted.memory = pool.segment;
   broadcast(name, attached_event(pool));
-  spdlog::info("{} {} by pid {} ({} bytes, latest_seq {})", describe_pool(pool.metadata),
-               resumed ? "resumed" : "created", claim.pid, pool.metadata.total_size,
-               pool.latest_seq);
+  spdlog::info("{} {} by {} ({} bytes, latest_seq {})", describe_pool(pool.metadata),
+               adopted ? "handed back" : resumed ? "resumed" : "created",
+               caller.to_string(), pool.metadata.total_size, pool.latest_seq);
   return granted;
 }
 
@@ -206,6 +190,12 @@ Status Registry::publish(const LeaseHolder* holder, const FrameStamp& notice) {
   if (notice.seq <= pool.latest_seq) {
     return invalid_argument("pool '" + name + "': Published seq " + std::to_string(notice.seq) +
                             " is not above the last one, " + std::to_string(pool.latest_seq));
+  }
+  // The frame is in the pool before its notice is sent: a notice ahead of
+  // the pool's own latest_seq announces a frame that does not exist.
+  if (const uint64_t written = pool.header_latest_seq(); notice.seq > written) {
+    return invalid_argument("pool '" + name + "': Published seq " + std::to_string(notice.seq) +
+                            " is ahead of the pool's latest frame, " + std::to_string(written));
   }
   const uint64_t slot = notice.seq % pool.metadata.history_len;
   if (notice.slot != slot) {
@@ -245,7 +235,8 @@ void Registry::release(const LeaseHolder* holder) {
   }
 }
 
-Status Registry::subscribe(const std::string& name, int32_t pid, std::shared_ptr<EventSink> sink) {
+Status Registry::subscribe(const std::string& name, const Caller& caller,
+                           std::shared_ptr<EventSink> sink) {
   if (Status s = validate_pool_name(name); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return unavailable("tensor-ipcd is shutting down");
@@ -254,9 +245,14 @@ Status Registry::subscribe(const std::string& name, int32_t pid, std::shared_ptr
                               " subscriptions");
   }
   EventSink* raw = sink.get();
-  subscribers_[raw] = Subscriber{name, pid, std::move(sink)};
+  subscribers_[raw] = Subscriber{name, caller.pid, std::move(sink)};
   subscribers_by_name_.emplace(name, raw);
   auto it = pools_.find(name);
+  if (it != pools_.end()) {
+    Pool& pool = *it->second;
+    ++pool.subscribers;
+    pool.publish_waiters();  // before the consumer can map the pool and sleep
+  }
   raw->push_lifecycle(it != pools_.end() ? attached_event(*it->second) : waiting_event());
   return {};
 }
@@ -267,7 +263,10 @@ void Registry::unsubscribe(const EventSink* sink) {
   if (sub == subscribers_.end()) return;
   const std::string& name = sub->second.name;
   if (auto pool = pools_.find(name); pool != pools_.end()) {
-    pool->second->departed_drops += sub->second.sink->stats().dropped;
+    Pool& p = *pool->second;
+    p.departed_drops += sub->second.sink->stats().dropped;
+    if (p.subscribers > 0) --p.subscribers;
+    p.publish_waiters();
   }
   for (auto [it, end] = subscribers_by_name_.equal_range(name); it != end; ++it) {
     if (it->second == sink) {
@@ -294,12 +293,18 @@ StatusOr<PoolInfo> Registry::get(const std::string& name) const {
   return info_of(*it->second);
 }
 
-Status Registry::remove(const std::string& name, bool force) {
+Status Registry::remove(const std::string& name, bool force, const Caller& caller) {
   if (Status s = validate_pool_name(name); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pools_.find(name);
   if (it == pools_.end()) return not_found("no pool named '" + name + "'");
   Pool& pool = *it->second;
+  if (!caller.may_manage(pool.owner_uid)) {
+    return Status(StatusCode::kPermissionDenied,
+                  "pool '" + name + "' belongs to uid " + std::to_string(pool.owner_uid) +
+                      "; only that user, root or the daemon's admin group may delete it "
+                      "(caller: " + caller.to_string() + ")");
+  }
   if (pool.holder) {
     if (!force) {
       return failed_precondition("pool '" + name + "' is held by producer pid " +
@@ -334,15 +339,6 @@ void Registry::shutdown() {
   for (auto& [raw, sub] : subscribers_) sub.sink->close(bye);
 }
 
-void Registry::finish_segments() {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [name, pool] : pools_) {
-    pool->set_producer_pid(0);
-    if (options_.retention == Retention::kRemove) pool->segment->unlink();
-  }
-  if (options_.retention == Retention::kRemove) pools_.clear();
-}
-
 PoolInfo Registry::info_of(const Pool& pool) const {
   PoolInfo info;
   info.metadata = pool.metadata;
@@ -355,6 +351,7 @@ PoolInfo Registry::info_of(const Pool& pool) const {
   st.created_unix_ns = pool.segment->header().created_unix_ns;
   st.last_publish_unix_ns = pool.last_publish_unix_ns;
   st.dropped = pool.departed_drops;
+  st.owner_uid = pool.owner_uid;
   for (auto [it, end] = subscribers_by_name_.equal_range(pool.metadata.name); it != end; ++it) {
     SubscriberStats s = it->second->stats();
     s.pid = subscribers_.at(it->second).pid;
@@ -372,6 +369,7 @@ std::shared_ptr<const PoolEvent> Registry::attached_event(const Pool& pool) cons
   ev->layout = pool.segment->layout();
   ev->producer_pid = pool.producer_pid;
   ev->latest_seq = std::max(pool.latest_seq, pool.header_latest_seq());
+  ev->memory = pool.segment;
   return ev;
 }
 
@@ -384,7 +382,6 @@ void Registry::broadcast(const std::string& name, const std::shared_ptr<const Po
 void Registry::erase_pool(std::map<std::string, std::unique_ptr<Pool>>::iterator it,
                           const std::string& reason) {
   broadcast(it->first, removed_event(reason));
-  it->second->segment->unlink();
   pools_.erase(it);
 }
 

@@ -3,7 +3,7 @@
 // so they are unit-tested directly; the gRPC streams plug in through two
 // small interfaces, and proto/wire.h turns what comes in and out into messages.
 //
-// A Registry owns every pool's segment (a PoolMapping in the broker role). It
+// A Registry owns every pool's memory (a PoolMapping in the broker role). It
 // holds shared references to the streams' EventSink and LeaseHolder objects,
 // never to the gRPC reactors themselves, and forgets them when they release
 // or unsubscribe. Thread-safe: one mutex serialises every call. Callbacks
@@ -20,7 +20,9 @@
 #include <string>
 #include <vector>
 
+#include "common/shm.h"
 #include "common/status.h"
+#include "daemon/caller.h"
 #include "daemon/rate_meter.h"
 #include "pool/broker.h"
 #include "pool/mapping.h"
@@ -29,19 +31,18 @@
 
 namespace tensoripc::daemon {
 
-// What becomes of a pool whose producer left, and of the segments at shutdown.
+// What becomes of a pool whose producer left.
 enum class Retention {
-  kKeep,    // kept: a producer with the same metadata resumes it; valid at restart
-  kRemove,  // unlinked
+  kKeep,    // kept while the daemon runs: a producer with the same metadata resumes it
+  kRemove,  // removed at once
 };
 
 // The registry's settings, with the daemon's defaults (daemon/config.h reads
 // them from flags and the config file).
 struct RegistryOptions {
-  // Segments are "/dev/shm/<prefix><pool name>". Every daemon on a machine
-  // needs its own prefix, and no prefix may start another one.
+  // Pool memory is labelled "<prefix><pool name>" (memfd:<label> in
+  // /proc/PID/maps): a label for people, not a name anyone can open.
   std::string shm_prefix = "tensoripc.";
-  mode_t shm_mode = 0660;
   uint32_t max_pools = 256;
   uint64_t max_pool_bytes = kDefaultMaxPoolBytes;  // all history_len frames of one pool
   Retention retention = Retention::kKeep;
@@ -68,11 +69,6 @@ class LeaseHolder {
   virtual void revoke(const Status& why) = 0;
 };
 
-struct AdoptionReport {
-  int adopted = 0;
-  int removed = 0;  // invalid, foreign-named, or over --max-pools
-};
-
 class Registry {
  public:
   explicit Registry(RegistryOptions options);
@@ -82,17 +78,21 @@ class Registry {
 
   const RegistryOptions& options() const { return options_; }
 
-  // At start: adopts valid leftover segments of this daemon's prefix as pools
-  // without a producer; unlinks the rest of the prefix.
-  AdoptionReport adopt_leftovers();
-
   // ---- producers. A lease is identified by its holder.
 
-  // Validates the claim and grants the pool: created, resumed (same identity:
-  // history and latest_seq kept) or replaced (another identity, no producer).
-  // ALREADY_EXISTS, with the holder's pid as a detail, when it is held.
-  StatusOr<Grant> claim(const Claim& claim, std::shared_ptr<LeaseHolder> holder);
+  // Validates the claim of `caller` and grants the pool: created, resumed
+  // (same identity: history and latest_seq kept) or replaced (another
+  // identity, no producer). ALREADY_EXISTS, with the holder's pid as a
+  // detail, when it is held; PERMISSION_DENIED when another user owns it.
+  // `handed_back`, when given and no pool of that name exists (a restarted
+  // daemon), is the producer's memory of the pool: once checked, the pool
+  // carries on in it, history and generation kept; if it fails the checks it
+  // is logged and dropped, and the pool is created anew.
+  StatusOr<Grant> claim(const Claim& claim, const Caller& caller,
+                        std::shared_ptr<LeaseHolder> holder, ShmFile* handed_back = nullptr);
   // A publish notice from the holder's producer; an error ends its session.
+  // A notice is checked against the pool's own latest_seq: the producer
+  // writes the frame before it says so.
   Status publish(const LeaseHolder* holder, const FrameStamp& notice);
   // The holder's stream ended; a no-op if it holds no lease (any more).
   void release(const LeaseHolder* holder);
@@ -100,8 +100,9 @@ class Registry {
   // ---- subscribers. A subscription is identified by its sink.
 
   // Registers `sink` for `name` and queues its first event (kAttached or
-  // kWaiting).
-  Status subscribe(const std::string& name, int32_t pid, std::shared_ptr<EventSink> sink);
+  // kWaiting). While a pool has subscribers its header's futex_waiters is
+  // raised (consumers cannot write it), so its producer wakes them.
+  Status subscribe(const std::string& name, const Caller& caller, std::shared_ptr<EventSink> sink);
   // The sink's stream ended; a no-op if it is not subscribed.
   void unsubscribe(const EventSink* sink);
 
@@ -109,17 +110,16 @@ class Registry {
 
   std::vector<PoolInfo> list() const;
   StatusOr<PoolInfo> get(const std::string& name) const;
-  // Unlinks the pool's segment; a held pool needs `force`, which revokes the
-  // lease with ABORTED.
-  Status remove(const std::string& name, bool force);
+  // Forgets the pool (its memory goes once its last mapping does); a held
+  // pool needs `force`, which revokes the lease with ABORTED. Only the
+  // owner, root and the admin group may (PERMISSION_DENIED).
+  Status remove(const std::string& name, bool force, const Caller& caller);
 
   // ---- shutdown
 
   // Ends every lease and subscription with UNAVAILABLE and refuses new ones.
+  // Producers keep their memory and hand it to the next daemon.
   void shutdown();
-  // After the server stopped: with Retention::kRemove unlinks every segment;
-  // with kKeep leaves them (producer_pid cleared) for the next daemon.
-  void finish_segments();
 
  private:
   struct Subscriber {
@@ -133,6 +133,8 @@ class Registry {
     std::shared_ptr<PoolMapping> segment;  // header and slot headers
     std::shared_ptr<LeaseHolder> holder;   // null when no producer
     int32_t producer_pid = 0;
+    uint32_t owner_uid = 0;    // the creator's user
+    uint32_t subscribers = 0;  // mirrored into the header's futex_waiters
     uint64_t latest_seq = 0;  // the last seq a notice announced (or the header had)
     uint64_t frames_published = 0;
     uint64_t departed_drops = 0;  // drops of subscribers that left
@@ -141,12 +143,13 @@ class Registry {
 
     uint64_t header_latest_seq() const;
     void set_producer_pid(int32_t pid);
+    void publish_waiters();
   };
 
   PoolInfo info_of(const Pool& pool) const;
   std::shared_ptr<const PoolEvent> attached_event(const Pool& pool) const;
   void broadcast(const std::string& name, const std::shared_ptr<const PoolEvent>& ev);
-  // Drops the pool (segment unlinked) and tells its subscribers why.
+  // Drops the pool and tells its subscribers why.
   void erase_pool(std::map<std::string, std::unique_ptr<Pool>>::iterator it,
                   const std::string& reason);
 

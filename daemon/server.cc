@@ -4,6 +4,8 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <grpcpp/server_posix.h>
+#include <grp.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,8 +16,10 @@
 #include <cstring>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "common/socket_path.h"
+#include "common/unix_socket.h"
 #include "grpc/health/v1/health.pb.h"
 
 namespace tensoripc::daemon {
@@ -40,12 +44,24 @@ bool socket_answers(const std::string& path) {
   return answered;
 }
 
+// A group name or number -> gid.
+StatusOr<uint32_t> resolve_group(const std::string& group) {
+  if (group.find_first_not_of("0123456789") == std::string::npos) {
+    return static_cast<uint32_t>(std::stoul(group));
+  }
+  std::vector<char> buf(16384);
+  struct group g {};
+  struct group* found = nullptr;
+  if (::getgrnam_r(group.c_str(), &g, buf.data(), buf.size(), &found) != 0 || !found) {
+    return invalid_argument("admin group '" + group + "' does not exist");
+  }
+  return static_cast<uint32_t>(found->gr_gid);
+}
+
 }  // namespace
 
-Server::Server(Registry& registry, std::string socket_path)
-    : registry_(registry),
-      socket_path_(std::move(socket_path)),
-      service_(std::make_unique<BrokerService>(registry)) {}
+Server::Server(Registry& registry, std::string socket_path, std::optional<uint32_t> admin_gid)
+    : registry_(registry), socket_path_(std::move(socket_path)), peers_(admin_gid) {}
 
 Server::~Server() {
   if (server_) shutdown();
@@ -60,30 +76,54 @@ StatusOr<std::unique_ptr<Server>> Server::start(const Config& config, Registry& 
                       "; stop it or pass another --socket");
   }
 
+  std::optional<uint32_t> admin_gid;
+  if (!config.admin_group.empty()) {
+    auto gid = resolve_group(config.admin_group);
+    if (!gid.ok()) return gid.status();
+    admin_gid = *gid;
+  }
+
   // Reflection can describe grpc.health.v1.Health only when its descriptor is
   // in this binary; naming it here keeps the linker from dropping it.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  std::unique_ptr<Server> server(new Server(registry, path));
+  std::unique_ptr<Server> server(new Server(registry, path, admin_gid));
+  auto descriptors = DescriptorBroker::start(path, config.socket_mode);
+  if (!descriptors.ok()) return descriptors.status();
+  server->descriptors_ = std::move(*descriptors);
+  server->service_ =
+      std::make_unique<BrokerService>(registry, server->peers_, *server->descriptors_);
+  auto listen_fd = listen_unix(path, SOCK_STREAM, config.socket_mode);
+  if (!listen_fd.ok()) return listen_fd.status();
+  // No listening port: the acceptor below hands gRPC each connection.
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(grpc_target(path), grpc::InsecureServerCredentials());
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (!server->server_) {
-    return Status(StatusCode::kUnavailable,
-                  "cannot serve on " + path + "; check that its directory is writable");
-  }
-  if (::chmod(path.c_str(), config.socket_mode) != 0) {
-    spdlog::warn("cannot set the mode of {} to {:o}: {}", path, config.socket_mode,
-                 std::strerror(errno));
+    ::close(*listen_fd);
+    return Status(StatusCode::kUnavailable, "cannot start the gRPC server");
   }
   if (grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService()) {
     health->SetServingStatus(true);
     health->SetServingStatus(v1::Broker::service_full_name(), true);
   }
+  // gRPC's transport needs a non-blocking socket: a blocking one hangs it.
+  server->acceptor_ = std::make_unique<Acceptor>(
+      "gRPC socket", *listen_fd, SOCK_NONBLOCK, [s = server.get()](int fd) { s->on_accept(fd); });
   return server;
+}
+
+void Server::on_accept(int fd) {
+  auto cred = peer_credentials(fd);
+  if (!cred.ok()) {
+    spdlog::warn("refusing a connection: {}", cred.status().message());
+    ::close(fd);
+    return;
+  }
+  peers_.add(fd, *cred);
+  grpc::AddInsecureChannelFromFd(server_.get(), fd);
 }
 
 bool Server::shutdown(std::chrono::milliseconds grace) {
@@ -91,6 +131,7 @@ bool Server::shutdown(std::chrono::milliseconds grace) {
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->Shutdown();
   }
+  if (acceptor_) acceptor_->stop();
   registry_.shutdown();
   if (!service_->streams().wait_idle(grace)) {
     spdlog::warn("streams still open after {} ms (a subscriber not reading?): cancelling them",
@@ -119,6 +160,7 @@ bool Server::shutdown(std::chrono::milliseconds grace) {
     (void)server_.release();  // still in use by `stopper`; the process exits next
   }
   if (is_socket(socket_path_)) ::unlink(socket_path_.c_str());
+  if (descriptors_) descriptors_->stop();
   return clean;
 }
 

@@ -1,17 +1,25 @@
 // The gRPC server of tensor-ipcd on its Unix socket: the Broker service,
-// server reflection, and the standard health service.
+// server reflection, and the standard health service; and beside it the
+// descriptor channel ("<socket>.fd", daemon/descriptor_broker.h).
 //
-// Owns the grpc::Server and the service; does not own the Registry, which
-// must outlive it. start() and shutdown() are called from the main thread.
+// The daemon accepts connections itself, records each one's credentials
+// (SO_PEERCRED) in a PeerTable, and hands the socket to gRPC: every call
+// knows its caller, whatever its request says.
+//
+// Owns the grpc::Server, the service, the acceptor and the descriptor
+// broker; does not own the Registry, which must outlive it. start() and
+// shutdown() are called from the main thread.
 #pragma once
 
 #include <grpcpp/server.h>
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
+#include "daemon/acceptor.h"
 #include "daemon/broker_service.h"
 #include "daemon/config.h"
 #include "daemon/registry.h"
@@ -21,8 +29,9 @@ namespace tensoripc::daemon {
 class Server {
  public:
   // Serves `registry` on config.socket_path (directory created if missing,
-  // socket chmod-ed to config.socket_mode). Refuses, rather than steals, a
-  // socket that another daemon is answering on.
+  // and refused when others could write to it; both sockets chmod-ed to
+  // config.socket_mode). Refuses, rather than steals, a socket that another
+  // daemon is answering on.
   static StatusOr<std::unique_ptr<Server>> start(const Config& config, Registry& registry);
 
   ~Server();
@@ -44,12 +53,17 @@ class Server {
   bool shutdown(std::chrono::milliseconds grace = std::chrono::seconds(2));
 
  private:
-  Server(Registry& registry, std::string socket_path);
+  Server(Registry& registry, std::string socket_path, std::optional<uint32_t> admin_gid);
+  // From the acceptor's thread: a new client connection.
+  void on_accept(int fd);
 
   Registry& registry_;
   std::string socket_path_;
+  PeerTable peers_;
+  std::unique_ptr<DescriptorBroker> descriptors_;
   std::unique_ptr<BrokerService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Acceptor> acceptor_;
 };
 
 }  // namespace tensoripc::daemon

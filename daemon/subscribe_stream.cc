@@ -22,7 +22,8 @@ using Reactor = grpc::ServerWriteReactor<v1::SubscribeEvent>;
 // while subscribed, the registry; thread-safe.
 class Outbox final : public EventSink {
  public:
-  Outbox(Reactor* reactor, uint32_t keep_last) : reactor_(reactor), queue_(keep_last) {}
+  Outbox(Reactor* reactor, uint32_t keep_last, DescriptorBroker& descriptors, const Caller& caller)
+      : reactor_(reactor), queue_(keep_last), descriptors_(descriptors), caller_(caller) {}
 
   void push_frame(const FrameStamp& frame) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -93,6 +94,11 @@ class Outbox final : public EventSink {
     if (writing_ || finish_wanted_) return;
     if (!queue_.pop(&next_)) return;
     wire::to_proto(next_, &current_);
+    if (current_.has_attached() && next_.lifecycle->memory) {
+      // Issued now, for this subscriber: the event itself is shared by all.
+      current_.mutable_attached()->set_descriptor_token(
+          descriptors_.issue(caller_, next_.lifecycle->memory, false));
+    }
     current_is_frame_ = next_.is_frame();
     writing_ = true;
     reactor_->StartWrite(&current_);
@@ -115,6 +121,8 @@ class Outbox final : public EventSink {
   mutable std::mutex mu_;
   Reactor* reactor_;
   EventQueue queue_;
+  DescriptorBroker& descriptors_;
+  const Caller caller_;
   StreamEvent next_;            // what current_ was made from
   v1::SubscribeEvent current_;  // the write in flight; untouched until write_done
   bool current_is_frame_ = false;
@@ -127,13 +135,15 @@ class Outbox final : public EventSink {
 
 class SubscribeStream final : public Reactor {
  public:
-  SubscribeStream(Registry& registry, StreamTracker& tracker, const v1::SubscribeRequest& request)
+  SubscribeStream(Registry& registry, StreamTracker& tracker, DescriptorBroker& descriptors,
+                  StatusOr<Caller> caller, const v1::SubscribeRequest& request)
       : registry_(registry), tracker_(tracker) {
     tracker_.add();
     auto keep_last = effective_keep_last(request.keep_last());
-    outbox_ = std::make_shared<Outbox>(this, keep_last.ok() ? *keep_last : kDefaultKeepLast);
-    Status s = keep_last.status();
-    if (s.ok()) s = registry_.subscribe(request.name(), request.pid(), outbox_);
+    outbox_ = std::make_shared<Outbox>(this, keep_last.ok() ? *keep_last : kDefaultKeepLast,
+                                       descriptors, caller.ok() ? *caller : Caller{});
+    Status s = caller.ok() ? keep_last.status() : caller.status();
+    if (s.ok()) s = registry_.subscribe(request.name(), *caller, outbox_);
     if (!s.ok()) outbox_->finish_with(wire::to_grpc(s));
   }
 
@@ -166,8 +176,9 @@ class SubscribeStream final : public Reactor {
 }  // namespace
 
 Reactor* start_subscribe_stream(Registry& registry, StreamTracker& tracker,
+                                DescriptorBroker& descriptors, StatusOr<Caller> caller,
                                 const v1::SubscribeRequest& request) {
-  return new SubscribeStream(registry, tracker, request);
+  return new SubscribeStream(registry, tracker, descriptors, std::move(caller), request);
 }
 
 }  // namespace tensoripc::daemon

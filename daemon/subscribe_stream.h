@@ -4,16 +4,20 @@
 
 #include <grpcpp/support/server_callback.h>
 
+#include "daemon/caller.h"
+#include "daemon/descriptor_broker.h"
 #include "daemon/registry.h"
 #include "daemon/stream_tracker.h"
 #include "tensoripc/v1/broker.pb.h"
 
 namespace tensoripc::daemon {
 
-// A new reactor for one Subscribe call (finished at once with the error when
-// the request is invalid), counted in `tracker` until gRPC is done with it and
-// it deletes itself. Registry and tracker must outlive every call.
+// A new reactor for one Subscribe call of `caller` (finished at once with the
+// error when the request is invalid or the caller an error), counted in
+// `tracker` until gRPC is done with it and it deletes itself. Registry,
+// tracker and descriptors must outlive every call.
 grpc::ServerWriteReactor<v1::SubscribeEvent>* start_subscribe_stream(
-    Registry& registry, StreamTracker& tracker, const v1::SubscribeRequest& request);
+    Registry& registry, StreamTracker& tracker, DescriptorBroker& descriptors,
+    StatusOr<Caller> caller, const v1::SubscribeRequest& request);
 
 }  // namespace tensoripc::daemon

@@ -12,23 +12,31 @@
 #include <vector>
 
 #include "pool/layout.h"
+#include "pool/mapping.h"
 #include "pool/ring.h"
 #include "tensoripc/metadata.h"
 
 namespace tensoripc {
 
-// A producer's claim of a pool: what it will publish, and who it is.
+// A producer's claim of a pool: what it will publish. Who claims is the
+// daemon's to know (the socket's credentials); `pid` is informational.
 struct Claim {
   PoolMetadata metadata;
   int32_t pid = 0;
+  std::string handback_token;  // memory handed back to a restarted daemon, if any
 };
 
 // The answer to a claim.
 struct Grant {
   PoolMetadata metadata;  // completed: sizes, shm_name, creator_pid
   Layout layout;
-  bool resumed = false;     // an existing pool was re-used: history kept
-  uint64_t latest_seq = 0;  // the producer continues from latest_seq + 1
+  bool resumed = false;      // an existing pool was re-used: history kept
+  uint64_t latest_seq = 0;   // the producer continues from latest_seq + 1
+  int32_t producer_pid = 0;  // the producer as the daemon sees it
+  // On the wire: what the producer trades for the memory (descriptor channel).
+  std::string descriptor_token;
+  // In the daemon: the memory the token stands for. Not on the wire.
+  std::shared_ptr<const PoolMapping> memory;
 };
 
 // A change in a pool's life, for its subscribers.
@@ -46,6 +54,10 @@ struct PoolEvent {
   uint64_t latest_seq = 0;   // kAttached
   bool pool_kept = false;    // kProducerGone: the pool stays and can be resumed
   std::string reason;        // kRemoved
+  // kAttached, on the wire: per subscriber, what it trades for the memory.
+  std::string descriptor_token;
+  // kAttached, in the daemon: the memory. Not on the wire.
+  std::shared_ptr<const PoolMapping> memory;
 };
 
 // One event of a Subscribe stream: a new frame, or a lifecycle event (shared,
@@ -74,6 +86,7 @@ struct PoolStats {
   int32_t producer_pid = 0;
   int64_t created_unix_ns = 0;
   int64_t last_publish_unix_ns = 0;
+  uint32_t owner_uid = 0;
   std::vector<SubscriberStats> subscriber;
 };
 

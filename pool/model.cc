@@ -75,9 +75,8 @@ Status validate_shm_prefix(std::string_view prefix) {
   return {};
 }
 
-std::string segment_name(std::string_view prefix, std::string_view pool_name) {
-  std::string out = "/";
-  out += prefix;
+std::string memory_label(std::string_view prefix, std::string_view pool_name) {
+  std::string out(prefix);
   out += pool_name;
   return out;
 }

@@ -54,12 +54,12 @@ struct PoolLimits {
 // path tricks ("../x", "/etc", empty) can get through.
 Status validate_pool_name(std::string_view name);
 
-// The shm prefix of a daemon's segments: [A-Za-z0-9_.-]{1,64}.
+// The label prefix of a daemon's pool memory: [A-Za-z0-9_.-]{1,64}.
 Status validate_shm_prefix(std::string_view prefix);
 
-// The shm_open name of a pool's segment: "/" + prefix + name. Both parts are
-// validated first, so neither is a client string used raw.
-std::string segment_name(std::string_view prefix, std::string_view pool_name);
+// The label of a pool's memory (a memfd's name, shown in /proc/PID/maps):
+// prefix + name. Both parts are validated first.
+std::string memory_label(std::string_view prefix, std::string_view pool_name);
 
 // At most `max` printable characters of `s` ('?' for the others, "..." when
 // cut), for quoting untrusted strings in messages and logs.

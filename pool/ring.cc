@@ -193,13 +193,22 @@ uint64_t wait_for_seq_after(const PoolMapping& m, uint64_t after, std::chrono::n
                             const std::atomic<bool>* stop) {
   PoolHeader& h = m.header();
   uint64_t latest = 0;
-  futex_sleep_until(h.futex_word, h.futex_waiters, deadline_after(timeout.count()), [&] {
+  // Not counted in h.futex_waiters: the daemon keeps that raised while this
+  // consumer is subscribed (a consumer's mapping is read-only).
+  futex_sleep_until(h.futex_word, nullptr, deadline_after(timeout.count()), [&] {
     latest = h.latest_seq.load(std::memory_order_seq_cst);
-    return latest > after || (stop && stop->load(std::memory_order_acquire));
+    return latest > after || (stop && stop->load(std::memory_order_seq_cst));
   });
   return latest;
 }
 
-void wake_waiters(const PoolMapping& m) { futex_kick(m.header().futex_word); }
+void wake_waiters(const PoolMapping& m) {
+  std::atomic<uint32_t>& word = m.header().futex_word;
+  if (m.role() == PoolMapping::Role::kConsumer) {
+    futex_wake_all(&word);  // read-only: cannot bump the word
+  } else {
+    futex_kick(word);
+  }
+}
 
 }  // namespace tensoripc

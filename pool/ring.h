@@ -110,14 +110,18 @@ inline bool still_holds(const SlotHeader& slot, uint64_t lock) {
 }
 
 // Blocks on the pool's futex until latest_seq > `after`, `timeout` passes or
-// `*stop` (if given) is set and the waiter woken (wake_waiters). Counts
-// itself as a waiter so the producer knows to wake. Returns latest_seq.
+// `*stop` (if given) is set and the waiter woken (wake_waiters). Writes
+// nothing: the producer wakes the word while header.futex_waiters is raised,
+// which the daemon keeps so while the pool has subscribers. Returns latest_seq.
 uint64_t wait_for_seq_after(const PoolMapping& mapping, uint64_t after,
                             std::chrono::nanoseconds timeout,
                             const std::atomic<bool>* stop = nullptr);
 
 // Wakes this pool's futex waiters whether or not a frame came (used to stop
-// a waiting thread; other waiters see no new frame and sleep again).
+// a waiting thread; other waiters see no new frame and sleep again). From a
+// consumer's read-only mapping the word cannot be bumped, so a waiter between
+// its last check and its sleep misses this wake-up: stop waiters with a flag
+// and wake until they are gone (or let their timeout end the wait).
 void wake_waiters(const PoolMapping& mapping);
 
 }  // namespace tensoripc

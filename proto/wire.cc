@@ -16,6 +16,7 @@ void lifecycle_to_proto(const PoolEvent& ev, v1::SubscribeEvent* out) {
       to_proto(ev.layout, a->mutable_layout());
       a->set_producer_pid(ev.producer_pid);
       a->set_latest_seq(ev.latest_seq);
+      a->set_descriptor_token(ev.descriptor_token);
       break;
     }
     case PoolEvent::Kind::kWaiting:
@@ -101,12 +102,13 @@ Layout from_proto(const v1::PoolLayout& p) {
 void to_proto(const Claim& claim, v1::ClaimPool* out) {
   to_proto(claim.metadata, out->mutable_metadata());
   out->set_pid(claim.pid);
+  out->set_handback_token(claim.handback_token);
 }
 
 StatusOr<Claim> from_proto(const v1::ClaimPool& claim) {
   auto md = from_proto(claim.metadata());
   if (!md.ok()) return md.status();
-  return Claim{std::move(*md), claim.pid()};
+  return Claim{std::move(*md), claim.pid(), claim.handback_token()};
 }
 
 void to_proto(const Grant& grant, v1::PoolGranted* out) {
@@ -114,12 +116,21 @@ void to_proto(const Grant& grant, v1::PoolGranted* out) {
   to_proto(grant.layout, out->mutable_layout());
   out->set_resumed(grant.resumed);
   out->set_latest_seq(grant.latest_seq);
+  out->set_descriptor_token(grant.descriptor_token);
+  out->set_producer_pid(grant.producer_pid);
 }
 
 StatusOr<Grant> from_proto(const v1::PoolGranted& p) {
   auto md = from_proto(p.metadata());
   if (!md.ok()) return md.status();
-  return Grant{std::move(*md), from_proto(p.layout()), p.resumed(), p.latest_seq()};
+  Grant g;
+  g.metadata = std::move(*md);
+  g.layout = from_proto(p.layout());
+  g.resumed = p.resumed();
+  g.latest_seq = p.latest_seq();
+  g.descriptor_token = p.descriptor_token();
+  g.producer_pid = p.producer_pid();
+  return g;
 }
 
 void to_proto(const FrameStamp& frame, v1::Published* out) {
@@ -162,6 +173,7 @@ StatusOr<StreamEvent> from_proto(const v1::SubscribeEvent& p) {
       life->layout = from_proto(p.attached().layout());
       life->producer_pid = p.attached().producer_pid();
       life->latest_seq = p.attached().latest_seq();
+      life->descriptor_token = p.attached().descriptor_token();
       break;
     }
     case v1::SubscribeEvent::kWaiting:
@@ -196,6 +208,7 @@ void to_proto(const PoolInfo& info, v1::PoolInfo* out) {
   st->set_producer_pid(s.producer_pid);
   st->set_created_unix_ns(s.created_unix_ns);
   st->set_last_publish_unix_ns(s.last_publish_unix_ns);
+  st->set_owner_uid(s.owner_uid);
   for (const SubscriberStats& sub : s.subscriber) {
     v1::SubscriberStats* p = st->add_subscriber();
     p->set_pid(sub.pid);

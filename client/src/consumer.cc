@@ -230,8 +230,8 @@ bool Consumer::Impl::wait_for_frame(std::chrono::nanoseconds timeout) {
     const uint64_t seen = last_seen_.load(std::memory_order_relaxed);
     const auto left = deadline - std::chrono::steady_clock::now();
     if (left <= decltype(left)::zero()) return false;
-    const uint64_t latest = wait_for_seq_after(
-        *m, seen, std::min<std::chrono::nanoseconds>(left, kSlice), &futex_stop_);
+    const uint64_t latest =
+        sleep_for_seq_after(*m, seen, std::min<std::chrono::nanoseconds>(left, kSlice));
     if (latest > seen) {
       note_seen(latest);
       return true;
@@ -268,6 +268,14 @@ PoolMetadata Consumer::Impl::metadata() const {
   return pool_md_;
 }
 
+uint64_t Consumer::Impl::sleep_for_seq_after(const PoolMapping& m, uint64_t after,
+                                              std::chrono::nanoseconds timeout) {
+  sleepers_.fetch_add(1, std::memory_order_seq_cst);
+  const uint64_t latest = wait_for_seq_after(m, after, timeout, &futex_stop_);
+  sleepers_.fetch_sub(1, std::memory_order_acq_rel);
+  return latest;
+}
+
 void Consumer::Impl::cleanup() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -275,14 +283,19 @@ void Consumer::Impl::cleanup() {
     closed_ = true;
   }
   if (subscription_) subscription_->stop();
-  futex_stop_.store(true, std::memory_order_release);
+  futex_stop_.store(true, std::memory_order_seq_cst);
   std::shared_ptr<PoolMapping> m;
   {
     std::lock_guard<std::mutex> lock(mu_);
     m = mapping_;
     cv_.notify_all();
   }
-  if (m) wake_waiters(*m);
+  // A consumer cannot bump the pool's futex word, so a sleeper about to sleep
+  // may miss one wake-up: wake until every sleeper has seen futex_stop_.
+  for (int i = 0; m && sleepers_.load(std::memory_order_seq_cst) > 0 && i < 2000; ++i) {
+    wake_waiters(*m);
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
   if (futex_thread_.joinable()) futex_thread_.join();
   std::lock_guard<std::mutex> lock(mu_);
   mapping_.reset();

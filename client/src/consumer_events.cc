@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/descriptor_channel.h"
 #include "consumer_impl.h"
 #include "pool/model.h"
 #include "pool/ring.h"
@@ -99,12 +100,18 @@ void Consumer::Impl::on_attached(const PoolEvent& a) {
     error = "pool '" + expected_.name + "' does not match what this consumer expects: " + diff +
             " (expected " + expected_.to_string() + ")";
   } else {
-    auto opened =
-        PoolMapping::reuse_or_open(current, a.layout, a.metadata, PoolMapping::Role::kConsumer);
-    if (opened.ok()) {
-      mapping = std::move(*opened);
+    auto memory =
+        fetch_descriptor(conn_->socket_path(), a.descriptor_token, options_.connect_timeout);
+    if (!memory.ok()) {
+      error = "pool '" + expected_.name + "': " + memory.status().message();
     } else {
-      error = opened.status().message();
+      auto opened = PoolMapping::reuse_or_open(current, std::move(*memory), a.layout, a.metadata,
+                                               PoolMapping::Role::kConsumer);
+      if (opened.ok()) {
+        mapping = std::move(*opened);
+      } else {
+        error = opened.status().message();
+      }
     }
   }
   if (!error.empty()) {
@@ -205,7 +212,7 @@ void Consumer::Impl::run_futex_thread() {
       }
     }
     const uint64_t latest =
-        wait_for_seq_after(*m, delivered, std::chrono::milliseconds(200), &futex_stop_);
+        sleep_for_seq_after(*m, delivered, std::chrono::milliseconds(200));
     if (latest <= delivered) continue;
     const uint64_t keep =
         std::min<uint64_t>(keep_last_or_default(options_.keep_last), m->slot_count());

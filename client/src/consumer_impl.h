@@ -61,6 +61,9 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   // the frame as skipped when it is no longer in the ring.
   void deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Frame& buf);
   void run_futex_thread();
+  // wait_for_seq_after, counted in sleepers_.
+  uint64_t sleep_for_seq_after(const PoolMapping& m, uint64_t after,
+                               std::chrono::nanoseconds timeout);
 
   PoolMetadata expected_;
   Shape frame_shape_;  // expected_.shape, made once
@@ -70,6 +73,8 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   std::atomic<uint64_t> last_seen_{0};
   std::atomic<uint64_t> skipped_{0};  // ConsumerStatus::skipped
   std::atomic<bool> futex_stop_{false};
+  // Threads inside wait_for_seq_after (the futex thread, wait_for_frame).
+  std::atomic<int> sleepers_{0};
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // mapping changes, first event

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "common/descriptor_channel.h"
 #include "pool/model.h"
 #include "tensoripc/error.h"
 
@@ -97,9 +98,18 @@ LeaseKeeper::ClaimResult LeaseKeeper::claim(bool initial) {
     if (stopping_) return ClaimResult::kRefused;
     id = ++next_id_;
   }
-  auto call = std::make_shared<LeaseCall>(
-      connection_->stub(), Claim{requested_, static_cast<int32_t>(::getpid())},
-      keep_last_or_default(options_.keep_last), dropped_, [this, id] { on_call_end(id); });
+  Claim request{requested_, static_cast<int32_t>(::getpid()), ""};
+  if (std::shared_ptr<PoolMapping> held = writer_.mapping()) {
+    // A daemon that restarted lost the pool; it carries on in the memory we
+    // hand back, history and generation kept. A daemon that still has it
+    // ignores this.
+    auto token =
+        hand_over_descriptor(connection_->socket_path(), held->file(), requested_.name, timeout);
+    if (token.ok()) request.handback_token = *token;
+  }
+  auto call = std::make_shared<LeaseCall>(connection_->stub(), request,
+                                          keep_last_or_default(options_.keep_last), dropped_,
+                                          [this, id] { on_call_end(id); });
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return ClaimResult::kRefused;  // stop() came first
@@ -149,8 +159,20 @@ LeaseKeeper::ClaimResult LeaseKeeper::claim(bool initial) {
   if (!mismatch.empty()) {
     error = "pool '" + requested_.name + "': the daemon granted another pool: " + mismatch;
   } else {
-    auto opened = PoolMapping::reuse_or_open(writer_.mapping(), granted.layout, granted.metadata,
-                                             PoolMapping::Role::kProducer);
+    auto memory = fetch_descriptor(connection_->socket_path(), granted.descriptor_token, timeout);
+    if (!memory.ok()) {
+      // The daemon went away between the grant and the fetch, or is older
+      // than this client.
+      call->cancel();
+      call->wait_ended();
+      if (initial) {
+        throw_daemon_unavailable(connection_->socket_path(),
+                                 "pool '" + requested_.name + "': " + memory.status().message());
+      }
+      return ClaimResult::kRetry;
+    }
+    auto opened = PoolMapping::reuse_or_open(writer_.mapping(), std::move(*memory), granted.layout,
+                                             granted.metadata, PoolMapping::Role::kProducer);
     if (opened.ok()) {
       mapping = std::move(*opened);
     } else {
@@ -170,7 +192,7 @@ LeaseKeeper::ClaimResult LeaseKeeper::claim(bool initial) {
   // in between is after `from` and is announced on the new call.
   const uint64_t from = mapping->header().latest_seq.load(std::memory_order_acquire);
   notifier_.install(mapping, call, from);
-  writer_.install(mapping);
+  writer_.install(mapping, granted.producer_pid);
   std::shared_ptr<LeaseCall> old;
   {
     std::lock_guard<std::mutex> lock(mu_);

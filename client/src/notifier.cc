@@ -51,7 +51,7 @@ uint64_t Notifier::wait_for_put(const PoolMapping& m, uint64_t after,
                                 std::chrono::milliseconds timeout) {
   const PoolHeader& h = m.header();
   uint64_t latest = 0;
-  futex_sleep_until(word_, sleepers_, deadline_after(std::chrono::nanoseconds(timeout).count()),
+  futex_sleep_until(word_, &sleepers_, deadline_after(std::chrono::nanoseconds(timeout).count()),
                     [&] {
                       latest = h.latest_seq.load(std::memory_order_seq_cst);
                       return latest > after || attention_.load(std::memory_order_seq_cst);

@@ -54,9 +54,10 @@ void Writer::claim_header_or_throw() {
                         pool_.name, holder);
 }
 
-void Writer::install(std::shared_ptr<PoolMapping> mapping) {
+void Writer::install(std::shared_ptr<PoolMapping> mapping, int32_t producer_pid) {
   std::lock_guard<std::mutex> lock(mu_);
   mapping_ = std::move(mapping);
+  if (producer_pid > 0) self_pid_ = producer_pid;
 }
 
 std::shared_ptr<PoolMapping> Writer::mapping() const {

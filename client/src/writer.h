@@ -30,8 +30,10 @@ class Writer {
   // recorded.
   PutResult put(const TensorView& frame);
 
-  // The mapping of a (re)granted pool: puts go there from now on.
-  void install(std::shared_ptr<PoolMapping> mapping);
+  // The mapping of a (re)granted pool: puts go there from now on, as
+  // `producer_pid` (this process's pid as the daemon sees it, which wrote it
+  // in the header; another pid namespace may number it differently).
+  void install(std::shared_ptr<PoolMapping> mapping, int32_t producer_pid);
   std::shared_ptr<PoolMapping> mapping() const;
   uint64_t latest_seq() const;
 
@@ -53,11 +55,11 @@ class Writer {
   void claim_header_or_throw();
 
   const PoolMetadata pool_;
-  const int32_t self_pid_ = static_cast<int32_t>(::getpid());
   Notifier& notifier_;
 
   mutable std::mutex mu_;  // serialises put(); guards the members below
   std::shared_ptr<PoolMapping> mapping_;
+  int32_t self_pid_ = static_cast<int32_t>(::getpid());
   bool closed_ = false;
   std::string failure_;
   bool failure_taken_ = false;

@@ -16,17 +16,7 @@ from . import _core
 _core._set_error_classes(errors)
 
 from .consumer import ConsumerStatus, TensorConsumer  # noqa: E402
-from .errors import (  # noqa: E402
-    DaemonUnavailableError,
-    Error,
-    FrameMismatchError,
-    GpuPoolsNotSupportedError,
-    InvalidArgumentError,
-    MetadataMismatchError,
-    ResourceExhaustedError,
-    StateError,
-    TopicTakenError,
-)
+from .errors import *  # noqa: E402,F401,F403  (the exceptions, errors.__all__)
 from .metadata import MetadataCreator, PoolMetadata  # noqa: E402
 from .producer import TensorProducer  # noqa: E402
 from . import _lifecycle  # noqa: E402,F401  (cleanup at exit)
@@ -42,13 +32,4 @@ __all__ = [
     "MetadataCreator",
     "FrameView",
     "ConsumerStatus",
-    "Error",
-    "TopicTakenError",
-    "MetadataMismatchError",
-    "InvalidArgumentError",
-    "FrameMismatchError",
-    "DaemonUnavailableError",
-    "ResourceExhaustedError",
-    "StateError",
-    "GpuPoolsNotSupportedError",
-]
+] + errors.__all__

@@ -252,9 +252,8 @@ TEST_F(ClientTest, PutRefusesWhileTheHeaderNamesAnotherWriter) {
   Producer producer(PoolMetadata::create("writer", {64}, DType::kUInt8, 2), producer_options());
   std::vector<uint8_t> frame(64, 1);
   producer.put(TensorView(frame.data(), DType::kUInt8, {64}));
-  auto file = ShmFile::open(producer.metadata().shm_name, true);
-  ASSERT_TRUE(file.ok()) << file.status().message();
-  auto map = Mapping::map(*file, 0, kHeaderSize, Mapping::Access::kReadWrite, false);
+  ShmFile file = open_process_memfd(daemon_->pid(), producer.metadata().shm_name, true);
+  auto map = Mapping::map(file, 0, kHeaderSize, Mapping::Access::kReadWrite, false);
   ASSERT_TRUE(map.ok());
   std::atomic<int32_t>& pid = header_of(map->data())->producer_pid;
   EXPECT_EQ(pid.load(), ::getpid()) << "the daemon marks the granted producer";
@@ -317,9 +316,8 @@ class ClientKillTest : public ClientTest {
   bool slot_left_odd() {
     const auto names = daemon_->segments();
     if (names.size() != 1) return false;
-    auto file = ShmFile::open(names[0], false);
-    if (!file.ok()) return false;
-    auto map = Mapping::map(*file, 0, kHeaderSize + kPageSize, Mapping::Access::kRead, false);
+    ShmFile file = open_process_memfd(daemon_->pid(), names[0], false);
+    auto map = Mapping::map(file, 0, kHeaderSize + kPageSize, Mapping::Access::kRead, false);
     if (!map.ok()) return false;
     const auto* h = static_cast<const PoolHeader*>(map->data());
     const auto* slots =
@@ -368,20 +366,29 @@ TEST_F(ClientKillTest, ProducerKilledAtRandomNeverBlocksOrTearsAConsumer) {
   std::printf("%d producers killed, %d of them mid-put\n", rounds, killed_mid_put);
 }
 
-// The daemon restarts (SIGTERM, or SIGKILL) under a producer and a consumer:
-// put() keeps working meanwhile, the producer re-claims the adopted pool and
-// keeps its mapping, the consumer re-subscribes and its callback resumes;
-// sequence numbers carry on.
+// The daemon restarts (SIGTERM, or SIGKILL: it loses every descriptor)
+// under a producer and four consumers: put() keeps working meanwhile, the
+// producer hands the pool's memory back to the new daemon, which carries the
+// pool on (history, sequence and generation kept), and the consumers
+// re-subscribe, keep their mapping (a zero-copy view taken before the restart
+// is still valid after it) and their callbacks resume.
 class ClientRestartTest : public ClientTest, public ::testing::WithParamInterface<bool> {};
 
 TEST_P(ClientRestartTest, ClientsReconnectAndCarryOn) {
   const int64_t bytes = 4096;
-  const PoolMetadata md = PoolMetadata::create("restart", {bytes}, DType::kUInt8, 4);
+  const uint32_t history = 64;  // the view's frame is not overwritten during the test
+  const PoolMetadata md = PoolMetadata::create("restart", {bytes}, DType::kUInt8, history);
   Recorder rec;
   ConsumerOptions co = consumer_options();
   co.on_new_data = rec.on_data();
   co.on_lifecycle = rec.on_lifecycle();
   Consumer consumer(md, co);
+  std::vector<std::unique_ptr<Consumer>> others;
+  for (int i = 0; i < 3; ++i) {
+    ConsumerOptions o = consumer_options();
+    o.notify = i % 2 ? NotifyPath::kFutex : NotifyPath::kStream;
+    others.push_back(std::make_unique<Consumer>(md, o));
+  }
   Producer producer(md, producer_options());
   const std::string shm_name = producer.metadata().shm_name;
   std::vector<uint8_t> frame(bytes);
@@ -391,6 +398,14 @@ TEST_P(ClientRestartTest, ClientsReconnectAndCarryOn) {
   };
   for (int i = 0; i < 3; ++i) put();
   ASSERT_TRUE(rec.wait_for_seq(3, seconds(10)));
+  std::vector<FrameView> views;
+  for (auto& c : others) {
+    ASSERT_TRUE(eventually([&] { return c->status().state == PoolState::kLive; }));
+    auto v = c->view();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_EQ(v->seq(), 3u);
+    views.push_back(std::move(*v));
+  }
 
   std::atomic<bool> stop{false};
   std::atomic<int> put_errors{0};
@@ -418,10 +433,31 @@ TEST_P(ClientRestartTest, ClientsReconnectAndCarryOn) {
   putter.join();
   EXPECT_EQ(put_errors, 0);
   EXPECT_EQ(producer.metadata().shm_name, shm_name);
+  EXPECT_EQ(daemon_->segments(), std::vector<std::string>{shm_name}) << "one pool, handed back";
   auto h = consumer.read(4);
   ASSERT_TRUE(h.has_value());
   EXPECT_EQ(h->seqs[0], producer.latest_seq());
   EXPECT_EQ(h->seqs[3] + 3, h->seqs[0]);
+  for (size_t i = 0; i < others.size(); ++i) {
+    EXPECT_TRUE(eventually([&] {
+      const ConsumerStatus s = others[i]->status();
+      return s.connected && s.state == PoolState::kLive;
+    })) << "consumer " << i;
+    // Same memory, same generation: the mapping is kept, so a view taken now
+    // lies in the same mapping as the one taken before the restart.
+    auto now = others[i]->view();
+    ASSERT_TRUE(now.has_value());
+    const auto* before_data = static_cast<const char*>(views[i].tensor().data());
+    const auto* now_data = static_cast<const char*>(now->tensor().data());
+    const ptrdiff_t slots = static_cast<ptrdiff_t>(now->seq() % history) -
+                            static_cast<ptrdiff_t>(views[i].seq() % history);
+    EXPECT_EQ(now_data - before_data, slots * bytes) << "consumer " << i << " remapped";
+    EXPECT_TRUE(views[i].still_valid()) << "frame 3 was overwritten";
+    auto all = others[i]->read(history);
+    ASSERT_TRUE(all.has_value());
+    EXPECT_EQ(all->seqs[0], producer.latest_seq()) << "consumer " << i;
+    EXPECT_EQ(all->seqs[all->seqs.size() - 1], 0u) << "consumer " << i;  // ring not full yet
+  }
   std::lock_guard<std::mutex> lock(rec.mu);
   EXPECT_EQ(rec.torn, 0);
 }

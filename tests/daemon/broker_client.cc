@@ -1,6 +1,8 @@
 #include "tests/daemon/broker_client.h"
 
 #include "common/clock.h"
+#include "common/descriptor_channel.h"
+#include "tests/support/broker_stub.h"
 #include "pool/ring.h"
 #include "proto/wire.h"
 
@@ -16,7 +18,8 @@ v1::PoolMetadata pool_metadata(const std::string& name, std::vector<int64_t> sha
   return md;
 }
 
-TestProducer::TestProducer(v1::Broker::Stub& stub) : stream_(stub.ProducerSession(&ctx_)) {}
+TestProducer::TestProducer(v1::Broker::Stub& stub)
+    : socket_path_(socket_path_of(stub)), stream_(stub.ProducerSession(&ctx_)) {}
 
 TestProducer::~TestProducer() {
   if (!finished_) {
@@ -25,18 +28,24 @@ TestProducer::~TestProducer() {
   }
 }
 
-grpc::Status TestProducer::claim(const v1::PoolMetadata& md, int32_t pid) {
+grpc::Status TestProducer::claim(const v1::PoolMetadata& md, int32_t pid,
+                                 const std::string& handback_token) {
   v1::ProducerMessage msg;
   *msg.mutable_claim()->mutable_metadata() = md;
   msg.mutable_claim()->set_pid(pid);
+  msg.mutable_claim()->set_handback_token(handback_token);
   stream_->Write(msg);  // a failed write shows up as a failed read below
   v1::ProducerEvent ev;
   if (!stream_->Read(&ev)) return wait_end();
   granted_ = ev.granted();
   auto grant = wire::from_proto(granted_);
   if (grant.ok() && grant->layout.memory_kind == MemoryKind::kHost) {
-    auto mapping = PoolMapping::open(grant->layout, grant->metadata, PoolMapping::Role::kProducer);
-    if (mapping.ok()) mapping_ = std::move(*mapping);
+    auto memory = fetch_descriptor(socket_path_, grant->descriptor_token, std::chrono::seconds(5));
+    if (memory.ok()) {
+      auto mapping = PoolMapping::open(std::move(*memory), grant->layout, grant->metadata,
+                                       PoolMapping::Role::kProducer);
+      if (mapping.ok()) mapping_ = std::move(*mapping);
+    }
   }
   return grpc::Status::OK;
 }

@@ -33,12 +33,18 @@ class TestProducer {
 
   // Sends ClaimPool and waits for the grant. On refusal returns the status
   // the stream ended with (OK means granted).
-  grpc::Status claim(const v1::PoolMetadata& md, int32_t pid = ::getpid());
+  // `handback_token`: memory handed over on the descriptor channel first.
+  grpc::Status claim(const v1::PoolMetadata& md, int32_t pid = ::getpid(),
+                     const std::string& handback_token = "");
   const v1::PoolGranted& granted() const { return granted_; }
+
+  // The pool's memory, fetched on the descriptor channel with the grant's
+  // token; null unless a host pool was granted.
+  const std::shared_ptr<PoolMapping>& mapping() const { return mapping_; }
 
   // Does what a producer does for frame `seq`: the ring's write
   // (pool/ring.h: the slot's seqlock, header.latest_seq, the futex wake) in
-  // the mapped segment, then the Published notice.
+  // the mapped pool, then the Published notice.
   bool publish(uint64_t seq);
   // Sends any message, for the tests of bad input.
   bool send(const v1::ProducerMessage& msg);
@@ -49,6 +55,7 @@ class TestProducer {
   void cancel() { ctx_.TryCancel(); }
 
  private:
+  const std::string socket_path_;  // for the descriptor channel
   grpc::ClientContext ctx_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::ProducerMessage, v1::ProducerEvent>> stream_;
   v1::PoolGranted granted_;

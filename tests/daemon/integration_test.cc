@@ -276,7 +276,8 @@ TEST_F(DaemonIntegration, ListGetAndDelete) {
   EXPECT_EQ(info.metadata().device(), "cpu");
   EXPECT_EQ(info.metadata().element_size(), 1u);
   EXPECT_EQ(info.metadata().total_size(), 480u * 640 * 3 * 4);
-  EXPECT_EQ(info.metadata().shm_name(), "/" + daemon_.shm_prefix() + "a.cam");
+  EXPECT_EQ(info.metadata().shm_name(), daemon_.shm_prefix() + "a.cam");
+  EXPECT_EQ(info.stats().owner_uid(), ::getuid());
   EXPECT_EQ(info.metadata().creator_pid(), ::getpid());
   EXPECT_EQ(info.layout().slot_count(), 4u);
   EXPECT_EQ(info.layout().frame_size(), 480u * 640 * 3);
@@ -297,7 +298,7 @@ TEST_F(DaemonIntegration, ListGetAndDelete) {
   ASSERT_TRUE(delete_pool(*stub_, "a.cam", true).ok());
   EXPECT_EQ(a.wait_end().error_code(), grpc::StatusCode::ABORTED);
   EXPECT_EQ(get_pool(*stub_, "a.cam", &info).error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(daemon_.segments(), std::vector<std::string>{"/" + daemon_.shm_prefix() + "b:depth"});
+  EXPECT_EQ(daemon_.segments(), std::vector<std::string>{daemon_.shm_prefix() + "b:depth"});
 
   // Free (its producer left, pool kept): no force needed.
   ASSERT_TRUE(b.close().ok());
@@ -340,10 +341,6 @@ TEST(DaemonIntegrationLimits, BadInputsAreRefusedAndCreateNothing) {
     EXPECT_EQ(st.error_code(), c.code) << c.what << ": " << st.error_message();
     EXPECT_FALSE(st.error_message().empty()) << c.what;
     EXPECT_LT(st.error_message().size(), 400u) << c.what;
-  }
-  {
-    TestProducer p(*stub);
-    EXPECT_EQ(p.claim(pool_metadata("pid0"), 0).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
   EXPECT_TRUE(list_pools(*stub).empty());
   EXPECT_TRUE(daemon.segments().empty());

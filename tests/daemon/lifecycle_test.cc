@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "common/descriptor_channel.h"
 #include "common/shm.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "pool/layout.h"
@@ -39,18 +40,6 @@ grpc::Status get_pool(v1::Broker::Stub& stub, const std::string& name, v1::PoolI
   v1::GetPoolRequest req;
   req.set_name(name);
   return stub.GetPool(&ctx, req, info);
-}
-
-// A header check as a client would do it, plus the lease field.
-void expect_valid_free_segment(const std::string& shm_name) {
-  auto file = ShmFile::open(shm_name, false);
-  ASSERT_TRUE(file.ok()) << shm_name;
-  auto size = file->size();
-  ASSERT_TRUE(size.ok());
-  auto map = Mapping::map(*file, 0, *size, Mapping::Access::kRead, false);
-  ASSERT_TRUE(map.ok());
-  EXPECT_TRUE(check_header(map->data(), map->size()).ok()) << shm_name;
-  EXPECT_EQ(header_of(map->data())->producer_pid.load(), 0) << shm_name;
 }
 
 // One request on grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo,
@@ -214,7 +203,8 @@ TEST(DaemonLifecycle, SigtermWithRetentionRemoveLeavesNoSocketAndNoSegment) {
 
   EXPECT_TRUE(exited_cleanly(daemon.terminate()));
   EXPECT_FALSE(exists(daemon.socket_path()));
-  EXPECT_TRUE(daemon.segments().empty());
+  EXPECT_FALSE(exists(daemon.socket_path() + ".fd"));
+  EXPECT_FALSE(any_shm_file_with_prefix(daemon.shm_prefix()));
   auto end = sub.wait_end();
   ASSERT_TRUE(end);
   EXPECT_EQ(end->error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -224,73 +214,67 @@ TEST(DaemonLifecycle, SigtermWithRetentionRemoveLeavesNoSocketAndNoSegment) {
   EXPECT_EQ(producer.wait_end().error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
-TEST(DaemonLifecycle, SigtermWithKeepLeavesValidPoolsThatARestartAdopts) {
+// Pool memory lives in the daemon and its clients, never under a name: a
+// daemon that stops takes nothing with it but what no client holds, and the
+// next daemon gets a pool back from the producer that holds it.
+TEST(DaemonLifecycle, ARestartedDaemonTakesAPoolBackFromItsProducer) {
   DaemonProcess first;  // --retention keep is the default
   const std::string prefix = first.shm_prefix();
-  uint64_t generation = 0;
-  {
-    auto stub = broker_stub(first);
-    TestProducer cam(*stub);
-    ASSERT_TRUE(cam.claim(pool_metadata("cam", {8, 8}, "uint16", 3)).ok());
-    generation = cam.granted().layout().generation();
-    for (uint64_t s = 1; s <= 5; ++s) ASSERT_TRUE(cam.publish(s));
-    TestProducer idle(*stub);
-    ASSERT_TRUE(idle.claim(pool_metadata("idle")).ok());
-    ASSERT_TRUE(idle.close().ok());
-    v1::PoolInfo info;
-    ASSERT_TRUE(eventually([&] {
-      return get_pool(*stub, "cam", &info).ok() && info.stats().frames_published() == 5;
-    }));
+  auto stub = broker_stub(first);
+  auto cam = std::make_unique<TestProducer>(*stub);
+  ASSERT_TRUE(cam->claim(pool_metadata("cam", {8, 8}, "uint16", 3)).ok());
+  const uint64_t generation = cam->granted().layout().generation();
+  for (uint64_t s = 1; s <= 5; ++s) ASSERT_TRUE(cam->publish(s));
+  TestProducer idle(*stub);
+  ASSERT_TRUE(idle.claim(pool_metadata("idle")).ok());
+  ASSERT_TRUE(idle.close().ok());
+  EXPECT_EQ(first.segments(), (std::vector<std::string>{prefix + "cam", prefix + "idle"}));
+  EXPECT_FALSE(any_shm_file_with_prefix(prefix)) << "a pool has a name in /dev/shm";
+  const std::shared_ptr<PoolMapping> held = cam->mapping();
+  ASSERT_TRUE(held);
 
-    EXPECT_TRUE(exited_cleanly(first.terminate()));
-    EXPECT_EQ(cam.wait_end().error_code(), grpc::StatusCode::UNAVAILABLE);
-  }
-  EXPECT_FALSE(exists(first.socket_path()));
-  auto left = first.segments();
-  std::sort(left.begin(), left.end());
-  ASSERT_EQ(left, (std::vector<std::string>{"/" + prefix + "cam", "/" + prefix + "idle"}));
-  for (const auto& s : left) expect_valid_free_segment(s);
-
-  // Strays under the prefix are not the next daemon's pools.
-  { auto junk = ShmFile::create("/" + prefix + "junk", 8192, 0600); }
-  std::filesystem::copy_file("/dev/shm/" + prefix + "idle", "/dev/shm/" + prefix + "misnamed");
-
-  DaemonProcess second({"--shm-prefix", prefix});
-  auto stub = broker_stub(second);
-  left = first.segments();
-  std::sort(left.begin(), left.end());
-  EXPECT_EQ(left, (std::vector<std::string>{"/" + prefix + "cam", "/" + prefix + "idle"}));
+  first.restart(/*kill=*/true);  // SIGKILL: nothing cleaned up, nothing handed over
+  EXPECT_EQ(cam->wait_end().error_code(), grpc::StatusCode::UNAVAILABLE);
+  cam.reset();
+  stub = broker_stub(first);
   v1::PoolInfo info;
-  ASSERT_TRUE(get_pool(*stub, "cam", &info).ok());
-  EXPECT_EQ(info.stats().latest_seq(), 5u);
-  EXPECT_EQ(info.stats().producer_pid(), 0);
-  EXPECT_EQ(info.layout().generation(), generation);
-  EXPECT_EQ(info.metadata().dtype_str(), "uint16");
-  ASSERT_TRUE(get_pool(*stub, "idle", &info).ok());
+  EXPECT_EQ(get_pool(*stub, "cam", &info).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(first.segments().empty());
 
   TestSubscriber sub(*stub, "cam");
   auto ev = sub.next();
   ASSERT_TRUE(ev);
-  ASSERT_EQ(kind(*ev), "attached");
-  EXPECT_EQ(ev->attached().latest_seq(), 5u);
-  EXPECT_EQ(ev->attached().producer_pid(), 0);
+  ASSERT_EQ(kind(*ev), "waiting");
 
+  // The producer hands its memory back and claims with the token.
+  auto token = hand_over_descriptor(first.socket_path(), held->file(), "cam",
+                                    std::chrono::seconds(5));
+  ASSERT_TRUE(token.ok()) << token.status().message();
   TestProducer again(*stub);
-  ASSERT_TRUE(again.claim(pool_metadata("cam", {8, 8}, "uint16", 3)).ok());
+  ASSERT_TRUE(again.claim(pool_metadata("cam", {8, 8}, "uint16", 3), ::getpid(), *token).ok());
   EXPECT_TRUE(again.granted().resumed());
   EXPECT_EQ(again.granted().latest_seq(), 5u);
   EXPECT_EQ(again.granted().layout().generation(), generation);
-  ASSERT_TRUE(again.publish(6));
+  ASSERT_TRUE(again.mapping());
+  EXPECT_EQ(again.mapping()->identity(), held->identity()) << "not the memory handed back";
+  EXPECT_EQ(first.segments(), std::vector<std::string>{prefix + "cam"});
   ev = sub.next();
   ASSERT_TRUE(ev);
-  EXPECT_EQ(kind(*ev), "attached");
+  ASSERT_EQ(kind(*ev), "attached");
+  EXPECT_EQ(ev->attached().latest_seq(), 5u);
+  EXPECT_EQ(ev->attached().layout().generation(), generation);
+  ASSERT_TRUE(again.publish(6));
   ev = sub.next();
   ASSERT_TRUE(ev);
   ASSERT_EQ(kind(*ev), "frame");
   EXPECT_EQ(ev->frame().seq(), 6u);
 
-  EXPECT_TRUE(exited_cleanly(second.terminate()));
-  for (const auto& s : first.segments()) ShmFile::unlink(s);
+  // A token is single-use: the same hand-over cannot be claimed twice.
+  TestProducer replay(*stub);
+  ASSERT_TRUE(again.close().ok());
+  ASSERT_TRUE(replay.claim(pool_metadata("cam", {8, 8}, "uint16", 3), ::getpid(), *token).ok());
+  EXPECT_TRUE(replay.granted().resumed());  // the daemon's own pool, resumed: token ignored
+  EXPECT_TRUE(exited_cleanly(first.terminate()));
 }
 
 // A subscriber whose process is frozen never reads its socket again, so the

@@ -2,8 +2,9 @@
 // that kill or freeze one, and for tests that link the client library (which
 // keeps the generated protobuf code to itself) but must call the daemon.
 //   tipc_broker_helper SOCKET POOL [NOTICES]
-// claims POOL (uint8 [16], history_len 4) through the gRPC stub, prints
-// "CLAIMED <generation>", sends NOTICES publish notices printing
+// claims POOL (uint8 [16], history_len 4) through the gRPC stub, fetches
+// its memory on the descriptor channel, prints "CLAIMED <generation>", writes
+// NOTICES frames, each followed by its publish notice, printing
 // "PUBLISHED <seq>" for each, then sleeps until killed. On refusal it prints
 // "REFUSED <code> <message>" and exits 3.
 //   tipc_broker_helper SOCKET POOL subscribe
@@ -15,10 +16,15 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "common/descriptor_channel.h"
+#include "pool/mapping.h"
+#include "pool/ring.h"
+#include "proto/wire.h"
 #include "tensoripc/v1/broker.grpc.pb.h"
 
 int main(int argc, char** argv) {
@@ -74,14 +80,28 @@ int main(int argc, char** argv) {
     std::printf("REFUSED %d %s\n", static_cast<int>(st.error_code()), st.error_message().c_str());
     return 3;
   }
+  auto grant = tensoripc::wire::from_proto(ev.granted());
+  if (!grant.ok()) return 4;
+  auto memory =
+      tensoripc::fetch_descriptor(argv[1], grant->descriptor_token, std::chrono::seconds(5));
+  if (!memory.ok()) {
+    std::printf("NO-MEMORY %s\n", memory.status().message().c_str());
+    return 4;
+  }
+  auto mapping = tensoripc::PoolMapping::open(std::move(*memory), grant->layout, grant->metadata,
+                                              tensoripc::PoolMapping::Role::kProducer);
+  if (!mapping.ok()) {
+    std::printf("NO-MEMORY %s\n", mapping.status().message().c_str());
+    return 4;
+  }
   std::printf("CLAIMED %llu\n",
               static_cast<unsigned long long>(ev.granted().layout().generation()));
   uint64_t seq = ev.granted().latest_seq();
   for (int i = 0; i < notices; ++i) {
     ++seq;
+    const tensoripc::FrameStamp frame = tensoripc::write_frame(**mapping, seq, nullptr);
     tensoripc::v1::ProducerMessage p;
-    p.mutable_published()->set_seq(seq);
-    p.mutable_published()->set_slot(static_cast<uint32_t>(seq % 4));
+    tensoripc::wire::to_proto(frame, p.mutable_published());
     if (!stream->Write(p)) break;
     std::printf("PUBLISHED %llu\n", static_cast<unsigned long long>(seq));
   }

@@ -17,4 +17,8 @@ namespace tensoripc::testing {
 std::shared_ptr<grpc::Channel> broker_channel(const DaemonProcess& daemon);
 std::unique_ptr<v1::Broker::Stub> broker_stub(const DaemonProcess& daemon);
 
+// The socket a stub made by broker_stub() talks to (for the descriptor
+// channel beside it); empty for another stub.
+std::string socket_path_of(const v1::Broker::Stub& stub);
+
 }  // namespace tensoripc::testing

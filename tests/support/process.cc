@@ -1,5 +1,9 @@
 #include "tests/support/process.h"
 
+#include <filesystem>
+#include <set>
+
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -85,7 +89,6 @@ DaemonProcess::~DaemonProcess() {
     child_->signal(SIGTERM);
     if (!child_->wait(std::chrono::seconds(10))) child_->signal(SIGKILL);
   }
-  for (const auto& name : segments()) ShmFile::unlink(name);
 }
 
 int DaemonProcess::terminate() {
@@ -108,7 +111,52 @@ void DaemonProcess::restart(bool kill, std::vector<std::string> extra_args) {
   start(extra_args);
 }
 
-std::vector<std::string> DaemonProcess::segments() const { return list_segments(shm_prefix_); }
+std::vector<std::string> DaemonProcess::segments() const {
+  if (!child_ || !child_->running()) return {};
+  return memfd_labels(child_->pid(), shm_prefix_);
+}
+
+std::vector<std::string> memfd_labels(pid_t pid, const std::string& prefix) {
+  std::set<std::string> labels;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  const std::string marker = "/memfd:" + prefix;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code link_ec;
+    std::string target = std::filesystem::read_symlink(entry.path(), link_ec).string();
+    if (link_ec || target.rfind(marker, 0) != 0) continue;
+    target = target.substr(std::string("/memfd:").size());
+    const auto deleted = target.rfind(" (deleted)");
+    if (deleted != std::string::npos) target.resize(deleted);
+    labels.insert(target);
+  }
+  return {labels.begin(), labels.end()};
+}
+
+ShmFile open_process_memfd(pid_t pid, const std::string& label, bool writable) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  const std::string want = "/memfd:" + label + " (deleted)";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code link_ec;
+    if (std::filesystem::read_symlink(entry.path(), link_ec).string() != want || link_ec) continue;
+    const int fd = ::open(entry.path().c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) {
+      throw std::runtime_error("cannot open " + entry.path().string() + ": " +
+                               std::strerror(errno));
+    }
+    return ShmFile::adopt_fd(fd, label);
+  }
+  throw std::runtime_error("process " + std::to_string(pid) + " holds no memfd " + label);
+}
+
+bool any_shm_file_with_prefix(const std::string& prefix) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    if (entry.path().filename().string().rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
 
 std::vector<std::string> DaemonProcess::client_env() const {
   return {"TENSOR_IPC_SOCKET=" + socket_path_};

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/shm.h"
 #include "tests/support/child_process.h"
 
 namespace tensoripc::testing {
@@ -36,10 +37,11 @@ class DaemonProcess {
 
   // Stops the daemon (SIGTERM, or SIGKILL when `kill`) and starts a new one
   // on the same socket and shm prefix, as a restart by systemd would; returns
-  // once it serves. Segments are left as the old daemon left them.
+  // once it serves.
   void restart(bool kill = false, std::vector<std::string> extra_args = {});
 
-  // Segments in /dev/shm under this daemon's prefix.
+  // The labels of the pool memory (memfds) the daemon holds open, sorted:
+  // one per pool it holds. Empty once the daemon exited.
   std::vector<std::string> segments() const;
 
   // Environment entries that point a client at this daemon.
@@ -53,6 +55,18 @@ class DaemonProcess {
   std::string shm_prefix_;
   std::unique_ptr<ChildProcess> child_;
 };
+
+// The labels of the memfds process `pid` holds open whose label starts with
+// `prefix` (from /proc/PID/fd), sorted, each once.
+std::vector<std::string> memfd_labels(pid_t pid, const std::string& prefix);
+
+// Opens pool memory `label` that process `pid` (a daemon) holds, through
+// /proc/PID/fd, as the daemon's own user can: the tests' way to look at, or
+// tamper with, a pool from outside. Throws when there is none.
+ShmFile open_process_memfd(pid_t pid, const std::string& label, bool writable);
+
+// Whether any file under /dev/shm has a name that starts with `prefix`.
+bool any_shm_file_with_prefix(const std::string& prefix);
 
 // Paths of built binaries, from compile definitions.
 std::string daemon_binary();
