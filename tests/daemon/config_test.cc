@@ -34,7 +34,7 @@ TEST(DaemonConfig, Defaults) {
   EXPECT_FALSE(c.socket_path.empty());
   EXPECT_EQ(c.socket_mode, 0660u);
   EXPECT_EQ(c.registry.shm_prefix, "tensoripc.");
-  EXPECT_EQ(c.registry.shm_mode, 0660u);
+  EXPECT_TRUE(c.admin_group.empty()) << "no admin group unless one is named";
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.registry.max_pools, 256u);
   EXPECT_EQ(c.registry.max_pool_bytes, 4ULL << 30);
@@ -44,14 +44,14 @@ TEST(DaemonConfig, Defaults) {
 
 TEST(DaemonConfig, Flags) {
   ParseOutcome out = parse({"--socket", "/tmp/x.sock", "--socket-mode", "0600", "--shm-prefix",
-                            "t1.", "--shm-mode", "640", "--log-level", "debug", "--max-pools", "8",
-                            "--max-pool-bytes", "512M", "--retention", "remove"});
+                            "t1.", "--admin-group", "video", "--log-level", "debug", "--max-pools",
+                            "8", "--max-pool-bytes", "512M", "--retention", "remove"});
   ASSERT_TRUE(out.config.has_value());
   const Config& c = *out.config;
   EXPECT_EQ(c.socket_path, "/tmp/x.sock");
   EXPECT_EQ(c.socket_mode, 0600u);
   EXPECT_EQ(c.registry.shm_prefix, "t1.");
-  EXPECT_EQ(c.registry.shm_mode, 0640u);
+  EXPECT_EQ(c.admin_group, "video");
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.registry.max_pools, 8u);
   EXPECT_EQ(c.registry.max_pool_bytes, 512ULL << 20);
@@ -69,7 +69,7 @@ TEST(DaemonConfig, TheExampleConfigFileHoldsTheDefaults) {
   EXPECT_EQ(c.socket_mode, defaults.socket_mode);
   EXPECT_EQ(c.log_level, defaults.log_level);
   EXPECT_EQ(c.registry.shm_prefix, defaults.registry.shm_prefix);
-  EXPECT_EQ(c.registry.shm_mode, defaults.registry.shm_mode);
+  EXPECT_EQ(c.admin_group, defaults.admin_group);
   EXPECT_EQ(c.registry.max_pools, defaults.registry.max_pools);
   EXPECT_EQ(c.registry.max_pool_bytes, defaults.registry.max_pool_bytes);
   EXPECT_EQ(c.registry.retention, defaults.registry.retention);
@@ -87,14 +87,20 @@ TEST(DaemonConfig, ConfigFileAndFlagsWin) {
                                       "shm-prefix = \"fromfile.\"\n"
                                       "max-pools = 12\n"
                                       "retention = \"remove\"\n"
-                                      "socket-mode = \"0600\"\n");
+                                      "socket-mode = \"0600\"\n"
+                                      "admin-group = \"1001\"\n");
   ParseOutcome out = parse({"--config", path, "--max-pools", "3"});
   ASSERT_TRUE(out.config.has_value());
   EXPECT_EQ(out.config->registry.shm_prefix, "fromfile.");
   EXPECT_EQ(out.config->registry.max_pools, 3u);
   EXPECT_EQ(out.config->registry.retention, Retention::kRemove);
   EXPECT_EQ(out.config->socket_mode, 0600u);
+  EXPECT_EQ(out.config->admin_group, "1001");
   EXPECT_EQ(out.config->config_file, path);
+
+  out = parse({"--config", path, "--admin-group", "video"});
+  ASSERT_TRUE(out.config.has_value());
+  EXPECT_EQ(out.config->admin_group, "video") << "the flag wins over the file";
 }
 
 TEST(DaemonConfig, SystemConfigFileIsReadWhenPresent) {
@@ -114,7 +120,7 @@ TEST(DaemonConfig, BadSettingsExitWithCode2) {
       {"--shm-prefix", std::string(65, 'p')},
       {"--socket-mode", "999"},
       {"--socket-mode", "01777"},
-      {"--shm-mode", "rw"},
+      {"--shm-mode", "0660"},  // gone with the named segments it set the mode of
       {"--log-level", "loud"},
       {"--max-pools", "0"},
       {"--max-pool-bytes", "lots"},
@@ -132,6 +138,29 @@ TEST(DaemonConfig, BadSettingsExitWithCode2) {
     EXPECT_FALSE(out.config.has_value()) << args[0];
     EXPECT_EQ(out.exit_code, 2) << args[0];
   }
+}
+
+// Pools are sealed memfds now, not files in /dev/shm: shm-mode has nothing to
+// set. A config file from before still says it; the daemon must refuse it and
+// name the key, not start with a setting it silently ignores.
+TEST(DaemonConfig, AnOldConfigFileWithShmModeIsRefusedNamingTheKey) {
+  testing::TempDir dir;
+  const std::string path = write_file(dir,
+                                      "shm-prefix = \"tensoripc.\"\n"
+                                      "shm-mode = \"0660\"\n");
+  ::testing::internal::CaptureStderr();
+  ParseOutcome out = parse({"--config", path});
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(out.config.has_value());
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_NE(err.find("shm-mode"), std::string::npos) << err;
+
+  ::testing::internal::CaptureStderr();
+  out = parse({"--shm-mode", "0660"});
+  const std::string flag_err = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(out.config.has_value());
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_NE(flag_err.find("shm-mode"), std::string::npos) << flag_err;
 }
 
 TEST(DaemonConfig, HelpAndVersionExitWith0) {

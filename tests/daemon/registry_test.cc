@@ -1,14 +1,20 @@
 // The registry's decisions, driven directly (no gRPC): claims, resume,
-// replace, release, limits, validation, queries, shutdown and adoption, on
-// real shared-memory segments under a private prefix.
+// replace, release, limits, validation, ownership, queries, shutdown and
+// memory handed back to a restarted daemon, on real sealed memfds labelled
+// with a private prefix. The test process plays the daemon, so the pool
+// memory it holds open is what memfd_labels() lists; grants, producer
+// mappings and queued events the test keeps hold memory open too.
 #include "daemon/registry.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <filesystem>
+#include <cstring>
+#include <limits>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -17,7 +23,9 @@
 #include "daemon/event_queue.h"
 #include "pool/layout.h"
 #include "pool/model.h"
+#include "pool/ring.h"
 #include "proto/wire.h"
+#include "tests/support/process.h"
 
 namespace tensoripc::daemon {
 namespace {
@@ -29,6 +37,7 @@ class RecordingSink final : public EventSink {
   explicit RecordingSink(uint32_t keep_last = 64) : queue_(keep_last) {}
   void push_frame(const FrameStamp& f) override { queue_.push_frame(f); }
   void push_lifecycle(std::shared_ptr<const PoolEvent> ev) override {
+    if (ev->kind == PoolEvent::Kind::kAttached) attached_memory = ev->memory;
     queue_.push_lifecycle(std::move(ev));
   }
   void close(const Status& s) override { closed = s; }
@@ -70,6 +79,8 @@ class RecordingSink final : public EventSink {
   }
 
   std::optional<Status> closed;
+  // The memory of the last attached event (not kept alive by this).
+  std::weak_ptr<const PoolMapping> attached_memory;
 
  private:
   EventQueue queue_;
@@ -79,7 +90,23 @@ class RecordingHolder final : public LeaseHolder {
  public:
   void revoke(const Status& why) override { revoked = why; }
   std::optional<Status> revoked;
+  // The producer's own mapping of the pool it was granted, opened from a
+  // descriptor of the grant's memory as the descriptor channel would hand it
+  // over (claim() below sets it).
+  std::shared_ptr<PoolMapping> memory;
 };
+
+constexpr uint32_t kOwnerUid = 1000;
+constexpr uint32_t kOtherUid = 1234;
+
+// Who calls, as the socket's credentials would say.
+Caller caller(int32_t pid, uint32_t uid = kOwnerUid, bool admin = false) {
+  Caller c;
+  c.pid = pid;
+  c.uid = uid;
+  c.admin = admin;
+  return c;
+}
 
 v1::ClaimPool claim_of(const std::string& name, std::vector<int64_t> shape = {4, 3},
                        const std::string& dtype = "float32", uint32_t history = 4,
@@ -98,12 +125,43 @@ FrameStamp notice(uint64_t seq, uint32_t history = 4) {
   return FrameStamp{seq, seq % history, 1000 + static_cast<int64_t>(seq)};
 }
 
+ShmFile dup_of(const ShmFile& file) { return ShmFile::adopt_fd(::dup(file.fd()), "x"); }
+
+std::shared_ptr<PoolMapping> map_as_producer(const Grant& g) {
+  auto m = PoolMapping::open(dup_of(g.memory->file()), g.layout, g.metadata,
+                             PoolMapping::Role::kProducer);
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  return m.ok() ? *m : nullptr;
+}
+
 // A claim as it comes off the wire: the daemon reads it (proto/wire.h), then
-// the registry decides. What the reading refuses is refused as a claim.
-StatusOr<Grant> claim(Registry& reg, const v1::ClaimPool& c, std::shared_ptr<LeaseHolder> holder) {
+// the registry decides for `who`. What the reading refuses is refused as a
+// claim. A granted holder maps the pool as its producer would.
+StatusOr<Grant> claim(Registry& reg, const v1::ClaimPool& c,
+                      const std::shared_ptr<RecordingHolder>& holder, const Caller& who,
+                      ShmFile* handed_back = nullptr) {
   auto read = wire::from_proto(c);
   if (!read.ok()) return read.status();
-  return reg.claim(*read, std::move(holder));
+  auto granted = reg.claim(*read, who, holder, handed_back);
+  if (granted.ok()) holder->memory = map_as_producer(*granted);
+  return granted;
+}
+
+// The owner's producer, with the pid the claim names.
+StatusOr<Grant> claim(Registry& reg, const v1::ClaimPool& c,
+                      const std::shared_ptr<RecordingHolder>& holder) {
+  return claim(reg, c, holder, caller(c.pid()));
+}
+
+// What a producer does per frame: write it into the pool, then send the
+// notice. The registry checks the notice against the pool's own latest_seq.
+Status put(Registry& reg, RecordingHolder& holder, uint64_t seq) {
+  uint32_t history = 4;
+  if (holder.memory) {
+    write_frame(*holder.memory, seq, nullptr);
+    history = holder.memory->slot_count();
+  }
+  return reg.publish(&holder, notice(seq, history));
 }
 
 class DaemonRegistry : public ::testing::Test {
@@ -111,38 +169,69 @@ class DaemonRegistry : public ::testing::Test {
   DaemonRegistry() {
     static std::atomic<int> n{0};
     options_.shm_prefix = "tipcu" + std::to_string(::getpid()) + "x" + std::to_string(n++) + ".";
-    options_.shm_mode = 0600;
     spdlog::set_level(spdlog::level::warn);
   }
-  ~DaemonRegistry() override {
-    for (const auto& s : list_segments(options_.shm_prefix)) ShmFile::unlink(s);
+
+  // The labels of the pool memory this process holds open (the registry's,
+  // and whatever the test still keeps).
+  std::vector<std::string> segments() const {
+    return testing::memfd_labels(::getpid(), options_.shm_prefix);
+  }
+  std::string label(const std::string& pool) const {
+    return memory_label(options_.shm_prefix, pool);
   }
 
-  std::vector<std::string> segments() const { return list_segments(options_.shm_prefix); }
+  // A memfd of `size` bytes holding a copy of `from`'s control pages (a
+  // valid-looking header and slot headers), sealed against resizing or not.
+  static ShmFile copy_of_control(const PoolMapping& from, size_t size, bool sealed) {
+    ShmFile file;
+    if (sealed) {
+      auto f = ShmFile::create_sealed("tipcu-copy", size);
+      EXPECT_TRUE(f.ok()) << f.status().message();
+      if (!f.ok()) return file;
+      file = std::move(*f);
+    } else {
+      file = ShmFile::adopt_fd(::memfd_create("tipcu-unsealed", MFD_CLOEXEC), "unsealed");
+      EXPECT_EQ(::ftruncate(file.fd(), static_cast<off_t>(size)), 0);
+    }
+    const size_t control = std::min<size_t>(size, from.layout().data_offset);
+    auto map = Mapping::map(file, 0, control, Mapping::Access::kReadWrite, false);
+    EXPECT_TRUE(map.ok()) << map.status().message();
+    if (map.ok()) std::memcpy(map->data(), &from.header(), control);
+    return file;
+  }
 
   RegistryOptions options_;
 };
 
-TEST_F(DaemonRegistry, ClaimCreatesTheSegmentAndASecondClaimNamesTheHolder) {
+TEST_F(DaemonRegistry, ClaimCreatesTheMemoryAndASecondClaimNamesTheHolder) {
   Registry reg(options_);
   auto a = std::make_shared<RecordingHolder>();
-  auto granted = claim(reg, claim_of("cam"), a);
+  // The pid in the request is informational: the caller's (the kernel's) counts.
+  auto granted = claim(reg, claim_of("cam", {4, 3}, "float32", 4, 1), a, caller(4242));
   ASSERT_TRUE(granted.ok()) << granted.status().message();
   EXPECT_FALSE(granted->resumed);
   EXPECT_EQ(granted->latest_seq, 0u);
-  EXPECT_EQ(granted->metadata.shm_name, "/" + options_.shm_prefix + "cam");
+  EXPECT_EQ(granted->metadata.shm_name, options_.shm_prefix + "cam");
+  EXPECT_EQ(granted->layout.shm_name, options_.shm_prefix + "cam");
   EXPECT_EQ(granted->metadata.creator_pid, 4242);
+  EXPECT_EQ(granted->producer_pid, 4242);
   EXPECT_EQ(granted->metadata.total_size, 4u * 3 * 4 * 4);
   EXPECT_NE(granted->layout.generation, 0u);
-  EXPECT_EQ(segments(), std::vector<std::string>{"/" + options_.shm_prefix + "cam"});
+  EXPECT_EQ(segments(), std::vector<std::string>{label("cam")});
+  EXPECT_FALSE(testing::any_shm_file_with_prefix(options_.shm_prefix)) << "nothing in /dev/shm";
 
-  // The segment is real and valid, and records the lease holder.
-  auto file = ShmFile::open(granted->layout.shm_name, false);
-  ASSERT_TRUE(file.ok());
-  auto map = Mapping::map(*file, 0, granted->layout.segment_size, Mapping::Access::kRead, false);
-  ASSERT_TRUE(map.ok());
-  EXPECT_TRUE(check_header(map->data(), map->size()).ok());
-  EXPECT_EQ(header_of(map->data())->producer_pid.load(), 4242);
+  // The memory is real, sealed, and valid, and records the lease holder.
+  ASSERT_NE(granted->memory, nullptr);
+  const ShmFile& file = granted->memory->file();
+  EXPECT_TRUE(file.sealed_against_resize());
+  EXPECT_EQ(*file.size(), granted->layout.segment_size);
+  EXPECT_EQ(granted->memory->role(), PoolMapping::Role::kBroker);
+  EXPECT_EQ(granted->memory->generation(), granted->layout.generation);
+  EXPECT_TRUE(check_header(&granted->memory->header(), granted->layout.segment_size).ok());
+  EXPECT_EQ(granted->memory->header().producer_pid.load(), 4242);
+  ASSERT_NE(a->memory, nullptr) << "a producer maps it from a descriptor of the grant's memory";
+  EXPECT_EQ(a->memory->identity(), granted->memory->identity());
 
   auto b = std::make_shared<RecordingHolder>();
   auto second = claim(reg, claim_of("cam", {4, 3}, "float32", 4, 777), b);
@@ -150,11 +239,12 @@ TEST_F(DaemonRegistry, ClaimCreatesTheSegmentAndASecondClaimNamesTheHolder) {
   EXPECT_EQ(second.status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(second.status().message(), "topic 'cam' is already published by pid 4242");
   EXPECT_EQ(second.status().holder_pid(), 4242) << "the pid travels as a field, not only as text";
+  EXPECT_EQ(b->memory, nullptr);
 }
 
 TEST_F(DaemonRegistry, RacingClaimsOfANewPoolGrantExactlyOne) {
-  // The segment is created outside the registry lock (128 MiB: tens of ms of
-  // posix_fallocate); the name stays reserved meanwhile.
+  // The memory is created outside the registry lock (64 MiB: ms of
+  // fallocate); the name stays reserved meanwhile.
   Registry reg(options_);
   constexpr int kClaimants = 6;
   std::vector<std::shared_ptr<RecordingHolder>> holders;
@@ -181,7 +271,7 @@ TEST_F(DaemonRegistry, RacingClaimsOfANewPoolGrantExactlyOne) {
     EXPECT_NE(st.message().find("by pid 50"), std::string::npos) << st.message();
   }
   EXPECT_EQ(granted, 1);
-  EXPECT_EQ(segments(), std::vector<std::string>{"/" + options_.shm_prefix + "race"});
+  EXPECT_EQ(segments(), std::vector<std::string>{label("race")});
   EXPECT_EQ(reg.list().size(), 1u);
 }
 
@@ -190,9 +280,10 @@ TEST_F(DaemonRegistry, ReleaseFreesTheNameAndSameIdentityResumes) {
   auto a = std::make_shared<RecordingHolder>();
   auto first = claim(reg, claim_of("cam"), a);
   ASSERT_TRUE(first.ok());
-  for (uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(reg.publish(a.get(), notice(s)).ok());
+  for (uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(put(reg, *a, s).ok());
   reg.release(a.get());
   reg.release(a.get());  // idempotent
+  EXPECT_EQ(first->memory->header().producer_pid.load(), 0) << "cleared by the daemon";
 
   auto info = reg.get("cam");
   ASSERT_TRUE(info.ok());
@@ -206,17 +297,20 @@ TEST_F(DaemonRegistry, ReleaseFreesTheNameAndSameIdentityResumes) {
   EXPECT_TRUE(again->resumed);
   EXPECT_EQ(again->latest_seq, 3u);
   EXPECT_EQ(again->layout.generation, first->layout.generation);
+  EXPECT_EQ(again->memory, first->memory) << "the same memory, not a copy";
   EXPECT_EQ(again->metadata.creator_pid, 4242);  // the creator, not the resumer
+  EXPECT_EQ(again->producer_pid, 99);
   EXPECT_EQ(reg.get("cam")->stats.producer_pid, 99);
+  EXPECT_EQ(again->memory->header().producer_pid.load(), 99);
   // The sequence continues where the pool was.
-  EXPECT_EQ(reg.publish(b.get(), notice(3)).code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(reg.publish(b.get(), notice(4)).ok());
+  EXPECT_EQ(put(reg, *b, 3).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(put(reg, *b, 4).ok());
 }
 
 TEST_F(DaemonRegistry, AnotherIdentityReplacesAFreePool) {
   Registry reg(options_);
   auto sink = std::make_shared<RecordingSink>();
-  ASSERT_TRUE(reg.subscribe("cam", 1, sink).ok());
+  ASSERT_TRUE(reg.subscribe("cam", caller(1), sink).ok());
   auto a = std::make_shared<RecordingHolder>();
   auto first = claim(reg, claim_of("cam"), a);
   ASSERT_TRUE(first.ok());
@@ -227,23 +321,30 @@ TEST_F(DaemonRegistry, AnotherIdentityReplacesAFreePool) {
   EXPECT_FALSE(second->resumed);
   EXPECT_NE(second->layout.generation, first->layout.generation);
   EXPECT_EQ(second->layout.frame_size, 8u);
+  EXPECT_NE(second->memory->identity(), first->memory->identity()) << "new memory";
   EXPECT_EQ(sink->take(), (std::vector<std::string>{"waiting", "attached(4242)", "gone(4242,kept)",
                                                     "removed", "attached(51)"}));
-  EXPECT_EQ(segments().size(), 1u);
+  // The registry let go of the old memory: only what the test keeps holds it.
+  std::weak_ptr<const PoolMapping> old = first->memory;
+  first->memory.reset();
+  a->memory.reset();
+  EXPECT_TRUE(old.expired());
+  EXPECT_EQ(segments(), std::vector<std::string>{label("cam")});
 }
 
-TEST_F(DaemonRegistry, RetentionRemoveUnlinksWhenTheProducerLeaves) {
+TEST_F(DaemonRegistry, RetentionRemoveDropsTheMemoryWhenTheProducerLeaves) {
   options_.retention = Retention::kRemove;
   Registry reg(options_);
   auto sink = std::make_shared<RecordingSink>();
   auto a = std::make_shared<RecordingHolder>();
   ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
-  ASSERT_TRUE(reg.subscribe("cam", 1, sink).ok());
-  ASSERT_TRUE(reg.publish(a.get(), notice(1)).ok());
+  ASSERT_TRUE(reg.subscribe("cam", caller(1), sink).ok());
+  ASSERT_TRUE(put(reg, *a, 1).ok());
   reg.release(a.get());
   EXPECT_EQ(sink->take(), (std::vector<std::string>{"attached(4242)", "frame(1)",
                                                     "gone(4242,not kept)", "removed"}));
   EXPECT_EQ(reg.get("cam").status().code(), StatusCode::kNotFound);
+  a->memory.reset();  // the producer unmaps as it leaves
   EXPECT_TRUE(segments().empty());
 }
 
@@ -265,7 +366,6 @@ TEST_F(DaemonRegistry, InvalidClaimsCreateNothing) {
       {claim_of("h0", {4}, "float32", 0), StatusCode::kInvalidArgument},
       {claim_of("dt", {4}, "float33"), StatusCode::kInvalidArgument},
       {claim_of("over", {1024, 1024}, "uint8", 2), StatusCode::kResourceExhausted},
-      {claim_of("pid", {4}, "uint8", 2, 0), StatusCode::kInvalidArgument},
   };
   for (auto& c : cases) {
     auto holder = std::make_shared<RecordingHolder>();
@@ -293,39 +393,74 @@ TEST_F(DaemonRegistry, MaxPoolsIsEnforcedButResumeStillWorks) {
   EXPECT_NE(third.status().message().find("--max-pools"), std::string::npos);
   reg.release(a.get());
   EXPECT_TRUE(claim(reg, claim_of("a"), c).ok());
-  EXPECT_EQ(segments().size(), 2u);
+  EXPECT_EQ(segments(), (std::vector<std::string>{label("a"), label("b")}));
 }
 
 TEST_F(DaemonRegistry, PublishNoticesAreChecked) {
   Registry reg(options_);
   auto a = std::make_shared<RecordingHolder>();
   ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
-  EXPECT_TRUE(reg.publish(a.get(), notice(1)).ok());
-  EXPECT_EQ(reg.publish(a.get(), notice(1)).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(put(reg, *a, 1).ok());
+  EXPECT_EQ(put(reg, *a, 1).code(), StatusCode::kInvalidArgument);
+  write_frame(*a->memory, 2, nullptr);
   FrameStamp wrong_slot = notice(2);
   wrong_slot.slot = 3;
   Status s = reg.publish(a.get(), wrong_slot);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("slot 2"), std::string::npos) << s.message();
-  EXPECT_TRUE(reg.publish(a.get(), notice(7)).ok());  // gaps are fine: only order matters
+  EXPECT_TRUE(put(reg, *a, 7).ok());  // gaps are fine: only order matters
   RecordingHolder stranger;
   EXPECT_EQ(reg.publish(&stranger, notice(8)).code(), StatusCode::kAborted);
+}
+
+// A notice announces a frame the producer has written: one ahead of the
+// pool's own latest_seq announces nothing, and accepting it would push the
+// daemon's sequence past the pool's (with UINT64_MAX, past any seq a later
+// producer could ever publish).
+TEST_F(DaemonRegistry, ANoticeAheadOfThePoolIsRefusedAndDoesNotBrickIt) {
+  Registry reg(options_);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(reg.subscribe("cam", caller(1), sink).ok());
+  auto a = std::make_shared<RecordingHolder>();
+  ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
+  ASSERT_TRUE(put(reg, *a, 1).ok());
+  for (uint64_t ahead : {uint64_t{2}, uint64_t{1000}, std::numeric_limits<uint64_t>::max()}) {
+    Status s = reg.publish(a.get(), notice(ahead));
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << ahead;
+    EXPECT_NE(s.message().find("ahead"), std::string::npos) << s.message();
+  }
+  auto info = reg.get("cam");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->stats.latest_seq, 1u);
+  EXPECT_EQ(info->stats.frames_published, 1u);
+  reg.release(a.get());  // the error ended its session
+
+  auto b = std::make_shared<RecordingHolder>();
+  auto next = claim(reg, claim_of("cam", {4, 3}, "float32", 4, 77), b);
+  ASSERT_TRUE(next.ok()) << next.status().message();
+  EXPECT_TRUE(next->resumed);
+  EXPECT_EQ(next->latest_seq, 1u);
+  EXPECT_TRUE(put(reg, *b, 2).ok());
+  EXPECT_TRUE(put(reg, *b, 3).ok());
+  EXPECT_EQ(sink->take(),
+            (std::vector<std::string>{"waiting", "attached(4242)", "frame(1)", "gone(4242,kept)",
+                                      "attached(77)", "frame(2)", "frame(3)"}));
 }
 
 TEST_F(DaemonRegistry, SubscribersSeeEventsInOrder) {
   Registry reg(options_);
   auto early = std::make_shared<RecordingSink>();
-  ASSERT_TRUE(reg.subscribe("cam", 10, early).ok());
+  ASSERT_TRUE(reg.subscribe("cam", caller(10), early).ok());
   auto a = std::make_shared<RecordingHolder>();
   ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
-  for (uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(reg.publish(a.get(), notice(s)).ok());
+  for (uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(put(reg, *a, s).ok());
   auto late = std::make_shared<RecordingSink>();
-  ASSERT_TRUE(reg.subscribe("cam", 11, late).ok());
-  ASSERT_TRUE(reg.publish(a.get(), notice(4)).ok());
+  ASSERT_TRUE(reg.subscribe("cam", caller(11), late).ok());
+  ASSERT_TRUE(put(reg, *a, 4).ok());
   reg.release(a.get());
   auto b = std::make_shared<RecordingHolder>();
   ASSERT_TRUE(claim(reg, claim_of("cam", {4, 3}, "float32", 4, 5000), b).ok());
-  ASSERT_TRUE(reg.remove("cam", true).ok());
+  ASSERT_TRUE(reg.remove("cam", true, caller(4242)).ok());
   EXPECT_EQ(early->take(),
             (std::vector<std::string>{"waiting", "attached(4242)", "frame(1)", "frame(2)",
                                       "frame(3)", "frame(4)", "gone(4242,kept)", "attached(5000)",
@@ -333,19 +468,42 @@ TEST_F(DaemonRegistry, SubscribersSeeEventsInOrder) {
   EXPECT_EQ(late->take(),
             (std::vector<std::string>{"attached(4242)", "frame(4)", "gone(4242,kept)",
                                       "attached(5000)", "gone(5000,not kept)", "removed"}));
-  EXPECT_TRUE(reg.subscribe("../x", 1, std::make_shared<RecordingSink>()).code() ==
+  EXPECT_TRUE(reg.subscribe("../x", caller(1), std::make_shared<RecordingSink>()).code() ==
               StatusCode::kInvalidArgument);
+}
+
+// An attached event carries the daemon's mapping (the Subscribe stream turns
+// it into a read-only descriptor for its subscriber).
+TEST_F(DaemonRegistry, AttachedEventsCarryThePoolsMemory) {
+  Registry reg(options_);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(reg.subscribe("cam", caller(1), sink).ok());
+  EXPECT_TRUE(sink->attached_memory.expired()) << "waiting: no memory yet";
+  auto a = std::make_shared<RecordingHolder>();
+  auto granted = claim(reg, claim_of("cam"), a);
+  ASSERT_TRUE(granted.ok());
+  EXPECT_EQ(sink->attached_memory.lock(), granted->memory);
+  auto late = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(reg.subscribe("cam", caller(2), late).ok());
+  EXPECT_EQ(late->attached_memory.lock(), granted->memory);
+
+  reg.release(a.get());
+  auto b = std::make_shared<RecordingHolder>();
+  auto replaced = claim(reg, claim_of("cam", {8}, "uint8", 2, 51), b);
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_EQ(sink->attached_memory.lock(), replaced->memory);
+  EXPECT_NE(replaced->memory, granted->memory);
 }
 
 TEST_F(DaemonRegistry, DropsAreCountedPerSubscriberAndInTotal) {
   Registry reg(options_);
   auto slow = std::make_shared<RecordingSink>(2);
   auto fast = std::make_shared<RecordingSink>(100);
-  ASSERT_TRUE(reg.subscribe("cam", 21, slow).ok());
-  ASSERT_TRUE(reg.subscribe("cam", 22, fast).ok());
+  ASSERT_TRUE(reg.subscribe("cam", caller(21), slow).ok());
+  ASSERT_TRUE(reg.subscribe("cam", caller(22), fast).ok());
   auto a = std::make_shared<RecordingHolder>();
   ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
-  for (uint64_t s = 1; s <= 10; ++s) ASSERT_TRUE(reg.publish(a.get(), notice(s)).ok());
+  for (uint64_t s = 1; s <= 10; ++s) ASSERT_TRUE(put(reg, *a, s).ok());
 
   auto info = reg.get("cam");
   ASSERT_TRUE(info.ok());
@@ -374,103 +532,344 @@ TEST_F(DaemonRegistry, DropsAreCountedPerSubscriberAndInTotal) {
   EXPECT_GT(info->stats.created_unix_ns, 0);
 }
 
+// Consumers map the pool read-only and cannot count themselves as futex
+// waiters: the registry keeps the header's futex_waiters at the number of
+// subscribers, so the producer wakes them.
+TEST_F(DaemonRegistry, FutexWaitersCountTheSubscribers) {
+  Registry reg(options_);
+  auto s1 = std::make_shared<RecordingSink>();
+  auto s2 = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(reg.subscribe("cam", caller(1), s1).ok());  // waiting: no pool yet
+  ASSERT_TRUE(reg.subscribe("cam", caller(2), s2).ok());
+  auto other = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(reg.subscribe("other", caller(3), other).ok());
+
+  auto a = std::make_shared<RecordingHolder>();
+  auto first = claim(reg, claim_of("cam"), a);
+  ASSERT_TRUE(first.ok());
+  const PoolHeader& h = first->memory->header();
+  EXPECT_EQ(h.futex_waiters.load(), 2u) << "raised for subscribers that were waiting";
+
+  auto s3 = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(reg.subscribe("cam", caller(4), s3).ok());
+  EXPECT_EQ(h.futex_waiters.load(), 3u);
+  reg.unsubscribe(s3.get());
+  reg.unsubscribe(other.get());  // another pool's subscriber
+  EXPECT_EQ(h.futex_waiters.load(), 2u);
+  reg.unsubscribe(s1.get());
+  reg.unsubscribe(s1.get());  // idempotent: counted once
+  EXPECT_EQ(h.futex_waiters.load(), 1u);
+  reg.unsubscribe(s2.get());
+  EXPECT_EQ(h.futex_waiters.load(), 0u) << "no subscribers: publishes make no system call";
+
+  // Subscribers waiting while a pool is replaced: the new pool's header
+  // counts them from the start.
+  ASSERT_TRUE(reg.subscribe("cam", caller(5), s1).ok());
+  ASSERT_TRUE(reg.subscribe("cam", caller(6), s2).ok());
+  EXPECT_EQ(h.futex_waiters.load(), 2u);
+  reg.release(a.get());
+  auto b = std::make_shared<RecordingHolder>();
+  auto second = claim(reg, claim_of("cam", {16}, "uint8", 2, 51), b);
+  ASSERT_TRUE(second.ok());
+  ASSERT_NE(second->memory->identity(), first->memory->identity());
+  EXPECT_EQ(second->memory->header().futex_waiters.load(), 2u);
+
+  // And after a delete, for the pool created next.
+  ASSERT_TRUE(reg.remove("cam", true, caller(51)).ok());
+  auto c = std::make_shared<RecordingHolder>();
+  auto third = claim(reg, claim_of("cam"), c);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->memory->header().futex_waiters.load(), 2u);
+  reg.unsubscribe(s1.get());
+  reg.unsubscribe(s2.get());
+  EXPECT_EQ(third->memory->header().futex_waiters.load(), 0u);
+}
+
 TEST_F(DaemonRegistry, DeletingAHeldPoolNeedsForce) {
   Registry reg(options_);
   auto a = std::make_shared<RecordingHolder>();
   ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
-  Status s = reg.remove("cam", false);
+  Status s = reg.remove("cam", false, caller(4242));
   EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(s.message().find("pid 4242"), std::string::npos);
   EXPECT_EQ(segments().size(), 1u);
-  EXPECT_TRUE(reg.remove("cam", true).ok());
+  EXPECT_TRUE(reg.remove("cam", true, caller(4242)).ok());
   ASSERT_TRUE(a->revoked.has_value());
   EXPECT_EQ(a->revoked->code(), StatusCode::kAborted);
+  a->memory.reset();  // the revoked producer unmaps
   EXPECT_TRUE(segments().empty());
-  EXPECT_EQ(reg.remove("cam", false).code(), StatusCode::kNotFound);
-  EXPECT_EQ(reg.remove("", false).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(reg.remove("cam", false, caller(4242)).code(), StatusCode::kNotFound);
+  EXPECT_EQ(reg.remove("", false, caller(4242)).code(), StatusCode::kInvalidArgument);
   // The revoked holder's stream ending later is harmless.
   reg.release(a.get());
   EXPECT_EQ(reg.publish(a.get(), notice(1)).code(), StatusCode::kAborted);
 }
 
-TEST_F(DaemonRegistry, ShutdownEndsEverythingAndKeepLeavesValidSegments) {
-  std::string shm_name;
+// ---- ownership: a pool belongs to the user whose producer created it
+
+TEST_F(DaemonRegistry, OnlyTheOwnerRootOrAnAdminMayResumeReplaceOrDelete) {
+  Registry reg(options_);
+  auto a = std::make_shared<RecordingHolder>();
+  auto first = claim(reg, claim_of("cam"), a, caller(4242, kOwnerUid));
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(put(reg, *a, 1).ok());
+
+  // While held, another user hears that it is held, as anyone does.
+  auto x = std::make_shared<RecordingHolder>();
+  EXPECT_EQ(claim(reg, claim_of("cam"), x, caller(77, kOtherUid)).status().code(),
+            StatusCode::kAlreadyExists);
+  reg.release(a.get());
+
+  auto expect_denied = [&](const Status& st, const char* what) {
+    EXPECT_EQ(st.code(), StatusCode::kPermissionDenied) << what << ": " << st.message();
+    EXPECT_NE(st.message().find("uid " + std::to_string(kOwnerUid)), std::string::npos)
+        << what << " must name the owner: " << st.message();
+    EXPECT_NE(st.message().find(std::to_string(kOtherUid)), std::string::npos)
+        << what << " should name the caller: " << st.message();
+  };
+  expect_denied(claim(reg, claim_of("cam"), x, caller(77, kOtherUid)).status(), "resume");
+  expect_denied(claim(reg, claim_of("cam", {8}, "uint8", 2), x, caller(77, kOtherUid)).status(),
+                "replace");
+  expect_denied(reg.remove("cam", false, caller(77, kOtherUid)), "delete");
+  expect_denied(reg.remove("cam", true, caller(77, kOtherUid)), "forced delete");
+  EXPECT_EQ(x->memory, nullptr);
+  // Nothing changed.
+  auto info = reg.get("cam");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->layout.generation, first->layout.generation);
+  EXPECT_EQ(info->stats.latest_seq, 1u);
+  EXPECT_EQ(info->stats.owner_uid, kOwnerUid);
+
+  // The owner resumes from another process.
+  auto o = std::make_shared<RecordingHolder>();
+  auto owner = claim(reg, claim_of("cam"), o, caller(88, kOwnerUid));
+  ASSERT_TRUE(owner.ok()) << owner.status().message();
+  EXPECT_TRUE(owner->resumed);
+  reg.release(o.get());
+
+  // Root resumes, and the pool stays its creator's.
+  auto r = std::make_shared<RecordingHolder>();
+  auto by_root = claim(reg, claim_of("cam"), r, caller(90, 0));
+  ASSERT_TRUE(by_root.ok()) << by_root.status().message();
+  EXPECT_TRUE(by_root->resumed);
+  EXPECT_EQ(reg.get("cam")->stats.owner_uid, kOwnerUid);
+  reg.release(r.get());
+
+  // A member of the admin group resumes and deletes.
+  auto adm = std::make_shared<RecordingHolder>();
+  auto by_admin = claim(reg, claim_of("cam"), adm, caller(91, kOtherUid, true));
+  ASSERT_TRUE(by_admin.ok()) << by_admin.status().message();
+  EXPECT_TRUE(by_admin->resumed);
+  EXPECT_TRUE(reg.remove("cam", true, caller(91, kOtherUid, true)).ok());
+  EXPECT_EQ(reg.get("cam").status().code(), StatusCode::kNotFound);
+
+  // Root replacing a pool makes the new one root's.
+  ASSERT_TRUE(claim(reg, claim_of("cam"), a, caller(4242, kOwnerUid)).ok());
+  reg.release(a.get());
+  auto rr = std::make_shared<RecordingHolder>();
+  auto replaced = claim(reg, claim_of("cam", {8}, "uint8", 2), rr, caller(92, 0));
+  ASSERT_TRUE(replaced.ok()) << replaced.status().message();
+  EXPECT_FALSE(replaced->resumed);
+  EXPECT_EQ(reg.get("cam")->stats.owner_uid, 0u);
+  reg.release(rr.get());
+  Status not_root = reg.remove("cam", false, caller(4242, kOwnerUid));
+  EXPECT_EQ(not_root.code(), StatusCode::kPermissionDenied) << "the former owner no longer owns it";
+  EXPECT_NE(not_root.message().find("uid 0"), std::string::npos) << not_root.message();
+}
+
+TEST_F(DaemonRegistry, ListAndGetShowTheOwner) {
+  Registry reg(options_);
+  auto a = std::make_shared<RecordingHolder>();
+  auto b = std::make_shared<RecordingHolder>();
+  ASSERT_TRUE(claim(reg, claim_of("mine"), a, caller(10, kOwnerUid)).ok());
+  ASSERT_TRUE(claim(reg, claim_of("theirs"), b, caller(11, kOtherUid)).ok());
+  auto mine = reg.get("mine");
+  ASSERT_TRUE(mine.ok());
+  EXPECT_EQ(mine->stats.owner_uid, kOwnerUid);
+  const auto all = reg.list();
+  ASSERT_EQ(all.size(), 2u);
+  for (const PoolInfo& info : all) {
+    EXPECT_EQ(info.stats.owner_uid, info.metadata.name == "mine" ? kOwnerUid : kOtherUid)
+        << info.metadata.name;
+  }
+  // Reading stats is open to everyone: no caller is asked for.
+  v1::PoolInfo wire_info;
+  wire::to_proto(*reg.get("theirs"), &wire_info);
+  EXPECT_EQ(wire_info.stats().owner_uid(), kOtherUid);
+}
+
+// ---- shutdown
+
+TEST_F(DaemonRegistry, ShutdownEndsEverythingAndProducersKeepValidMemory) {
+  auto a = std::make_shared<RecordingHolder>();
   {
     Registry reg(options_);
-    auto a = std::make_shared<RecordingHolder>();
     auto sink = std::make_shared<RecordingSink>();
     auto granted = claim(reg, claim_of("cam"), a);
     ASSERT_TRUE(granted.ok());
-    shm_name = granted->layout.shm_name;
-    ASSERT_TRUE(reg.subscribe("cam", 1, sink).ok());
+    ASSERT_TRUE(put(reg, *a, 1).ok());
+    ASSERT_TRUE(reg.subscribe("cam", caller(1), sink).ok());
     reg.shutdown();
     ASSERT_TRUE(a->revoked && sink->closed);
     EXPECT_EQ(a->revoked->code(), StatusCode::kUnavailable);
     EXPECT_EQ(sink->closed->code(), StatusCode::kUnavailable);
     auto late = std::make_shared<RecordingHolder>();
     EXPECT_EQ(claim(reg, claim_of("x"), late).status().code(), StatusCode::kUnavailable);
-    reg.finish_segments();
+    EXPECT_EQ(reg.subscribe("cam", caller(2), std::make_shared<RecordingSink>()).code(),
+              StatusCode::kUnavailable);
+    EXPECT_EQ(granted->memory->header().producer_pid.load(), 0);
   }
-  ASSERT_EQ(segments(), std::vector<std::string>{shm_name});
-  auto file = ShmFile::open(shm_name, false);
-  ASSERT_TRUE(file.ok());
-  auto map = Mapping::map(*file, 0, kHeaderSize, Mapping::Access::kRead, false);
-  ASSERT_TRUE(map.ok());
-  EXPECT_EQ(header_of(map->data())->producer_pid.load(), 0);
+  // The daemon is gone; the producer's mapping (what it hands to the next
+  // daemon) is whole.
+  ASSERT_NE(a->memory, nullptr);
+  EXPECT_TRUE(check_header(&a->memory->header(), *a->memory->file().size()).ok());
+  EXPECT_EQ(a->memory->header().latest_seq.load(), 1u);
+  EXPECT_EQ(segments(), std::vector<std::string>{label("cam")});
+  a->memory.reset();
+  EXPECT_TRUE(segments().empty()) << "nothing outlives its last holder";
 }
 
-TEST_F(DaemonRegistry, ShutdownWithRetentionRemoveLeavesNoSegment) {
-  options_.retention = Retention::kRemove;
-  Registry reg(options_);
-  auto a = std::make_shared<RecordingHolder>();
-  ASSERT_TRUE(claim(reg, claim_of("cam"), a).ok());
-  reg.shutdown();
-  reg.finish_segments();
+TEST_F(DaemonRegistry, ARegistryReleasesAllItsMemoryWhenDestroyed) {
+  {
+    Registry reg(options_);
+    for (const char* name : {"a", "b", "c"}) {
+      auto h = std::make_shared<RecordingHolder>();
+      auto granted = claim(reg, claim_of(name), h);
+      ASSERT_TRUE(granted.ok());
+      h->memory.reset();
+    }
+    auto sink = std::make_shared<RecordingSink>();
+    ASSERT_TRUE(reg.subscribe("a", caller(1), sink).ok());
+    EXPECT_EQ(segments().size(), 3u);
+    EXPECT_EQ(sink->take(), std::vector<std::string>{"attached(4242)"});
+  }
   EXPECT_TRUE(segments().empty());
 }
 
-TEST_F(DaemonRegistry, RestartAdoptsValidSegmentsAndRemovesTheRest) {
+// ---- memory handed back to a restarted daemon
+
+TEST_F(DaemonRegistry, HandedBackMemoryCarriesThePoolOnInANewDaemon) {
   uint64_t generation = 0;
+  FileIdentity identity;
+  ShmFile handed;
+  auto a = std::make_shared<RecordingHolder>();
   {
-    Registry reg(options_);
-    auto a = std::make_shared<RecordingHolder>();
-    auto granted = claim(reg, claim_of("cam"), a);
+    Registry old_daemon(options_);
+    auto granted = claim(old_daemon, claim_of("cam"), a);
     ASSERT_TRUE(granted.ok());
     generation = granted->layout.generation;
-    // The producer writes latest_seq in the header; the daemon only hears notices.
-    auto file = ShmFile::open(granted->layout.shm_name, true);
-    auto map = Mapping::map(*file, 0, kHeaderSize, Mapping::Access::kReadWrite, false);
-    header_of(map->data())->latest_seq.store(9);
-    ASSERT_TRUE(claim(reg, claim_of("other"), std::make_shared<RecordingHolder>()).ok());
-    reg.shutdown();
-    reg.finish_segments();
+    identity = granted->memory->identity();
+    for (uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(put(old_daemon, *a, s).ok());
+    auto sink = std::make_shared<RecordingSink>();
+    ASSERT_TRUE(old_daemon.subscribe("cam", caller(1), sink).ok());
+    EXPECT_EQ(granted->memory->header().futex_waiters.load(), 1u);
+    handed = dup_of(granted->memory->file());
+    old_daemon.shutdown();
   }
-  // Junk under the prefix, and a valid pool whose file name does not match
-  // the name it records.
-  { auto junk = ShmFile::create("/" + options_.shm_prefix + "junk", 100, 0600); }
-  std::filesystem::copy_file("/dev/shm/" + options_.shm_prefix + "other",
-                             "/dev/shm/" + options_.shm_prefix + "renamed");
-  ASSERT_EQ(segments().size(), 4u);
+  // The producer's own descriptor, as it would arrive over the channel.
+  a->memory.reset();
 
-  Registry reg(options_);
-  AdoptionReport report = reg.adopt_leftovers();
-  EXPECT_EQ(report.adopted, 2);
-  EXPECT_EQ(report.removed, 2);
-  EXPECT_EQ(segments().size(), 2u);
-  auto info = reg.get("cam");
-  ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->stats.latest_seq, 9u);
-  EXPECT_EQ(info->stats.producer_pid, 0);
-  EXPECT_EQ(info->layout.generation, generation);
-  EXPECT_EQ(info->metadata.dtype_str(), "float32");
-
-  auto a = std::make_shared<RecordingHolder>();
-  auto resumed = claim(reg, claim_of("cam"), a);
-  ASSERT_TRUE(resumed.ok());
+  Registry new_daemon(options_);
+  auto b = std::make_shared<RecordingHolder>();
+  auto resumed =
+      claim(new_daemon, claim_of("cam", {4, 3}, "float32", 4, 4343), b, caller(4343), &handed);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().message();
   EXPECT_TRUE(resumed->resumed);
-  EXPECT_EQ(resumed->latest_seq, 9u);
-  EXPECT_EQ(resumed->layout.generation, generation);
-  EXPECT_TRUE(reg.publish(a.get(), notice(10)).ok());
+  EXPECT_EQ(resumed->layout.generation, generation) << "consumers' mappings stay valid";
+  EXPECT_EQ(resumed->latest_seq, 3u);
+  EXPECT_EQ(resumed->memory->identity(), identity) << "the very memory, not a copy";
+  EXPECT_EQ(resumed->memory->header().producer_pid.load(), 4343);
+  // Consumers of the old daemon are still mapped and waiting: their count
+  // stays until they subscribe again.
+  EXPECT_EQ(resumed->memory->header().futex_waiters.load(), 1u);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(new_daemon.subscribe("cam", caller(2), sink).ok());
+  EXPECT_EQ(resumed->memory->header().futex_waiters.load(), 1u);
+  new_daemon.unsubscribe(sink.get());
+  EXPECT_EQ(resumed->memory->header().futex_waiters.load(), 0u);
+
+  auto info = new_daemon.get("cam");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->stats.latest_seq, 3u);
+  EXPECT_EQ(info->stats.owner_uid, kOwnerUid);
+  EXPECT_EQ(put(new_daemon, *b, 3).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(put(new_daemon, *b, 4).ok());
+  EXPECT_EQ(segments(), std::vector<std::string>{label("cam")});
+}
+
+TEST_F(DaemonRegistry, HandedBackMemoryThatFailsTheChecksIsDroppedAndThePoolCreatedAnew) {
+  Registry old_daemon(options_);
+  auto a = std::make_shared<RecordingHolder>();
+  auto cam = claim(old_daemon, claim_of("cam"), a);
+  ASSERT_TRUE(cam.ok());
+  for (uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(put(old_daemon, *a, s).ok());
+  auto o = std::make_shared<RecordingHolder>();
+  auto other = claim(old_daemon, claim_of("other", {4, 3}, "float32", 4), o);
+  ASSERT_TRUE(other.ok());
+  for (uint64_t s = 1; s <= 5; ++s) ASSERT_TRUE(put(old_daemon, *o, s).ok());
+  const PoolMapping& memory = *cam->memory;
+
+  struct Case {
+    const char* what;
+    ShmFile file;
+    v1::ClaimPool claim;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"another pool's memory", dup_of(other->memory->file()), claim_of("cam")});
+  cases.push_back({"memory of another identity", dup_of(memory.file()), claim_of("cam", {4, 4})});
+  cases.push_back({"an unsealed memfd",
+                   copy_of_control(memory, memory.layout().segment_size, false), claim_of("cam")});
+  cases.push_back({"a file too small",
+                   copy_of_control(memory, memory.layout().segment_size - 1, true),
+                   claim_of("cam")});
+  cases.push_back(
+      {"a header page only", copy_of_control(memory, kHeaderSize, true), claim_of("cam")});
+  auto ro = memory.file().reopen_read_only();
+  ASSERT_TRUE(ro.ok());
+  cases.push_back({"a read-only descriptor", std::move(*ro), claim_of("cam")});
+
+  for (Case& c : cases) {
+    ASSERT_GE(c.file.fd(), 0) << c.what;
+    const FileIdentity handed = *c.file.identity();
+    Registry new_daemon(options_);
+    auto b = std::make_shared<RecordingHolder>();
+    auto granted = claim(new_daemon, c.claim, b, caller(4343), &c.file);
+    ASSERT_TRUE(granted.ok()) << c.what << ": " << granted.status().message();
+    EXPECT_FALSE(granted->resumed) << c.what;
+    EXPECT_EQ(granted->latest_seq, 0u) << c.what;
+    EXPECT_NE(granted->layout.generation, memory.generation()) << c.what;
+    EXPECT_NE(granted->layout.generation, other->memory->generation()) << c.what;
+    EXPECT_NE(granted->memory->identity(), handed) << c.what << ": must be new memory";
+    EXPECT_TRUE(granted->memory->file().sealed_against_resize()) << c.what;
+    EXPECT_EQ(granted->memory->header().latest_seq.load(), 0u) << c.what;
+    EXPECT_TRUE(put(new_daemon, *b, 1).ok()) << c.what;
+  }
+  // None of that touched the memory it was copied from.
+  EXPECT_EQ(memory.header().latest_seq.load(), 3u);
+  EXPECT_EQ(other->memory->header().latest_seq.load(), 5u);
+}
+
+TEST_F(DaemonRegistry, HandedBackMemoryIsIgnoredWhenThePoolExists) {
+  Registry reg(options_);
+  auto a = std::make_shared<RecordingHolder>();
+  auto first = claim(reg, claim_of("cam"), a);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(put(reg, *a, 1).ok());
+  reg.release(a.get());
+  // Memory of a pool of the same identity from elsewhere (another daemon).
+  Registry elsewhere(options_);
+  auto e = std::make_shared<RecordingHolder>();
+  auto foreign = claim(elsewhere, claim_of("cam"), e);
+  ASSERT_TRUE(foreign.ok());
+  ShmFile handed = dup_of(foreign->memory->file());
+  elsewhere.shutdown();
+
+  auto b = std::make_shared<RecordingHolder>();
+  auto again = claim(reg, claim_of("cam"), b, caller(4242), &handed);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->resumed);
+  EXPECT_EQ(again->memory, first->memory) << "the pool this daemon has wins";
+  EXPECT_EQ(again->latest_seq, 1u);
 }
 
 }  // namespace

@@ -157,8 +157,9 @@ TEST(Identity, IgnoresBackendAndPidComparesTheRest) {
   EXPECT_NE(why2.find("history_len: expected 4, pool has 5"), std::string::npos) << why2;
 }
 
-TEST(SegmentName, PrefixPlusName) {
-  EXPECT_EQ(segment_name("tensoripc.", "camera"), "/tensoripc.camera");
+TEST(MemoryLabel, PrefixPlusNameWithoutALeadingSlash) {
+  EXPECT_EQ(memory_label("tensoripc.", "camera"), "tensoripc.camera");
+  EXPECT_EQ(memory_label("t1.", "cam:0"), "t1.cam:0");
 }
 
 TEST(KeepLast, DefaultsAndBounds) {

@@ -1,17 +1,24 @@
-// The frame ring on a segment made in-process as the daemon makes it
-// (PoolMapping::create): the seqlock, writes and reads, history snapshots,
-// zeros for unwritten frames, lost frames of a dead writer, views, and the
-// futex path.
+// The frame ring on pool memory made in-process as the daemon makes it
+// (PoolMapping::create), mapped by a producer and a consumer from
+// descriptors as they would receive them: the seqlock, writes and reads,
+// history snapshots, zeros for unwritten frames, lost frames of a dead
+// writer, views, the futex path, what PoolMapping::open refuses, and a
+// consumer that cannot write anything.
 #include "pool/ring.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -52,6 +59,28 @@ int dead_pid() {
   return pid;
 }
 
+// Another descriptor of the same memory, as the descriptor channel delivers
+// one to another process.
+ShmFile dup_of(const ShmFile& file) { return ShmFile::adopt_fd(::dup(file.fd()), file.name()); }
+
+// Runs `body` in a forked child (this test binary has no other threads to
+// lose) and returns its wait status. The child gets the default SIGSEGV
+// action, so a sanitizer's handler does not turn the fault into an exit code.
+int in_child(const std::function<void()>& body) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::signal(SIGSEGV, SIG_DFL);
+    ::signal(SIGBUS, SIG_DFL);
+    body();
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+bool died_of(int status, int sig) { return WIFSIGNALED(status) && WTERMSIG(status) == sig; }
+
 class PoolRingTest : public ::testing::Test {
  protected:
   void make_pool(size_t elements, uint32_t history_len) {
@@ -62,21 +91,41 @@ class PoolRingTest : public ::testing::Test {
     md_.dtype = DType::kUInt64;
     md_.history_len = history_len;
     ASSERT_TRUE(complete_metadata(&md_, PoolLimits{}).ok());
-    name_ = "/tipcu" + std::to_string(::getpid()) + "." + std::to_string(counter++);
-    auto broker = PoolMapping::create(md_, name_, kGeneration, 0600);
+    md_.shm_name = memory_label(
+        "tipcu" + std::to_string(::getpid()) + "x" + std::to_string(counter++) + ".", md_.name);
+    auto broker = PoolMapping::create(md_, kGeneration);
     ASSERT_TRUE(broker.ok()) << broker.status().message();
     broker_ = *broker;
     layout_ = broker_->layout();
-    auto p = PoolMapping::open(layout_, md_, PoolMapping::Role::kProducer);
+    auto p = PoolMapping::open(dup_of(broker_->file()), layout_, md_, PoolMapping::Role::kProducer);
     ASSERT_TRUE(p.ok()) << p.status().message();
     producer_ = *p;
-    auto c = PoolMapping::open(layout_, md_, PoolMapping::Role::kConsumer);
+    auto ro = broker_->file().reopen_read_only();
+    ASSERT_TRUE(ro.ok()) << ro.status().message();
+    auto c = PoolMapping::open(std::move(*ro), layout_, md_, PoolMapping::Role::kConsumer);
     ASSERT_TRUE(c.ok()) << c.status().message();
     consumer_ = *c;
     buf_.resize(elements);
   }
-  void TearDown() override {
-    if (!name_.empty()) ShmFile::unlink(name_);
+
+  // A memfd of `size` bytes holding a copy of the pool's control pages (a
+  // valid-looking header and slot headers), sealed against resizing or not.
+  ShmFile copy_of_control(size_t size, bool sealed) {
+    ShmFile file;
+    if (sealed) {
+      auto f = ShmFile::create_sealed("tipcu-copy", size);
+      EXPECT_TRUE(f.ok()) << f.status().message();
+      if (!f.ok()) return file;
+      file = std::move(*f);
+    } else {
+      file = ShmFile::adopt_fd(::memfd_create("tipcu-unsealed", MFD_CLOEXEC), "unsealed");
+      EXPECT_EQ(::ftruncate(file.fd(), static_cast<off_t>(size)), 0);
+    }
+    const size_t control = std::min<size_t>(size, layout_.data_offset);
+    auto map = Mapping::map(file, 0, control, Mapping::Access::kReadWrite, false);
+    EXPECT_TRUE(map.ok()) << map.status().message();
+    if (map.ok()) std::memcpy(map->data(), &broker_->header(), control);
+    return file;
   }
 
   uint64_t put() {
@@ -107,7 +156,6 @@ class PoolRingTest : public ::testing::Test {
   size_t elements_ = 0;
   PoolMetadata md_;
   Layout layout_;
-  std::string name_;
   std::shared_ptr<PoolMapping> broker_;
   std::shared_ptr<PoolMapping> producer_;
   std::shared_ptr<PoolMapping> consumer_;
@@ -252,57 +300,222 @@ TEST_F(PoolRingTest, FutexWaitWakesOnPutAndTimesOut) {
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(wait_for_seq_after(*consumer_, 0, std::chrono::milliseconds(30)), 0u);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(30));
-  EXPECT_EQ(consumer_->header().futex_waiters.load(), 0u);
+  EXPECT_EQ(broker_->header().futex_waiters.load(), 0u) << "a consumer never counts itself";
 
+  // The daemon raises futex_waiters while the pool has subscribers (one here).
+  broker_->header().futex_waiters.store(1);
   std::thread writer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     put();
   });
+  const auto t1 = std::chrono::steady_clock::now();
   EXPECT_EQ(wait_for_seq_after(*consumer_, 0, std::chrono::seconds(5)), 1u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, std::chrono::seconds(2)) << "woken by the put";
   writer.join();
-  EXPECT_EQ(consumer_->header().futex_waiters.load(), 0u);
+  EXPECT_EQ(broker_->header().futex_waiters.load(), 1u) << "the daemon's count, untouched";
   // Already newer: returns at once.
   EXPECT_EQ(wait_for_seq_after(*consumer_, 0, std::chrono::seconds(5)), 1u);
 
+  // A consumer stops its own waiter: a flag, and wake-ups until it is gone
+  // (from a read-only mapping the word cannot be bumped).
+  const uint32_t word = broker_->header().futex_word.load();
   std::atomic<bool> stop{false};
-  std::thread waiter([&] { wait_for_seq_after(*consumer_, 1, std::chrono::seconds(30), &stop); });
+  std::atomic<bool> returned{false};
+  std::thread waiter([&] {
+    wait_for_seq_after(*consumer_, 1, std::chrono::seconds(30), &stop);
+    returned = true;
+  });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   stop = true;
-  wake_waiters(*consumer_);
-  waiter.join();  // returns promptly, not after 30 s
+  const auto t2 = std::chrono::steady_clock::now();
+  while (!returned.load() && std::chrono::steady_clock::now() - t2 < std::chrono::seconds(5)) {
+    wake_waiters(*consumer_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  waiter.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t2, std::chrono::seconds(5)) << "not after 30 s";
+  EXPECT_EQ(broker_->header().futex_word.load(), word) << "a consumer's wake-up writes nothing";
+  EXPECT_EQ(broker_->header().futex_waiters.load(), 1u);
+
+  // The producer's wake-up bumps the word.
+  wake_waiters(*producer_);
+  EXPECT_EQ(broker_->header().futex_word.load(), word + 1);
 }
 
-TEST_F(PoolRingTest, OpenChecksGenerationAndIdentity) {
+// Without subscribers counted, a publish costs no system call, and nothing a
+// consumer does while it waits changes that.
+TEST_F(PoolRingTest, WaitingConsumersLeaveTheWaiterCountToTheDaemon) {
+  make_pool(8, 2);
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] { wait_for_seq_after(*consumer_, 100, std::chrono::seconds(30), &stop); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(broker_->header().futex_waiters.load(), 0u);
+  put();
+  EXPECT_EQ(broker_->header().futex_waiters.load(), 0u);
+  stop = true;
+  wake_waiters(*producer_);  // bumps the word: the waiter cannot miss it
+  waiter.join();
+  EXPECT_EQ(broker_->header().futex_waiters.load(), 0u);
+}
+
+TEST_F(PoolRingTest, MappingsKnowTheirFileAndRole) {
+  make_pool(8, 2);
+  EXPECT_EQ(broker_->role(), PoolMapping::Role::kBroker);
+  EXPECT_EQ(producer_->role(), PoolMapping::Role::kProducer);
+  EXPECT_EQ(consumer_->role(), PoolMapping::Role::kConsumer);
+  EXPECT_EQ(broker_->identity(), *broker_->file().identity());
+  EXPECT_EQ(producer_->identity(), broker_->identity());
+  EXPECT_EQ(consumer_->identity(), broker_->identity());
+  EXPECT_TRUE(broker_->file().sealed_against_resize());
+  EXPECT_TRUE(producer_->file().writable());
+  EXPECT_FALSE(consumer_->file().writable()) << "consumers get a read-only descriptor";
+  EXPECT_EQ(broker_->generation(), kGeneration);
+  EXPECT_EQ(broker_->header().generation, kGeneration);
+  EXPECT_EQ(layout_.shm_name, md_.shm_name);
+  EXPECT_EQ(*broker_->file().size(), layout_.segment_size);
+  EXPECT_EQ(broker_->file().name(), "memfd:" + md_.shm_name);
+}
+
+TEST_F(PoolRingTest, OpenRefusesAnotherGenerationOrIdentity) {
   make_pool(8, 2);
   Layout other = layout_;
   other.generation = kGeneration + 1;
-  auto r = PoolMapping::open(other, md_, PoolMapping::Role::kConsumer);
+  auto r = PoolMapping::open(dup_of(broker_->file()), other, md_, PoolMapping::Role::kConsumer);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("generation"), std::string::npos) << r.status().message();
+
+  // Another name: same geometry, another identity.
+  PoolMetadata renamed = md_;
+  renamed.name = "another";
+  r = PoolMapping::open(dup_of(broker_->file()), layout_, renamed, PoolMapping::Role::kConsumer);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("identity"), std::string::npos) << r.status().message();
+
+  // Another geometry than the layout the daemon sent.
+  PoolMetadata wider = md_;
+  wider.shape = {static_cast<int64_t>(elements_ * 2)};
+  ASSERT_TRUE(complete_metadata(&wider, PoolLimits{}).ok());
+  r = PoolMapping::open(dup_of(broker_->file()), layout_, wider, PoolMapping::Role::kProducer);
+  ASSERT_FALSE(r.ok());
+  // ...and a layout that matches it, but memory that records the other.
+  Layout wider_layout = compute_layout(wider);
+  wider_layout.generation = kGeneration;
+  r = PoolMapping::open(dup_of(broker_->file()), wider_layout, wider, PoolMapping::Role::kConsumer);
+  ASSERT_FALSE(r.ok());
+}
+
+TEST_F(PoolRingTest, OpenRefusesMemoryThatIsNotSealedOrTooSmallOrReadOnly) {
+  make_pool(512, 4);
+  // Everything right but the seals: anyone holding it could truncate it.
+  ShmFile unsealed = copy_of_control(layout_.segment_size, false);
+  ASSERT_GE(unsealed.fd(), 0);
+  ASSERT_EQ(*unsealed.size(), layout_.segment_size);
+  auto r = PoolMapping::open(std::move(unsealed), layout_, md_, PoolMapping::Role::kConsumer);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("sealed"), std::string::npos) << r.status().message();
+
+  // Sealed, a valid header, but smaller than the pool: frames past its end
+  // would SIGBUS.
+  ShmFile small = copy_of_control(layout_.segment_size - 4096, true);
+  ASSERT_GE(small.fd(), 0);
+  r = PoolMapping::open(std::move(small), layout_, md_, PoolMapping::Role::kConsumer);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("bytes"), std::string::npos) << r.status().message();
+  ShmFile header_only = copy_of_control(kHeaderSize, true);
+  r = PoolMapping::open(std::move(header_only), layout_, md_, PoolMapping::Role::kProducer);
+  ASSERT_FALSE(r.ok());
+
+  // A producer needs a writable descriptor.
+  auto ro = broker_->file().reopen_read_only();
+  ASSERT_TRUE(ro.ok());
+  r = PoolMapping::open(std::move(*ro), layout_, md_, PoolMapping::Role::kProducer);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("read-only"), std::string::npos) << r.status().message();
+
+  // The sealed copy of the full size is accepted: the checks are about the
+  // file, not about where it came from.
+  ShmFile good = copy_of_control(layout_.segment_size, true);
+  r = PoolMapping::open(std::move(good), layout_, md_, PoolMapping::Role::kConsumer);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+}
+
+TEST_F(PoolRingTest, ReuseOrOpenKeepsOnlyTheSameFileAndGeneration) {
+  make_pool(8, 2);
+  // The same memory (another descriptor of it) and generation: the mapping a
+  // client has is kept, with the views it handed out.
+  auto ro = broker_->file().reopen_read_only();
+  ASSERT_TRUE(ro.ok());
+  auto same = PoolMapping::reuse_or_open(consumer_, std::move(*ro), layout_, md_,
+                                         PoolMapping::Role::kConsumer);
+  ASSERT_TRUE(same.ok()) << same.status().message();
+  EXPECT_EQ(*same, consumer_);
+
+  // Other memory of the same pool and generation: mapped anew.
+  auto twin = PoolMapping::create(md_, kGeneration);
+  ASSERT_TRUE(twin.ok()) << twin.status().message();
+  ro = (*twin)->file().reopen_read_only();
+  ASSERT_TRUE(ro.ok());
+  auto fresh = PoolMapping::reuse_or_open(consumer_, std::move(*ro), layout_, md_,
+                                          PoolMapping::Role::kConsumer);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  EXPECT_NE(*fresh, consumer_);
+  EXPECT_EQ((*fresh)->identity(), (*twin)->identity());
+
+  // The same memory under another generation: not the mapping, and the
+  // memory does not record that generation either.
+  Layout next = layout_;
+  next.generation = kGeneration + 1;
+  ro = broker_->file().reopen_read_only();
+  ASSERT_TRUE(ro.ok());
+  auto r = PoolMapping::reuse_or_open(consumer_, std::move(*ro), next, md_,
+                                      PoolMapping::Role::kConsumer);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("generation"), std::string::npos) << r.status().message();
 
-  PoolMetadata renamed = md_;
-  renamed.name = "another";
-  r = PoolMapping::open(layout_, renamed, PoolMapping::Role::kConsumer);
-  ASSERT_FALSE(r.ok());
-
-  Layout missing = layout_;
-  missing.shm_name = name_ + "nope";
-  EXPECT_FALSE(PoolMapping::open(missing, md_, PoolMapping::Role::kConsumer).ok());
-
-  // The same segment and generation: the mapping a client has is kept.
-  auto same = PoolMapping::reuse_or_open(consumer_, layout_, md_, PoolMapping::Role::kConsumer);
-  ASSERT_TRUE(same.ok());
-  EXPECT_EQ(*same, consumer_);
+  // Nothing mapped yet: open.
+  ro = broker_->file().reopen_read_only();
+  ASSERT_TRUE(ro.ok());
+  auto first = PoolMapping::reuse_or_open(nullptr, std::move(*ro), layout_, md_,
+                                          PoolMapping::Role::kConsumer);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_NE(*first, consumer_);
+  EXPECT_EQ((*first)->identity(), consumer_->identity());
 }
 
-TEST_F(PoolRingTest, ConsumerCannotWriteFrames) {
-  make_pool(8, 1);
-  // The death test's child runs this test again and dies without TearDown:
-  // unlink now (the mappings stay valid) so it leaves no segment behind.
-  ShmFile::unlink(name_);
-  name_.clear();
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_DEATH({ *const_cast<char*>(consumer_->frame(0)) = 1; }, "");
+// A consumer's mapping is read-only down to the descriptor: a write faults,
+// whatever it targets, and mprotect cannot make the mapping writable.
+TEST_F(PoolRingTest, ConsumerCannotWriteAnything) {
+  make_pool(1024, 2);
+  put();
+  PoolHeader& h = consumer_->header();
+  SlotHeader& slot = consumer_->slot(0);
+  char* frame = const_cast<char*>(consumer_->frame(0));
+  const std::vector<std::pair<const char*, std::function<void()>>> writes = {
+      {"futex_waiters", [&] { h.futex_waiters.store(1); }},
+      {"futex_word", [&] { h.futex_word.fetch_add(1); }},
+      {"latest_seq", [&] { h.latest_seq.store(99); }},
+      {"producer_pid", [&] { h.producer_pid.store(1); }},
+      {"slot lock", [&] { slot.lock.store(1); }},
+      {"frame", [&] { *frame = 1; }},
+  };
+  for (const auto& [what, write] : writes) {
+    const int status = in_child(write);
+    EXPECT_TRUE(died_of(status, SIGSEGV)) << "writing " << what << ": wait status " << status;
+  }
+  EXPECT_EQ(broker_->header().futex_waiters.load(), 0u);
+  EXPECT_EQ(broker_->header().latest_seq.load(), 1u);
+
+  errno = 0;
+  EXPECT_EQ(::mprotect(&h, kHeaderSize, PROT_READ | PROT_WRITE), -1);
+  EXPECT_EQ(errno, EACCES);
+  errno = 0;
+  EXPECT_EQ(::mprotect(frame, 4096, PROT_READ | PROT_WRITE), -1);
+  EXPECT_EQ(errno, EACCES);
+
+  // The producer's mapping, for contrast, is writable (in the child only).
+  EXPECT_EQ(in_child([&] { producer_->header().futex_word.fetch_add(0); }), 0);
 }
 
 TEST(ProcessAliveTest, SeesLiveDeadAndZombie) {

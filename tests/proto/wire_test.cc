@@ -18,7 +18,7 @@ PoolMetadata camera() {
   md.dtype = DType::kUInt8;
   md.history_len = 4;
   EXPECT_TRUE(complete_metadata(&md, PoolLimits{}).ok());
-  md.shm_name = "/tensoripc.camera";
+  md.shm_name = "tensoripc.camera";
   md.creator_pid = 77;
   md.payload_json = "{\"k\": 1}";
   return md;
@@ -53,9 +53,15 @@ TEST(Wire, UnknownDtypeOrBadNameIsRefusedWithTheReason) {
 
 TEST(Wire, LayoutGrantAndEventsRoundTrip) {
   Layout l = compute_layout(camera());
-  l.shm_name = "/tensoripc.camera";
+  l.shm_name = "tensoripc.camera";
   l.generation = 0xfeed;
-  Grant g{camera(), l, true, 41};
+  Grant g;
+  g.metadata = camera();
+  g.layout = l;
+  g.resumed = true;
+  g.latest_seq = 41;
+  g.producer_pid = 4242;
+  g.descriptor_token = std::string(32, 'a');
   v1::PoolGranted pg;
   wire::to_proto(g, &pg);
   EXPECT_EQ(pg.layout().memory_kind(), v1::MEMORY_KIND_HOST);
@@ -68,6 +74,9 @@ TEST(Wire, LayoutGrantAndEventsRoundTrip) {
   EXPECT_EQ(back->layout.data_size, l.data_size);
   EXPECT_TRUE(back->resumed);
   EXPECT_EQ(back->latest_seq, 41u);
+  EXPECT_EQ(back->producer_pid, 4242);
+  EXPECT_EQ(back->descriptor_token, g.descriptor_token);
+  EXPECT_EQ(back->memory, nullptr) << "the daemon's mapping never travels";
 
   auto attached = std::make_shared<PoolEvent>();
   attached->kind = PoolEvent::Kind::kAttached;
@@ -75,6 +84,7 @@ TEST(Wire, LayoutGrantAndEventsRoundTrip) {
   attached->layout = l;
   attached->producer_pid = 9;
   attached->latest_seq = 3;
+  attached->descriptor_token = std::string(32, 'b');
   for (const StreamEvent& ev :
        {StreamEvent{FrameStamp{5, 1, 123}, nullptr, 2}, StreamEvent{{}, attached, 7}}) {
     v1::SubscribeEvent p;
@@ -92,8 +102,53 @@ TEST(Wire, LayoutGrantAndEventsRoundTrip) {
       EXPECT_TRUE(equal_but_creator_pid(read->lifecycle->metadata, attached->metadata));
       EXPECT_EQ(read->lifecycle->producer_pid, 9);
       EXPECT_EQ(read->lifecycle->latest_seq, 3u);
+      EXPECT_EQ(read->lifecycle->descriptor_token, attached->descriptor_token);
     }
   }
+}
+
+TEST(Wire, ClaimRoundTripsItsHandBackToken) {
+  Claim c{camera(), 77, std::string(32, 'c')};
+  v1::ClaimPool p;
+  wire::to_proto(c, &p);
+  EXPECT_EQ(p.handback_token(), c.handback_token);
+  auto back = wire::from_proto(p);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(equal_but_creator_pid(back->metadata, c.metadata));
+  EXPECT_EQ(back->pid, 77);
+  EXPECT_EQ(back->handback_token, c.handback_token);
+
+  // A first claim (no restart) carries none.
+  p.clear_handback_token();
+  back = wire::from_proto(p);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->handback_token.empty());
+}
+
+TEST(Wire, PoolInfoCarriesTheOwnerUid) {
+  PoolInfo info;
+  info.metadata = camera();
+  info.layout = compute_layout(info.metadata);
+  info.stats.owner_uid = 1000;
+  info.stats.producer_pid = 12;
+  info.stats.latest_seq = 9;
+  SubscriberStats sub;
+  sub.pid = 13;
+  sub.keep_last = 2;
+  info.stats.subscriber.push_back(sub);
+  v1::PoolInfo p;
+  wire::to_proto(info, &p);
+  EXPECT_EQ(p.stats().owner_uid(), 1000u);
+  EXPECT_EQ(p.stats().producer_pid(), 12);
+  EXPECT_EQ(p.stats().latest_seq(), 9u);
+  ASSERT_EQ(p.stats().subscriber_size(), 1);
+  EXPECT_EQ(p.stats().subscriber(0).pid(), 13);
+  EXPECT_EQ(p.metadata().name(), "camera");
+
+  info.stats.owner_uid = 0;  // root's pools say so too
+  v1::PoolInfo root;
+  wire::to_proto(info, &root);
+  EXPECT_EQ(root.stats().owner_uid(), 0u);
 }
 
 TEST(Wire, HolderPidTravelsAsATypedDetail) {
