@@ -21,8 +21,9 @@ namespace tensoripc::daemon {
 class Server {
  public:
   // Serves `registry` on config.socket_path (directory created if missing,
-  // socket chmod-ed to config.socket_mode). Refuses, rather than steals, a
-  // socket that another daemon is answering on.
+  // socket chmod-ed to config.socket_mode). Refuses a directory that others
+  // could write to (ensure_socket_dir: FAILED_PRECONDITION), and refuses,
+  // rather than steals, a socket that another daemon is answering on.
   static StatusOr<std::unique_ptr<Server>> start(const Config& config, Registry& registry);
 
   ~Server();
