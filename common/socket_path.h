@@ -1,6 +1,8 @@
 // Where tensor-ipcd listens; the one resolution daemon and clients share.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "common/status.h"
@@ -19,8 +21,19 @@ std::string resolve_socket_path();
 // a daemon started by hand serves the user's own socket, not the system one.
 std::string resolve_daemon_socket_path(bool system_service);
 
-// Creates the socket's directory (mode 0755 for a system path, 0700 otherwise)
-// if missing.
+// Modes of a socket directory ensure_socket_dir creates: a system one under
+// /run (other users reach the socket inside; its own mode says who may open
+// it), else the user's own.
+inline constexpr mode_t kSystemSocketDirMode = 0755;
+inline constexpr mode_t kUserSocketDirMode = 0700;
+
+// Creates the socket's directory if missing (mode kSystemSocketDirMode under
+// /run, except /run/user/, else kUserSocketDirMode, whatever the umask), then
+// refuses it with FAILED_PRECONDITION unless it is safe to serve in: a real
+// directory, not a symbolic link, owned by the effective uid or root, and not
+// writable by group or others (sticky or not). Anyone who can write to it
+// could swap the socket. The message names the directory, its owner and mode,
+// and what to do.
 Status ensure_socket_dir(const std::string& socket_path);
 
 // "unix:" + path, for grpc::CreateChannel and ServerBuilder.

@@ -29,9 +29,9 @@ namespace tensoripc::daemon {
 class Server {
  public:
   // Serves `registry` on config.socket_path (directory created if missing,
-  // and refused when others could write to it; both sockets chmod-ed to
-  // config.socket_mode). Refuses, rather than steals, a socket that another
-  // daemon is answering on.
+  // both sockets chmod-ed to config.socket_mode). Refuses a directory that
+  // others could write to (ensure_socket_dir: FAILED_PRECONDITION), and
+  // refuses, rather than steals, a socket that another daemon is answering on.
   static StatusOr<std::unique_ptr<Server>> start(const Config& config, Registry& registry);
 
   ~Server();

@@ -1,6 +1,6 @@
 // The daemon's own life: start-up (socket mode, health, reflection, a socket
-// already served), SIGTERM with each retention policy, and a restart that
-// adopts what the previous daemon left.
+// already served, a socket directory others can write to), SIGTERM with each
+// retention policy, and a restart that adopts what the previous daemon left.
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/unknown_field_set.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -180,6 +180,30 @@ TEST(DaemonLifecycle, ASecondDaemonDoesNotStealTheSocket) {
   v1::ListPoolsResponse resp;
   EXPECT_TRUE(stub->ListPools(&ctx, v1::ListPoolsRequest(), &resp).ok());
   EXPECT_TRUE(exists(first.socket_path()));
+}
+
+TEST(DaemonLifecycle, ASocketDirectoryOthersCanWriteIsRefusedAtStart) {
+  TempDir dir;
+  const std::string open_dir = dir.path() + "/open";
+  ASSERT_EQ(::mkdir(open_dir.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(open_dir.c_str(), 0777), 0);
+  const std::string socket = open_dir + "/x.sock";
+  ChildProcess daemon({daemon_binary(), "--socket", socket, "--shm-prefix",
+                       "tipct" + std::to_string(::getpid()) + "sockdir."},
+                      {}, ChildProcess::Capture::kStdoutAndStderr);
+  auto st = daemon.wait(std::chrono::seconds(20));
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 1) << *st;
+  std::string output;
+  bool said_why = false;
+  while (auto line = daemon.read_line(std::chrono::seconds(5))) {
+    output += *line + "\n";
+    said_why =
+        said_why || (line->find("unsafe socket directory " + open_dir) != std::string::npos &&
+                     line->find("mode 0777") != std::string::npos);
+  }
+  EXPECT_TRUE(said_why) << output;
+  EXPECT_FALSE(exists(socket));
 }
 
 TEST(DaemonLifecycle, BadFlagsExitWithCode2) {

@@ -26,12 +26,15 @@ class TempDir {
 };
 
 // A child process started with posix_spawn (never fork: the test process has
-// gRPC threads). Its stdout is a pipe the test can read lines from. Killed
-// with SIGKILL and reaped on destruction if still running.
+// gRPC threads). Its stdout is a pipe the test can read lines from; its stderr
+// is the test's own unless `capture` puts it in the pipe too. Killed with
+// SIGKILL and reaped on destruction if still running.
 class ChildProcess {
  public:
-  ChildProcess(const std::vector<std::string>& argv,
-               const std::vector<std::string>& extra_env = {});
+  enum class Capture { kStdout, kStdoutAndStderr };
+
+  ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {},
+               Capture capture = Capture::kStdout);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

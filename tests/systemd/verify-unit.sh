@@ -3,7 +3,8 @@
 # ExecStart binary pointed at the freshly built daemon so that verify can
 # find it. systemd-analyze only warns (exit 0) on unknown keys and bad values,
 # so ANY output fails this test. Also holds the unit's hardening to an
-# exposure score of 2.0 or better (`systemd-analyze security`).
+# exposure score of 2.0 or better (`systemd-analyze security`), and its
+# RuntimeDirectoryMode= to one the daemon accepts for its socket directory.
 #
 # Usage: verify-unit.sh UNIT_FILE DAEMON_BINARY
 set -euo pipefail
@@ -15,6 +16,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 grep -q '^ExecStart=/usr/local/bin/tensor-ipcd ' "$unit" ||
   { echo "$unit: ExecStart= does not start /usr/local/bin/tensor-ipcd" >&2; exit 1; }
+runtime_mode=$(sed -n 's/^RuntimeDirectoryMode=//p' "$unit")
+[[ "$runtime_mode" =~ ^[0-7]+$ ]] && (( (8#$runtime_mode & 8#022) == 0 )) ||
+  { echo "$unit: RuntimeDirectoryMode=$runtime_mode: tensor-ipcd refuses a socket directory" \
+         "that group or others can write to" >&2; exit 1; }
 sed "s#^ExecStart=/usr/local/bin/tensor-ipcd #ExecStart=$daemon #" "$unit" > "$tmp/tensor-ipcd.service"
 
 status=0
