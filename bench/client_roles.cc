@@ -1,7 +1,9 @@
 #include "client_roles.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -92,6 +94,29 @@ int run_fps_consumer(const PoolSpec& pool, NotifyPath notify, const std::string&
                              static_cast<int64_t>(last_seq)})
              ? 0
              : 1;
+}
+
+int run_futex_waiter(const PoolSpec& pool) {
+  // Meant to be killed; never outlives the benchmark that started it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  std::atomic<uint64_t> callbacks{0};
+  ConsumerOptions options;
+  options.notify = NotifyPath::kFutex;
+  options.on_new_data = [&callbacks](const Frame&) {
+    callbacks.fetch_add(1, std::memory_order_relaxed);
+  };
+  Consumer consumer(pool.metadata(), options);
+  if (!announce_when_live(consumer)) return 1;
+  bool announced = false;
+  uint64_t waits = 0;
+  for (;;) {
+    if (consumer.wait_for_frame(std::chrono::seconds(1))) ++waits;
+    if (!announced && waits > 0 && callbacks.load(std::memory_order_relaxed) > 0) {
+      std::printf("receiving\n");
+      std::fflush(stdout);
+      announced = true;
+    }
+  }
 }
 
 }  // namespace tensoripc::bench

@@ -1,6 +1,7 @@
 // The library's side of the end-to-end benchmarks, run in child processes:
-// consumers that record put -> callback latency, and a consumer that counts
-// the large frames it can keep up with.
+// consumers that record put -> callback latency, a consumer that counts the
+// large frames it can keep up with, and a consumer that only sleeps on the
+// pool's futex, to be SIGKILLed there.
 #pragma once
 
 #include <cstdint>
@@ -32,5 +33,13 @@ int run_latency_consumer(const PoolSpec& pool, NotifyPath notify, uint64_t warmu
 // frames whose first 8 bytes are not their seq. On SIGTERM writes
 // {frames, lost, wrong, first_seq, last_seq} to `out`.
 int run_fps_consumer(const PoolSpec& pool, NotifyPath notify, const std::string& out);
+
+// A consumer asleep on the pool's futex in two threads: its futex-path
+// notification thread (an on_new_data callback that counts frames) and the
+// main thread, blocked in wait_for_frame. Prints "ready" once the pool is
+// live and "receiving" once both have seen a frame; then waits for frames
+// until a signal ends it (tipc_bench_waiters SIGKILLs it in the wait), or
+// its parent dies. Returns an exit status only on failure.
+int run_futex_waiter(const PoolSpec& pool);
 
 }  // namespace tensoripc::bench

@@ -18,14 +18,12 @@
 // shared machine. It starts its own tensor-ipcd (private socket and shm
 // prefix) and writes the results as JSON to --out (default: stdout).
 #include <signal.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -149,17 +147,6 @@ std::vector<int64_t> merged(const std::vector<std::vector<int64_t>>& parts) {
   return all;
 }
 
-// Calls `tick(i)` for i = 1..total at `rate_hz`, paced on CLOCK_MONOTONIC.
-template <typename Tick>
-void paced(uint64_t total, double rate_hz, Tick tick) {
-  const int64_t period = static_cast<int64_t>(1e9 / rate_hz);
-  const int64_t t0 = monotonic_ns() + 10'000'000;
-  for (uint64_t i = 1; i <= total; ++i) {
-    sleep_until_monotonic(t0 + static_cast<int64_t>(i) * period);
-    tick(i);
-  }
-}
-
 void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
 
 RunResult run_library(const BenchDaemon& daemon, NotifyPath notify, int n, uint64_t samples,
@@ -260,23 +247,8 @@ FpsResult run_fps(const BenchDaemon& daemon, NotifyPath notify, const Options& o
 // ---- JSON
 
 std::string context_json(const Options& o) {
-  utsname u{};
-  ::uname(&u);
-  char date[64];
-  const std::time_t t = std::time(nullptr);
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", std::localtime(&t));
-  std::string cpu = "?";
-  std::ifstream info("/proc/cpuinfo");
-  for (std::string line; std::getline(info, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
   std::ostringstream s;
-  s << "{\"date\": \"" << date << "\", \"host\": \"" << u.nodename << "\", \"kernel\": \""
-    << u.release << "\", \"cpu\": \"" << cpu
-    << "\", \"num_cpus\": " << std::thread::hardware_concurrency() << ", \"samples\": " << o.samples
+  s << "{" << machine_json_fields() << ", \"samples\": " << o.samples
     << ", \"rounds\": " << o.rounds << ", \"warmup\": " << o.warmup
     << ", \"rate_hz\": " << o.rate_hz << ", \"frame_bytes\": " << o.bytes << "}";
   return s.str();

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Turns the benchmark JSON into bench/results/summary.md (python3 stdlib only).
 
-usage: summarize.py COPY_JSON LATENCY_JSON [-o summary.md]
+usage: summarize.py [COPY_JSON LATENCY_JSON] [--waiters WAITERS_JSON] [-o summary.md]
 
 COPY_JSON is tipc_bench_copy's --benchmark_out (Google Benchmark JSON, with or
 without repetitions: the median is used when there are aggregates);
 LATENCY_JSON is tipc_bench_latency's --out. The targets are issue 3's.
+WAITERS_JSON is tipc_bench_waiters' --out: put() before any consumer, with
+futex consumers asleep, and after they were SIGKILLed; alone, it makes a
+summary of that section only.
 """
 import argparse
 import json
@@ -15,6 +18,9 @@ PUT_GET_TARGET = 1.15  # put and copying get within 1.15x of memcpy
 VIEW_TARGET_NS = 1000  # a view get under 1 us
 FUTEX_TARGET = 2.0  # futex p50 within 2x of the raw futex ping
 STREAM_TARGET = 1.5  # stream p50 within 1.5x of a bare gRPC hop
+# put p50 after the futex waiters were SIGKILLed within this of put p50 before
+# any consumer: a dead waiter must not leave puts paying a FUTEX_WAKE.
+AFTER_KILL_TARGET = 1.15
 
 SIZE_NAMES = {
     4096: "4 KiB",
@@ -222,12 +228,102 @@ def fps_section(doc, lines):
               "to the newest frame.", ""]
 
 
+def waiters_section(doc, lines):
+    ctx = doc.get("context", {})
+    phases = {p["phase"]: p for p in doc.get("phases", [])}
+    kills = doc.get("kills", [])
+    base = phases.get("no_consumer")
+    if not base:
+        return
+    k = ctx.get("consumers", "?")
+    rate = ctx.get("rate_hz")
+    rate = f"{rate:g}" if isinstance(rate, (int, float)) else "?"
+    titles = {
+        "no_consumer": "no consumer",
+        "live": f"{k} consumers asleep on the futex (2 threads each)",
+        "after_kill": f"after those {k} were SIGKILLed in the wait",
+    }
+    lines += [
+        f"### put at {rate} Hz after futex consumers were SIGKILLed "
+        "(tipc_bench_waiters)",
+        "",
+        f"Measured {ctx.get('date', '?')}, load average at the start "
+        f"{', '.join(f'{x:.1f}' for x in ctx.get('load_avg', [])) or '?'}. "
+        f"{ctx.get('frame_bytes', '?')} B frames, history_len {ctx.get('history_len', '?')}; "
+        f"per phase {ctx.get('puts', '?')} puts, only the call timed, after "
+        f"{ctx.get('warmup', '?')} untimed; medians over {ctx.get('rounds', '?')} rounds, each "
+        "on a fresh pool through the three phases in turn.",
+        "",
+        "| phase | p50 | p90 | p99 | p50 / no consumer | p50 per round |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for name in ("no_consumer", "live", "after_kill"):
+        p = phases.get(name)
+        if not p:
+            continue
+        ratio = p["p50_us"] / base["p50_us"] if base["p50_us"] > 0 else float("nan")
+        per_round = ", ".join(f"{r['p50_us']:.2f}" for r in p.get("rounds", []))
+        lines.append(f"| {titles[name]} | {p['p50_us']:.2f} us | {p['p90_us']:.2f} us "
+                     f"| {p['p99_us']:.2f} us | {ratio:.2f}x | {per_round} |")
+    after = phases.get("after_kill")
+    if after and base["p50_us"] > 0:
+        ratio = after["p50_us"] / base["p50_us"]
+        lines += [
+            "",
+            f"After the kills put p50 is {ratio:.2f}x the no-consumer p50 (expected <= "
+            f"{AFTER_KILL_TARGET}x: a dead waiter should leave no FUTEX_WAKE behind): "
+            f"{verdict(ratio <= AFTER_KILL_TARGET)}.",
+        ]
+    if kills:
+        lines += [
+            "",
+            "| round | processes SIGKILLed | their threads in a shared FUTEX_WAIT then "
+            "| subscribers before (tensor-ipcd) | none after |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for i, x in enumerate(kills, 1):
+            gone = f"{x['subscribers_gone_ms']} ms" if x["subscribers_gone_ms"] >= 0 else "**not in 10 s**"
+            asleep = x["asleep_threads"] if x["asleep_threads"] >= 0 else "?"
+            lines.append(f"| {i} | {x['killed']} of {k} | {asleep} | {x['subscribers_before']} "
+                         f"| {gone} |")
+        lines += [
+            "",
+            "Threads asleep: read from /proc/PID/task/*/syscall just before the SIGKILL (the "
+            "pool's waits are the processes' only futex waits without FUTEX_PRIVATE_FLAG). None "
+            "after: how long after the last killed process was reaped tensor-ipcd's GetPool "
+            "counted no subscriber.",
+        ]
+    lines += [
+        "",
+        "No consumer and after the kills alike, each put pays one FUTEX_WAKE that starts the "
+        "producer's notifier thread; a pool-waiter counter left raised by the dead adds a "
+        "second, on the pool's word, for nobody. With live waiters each put wakes all of "
+        "them, and on a small machine the woken threads take the CPU from the caller.",
+    ]
+    lines.append("")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("copy_json")
-    ap.add_argument("latency_json")
+    ap.add_argument("copy_json", nargs="?")
+    ap.add_argument("latency_json", nargs="?")
+    ap.add_argument("--waiters", metavar="WAITERS_JSON")
     ap.add_argument("-o", "--output", default="-")
     args = ap.parse_args()
+    if bool(args.copy_json) != bool(args.latency_json):
+        ap.error("give both COPY_JSON and LATENCY_JSON, or neither")
+    if not args.copy_json and not args.waiters:
+        ap.error("nothing to summarize")
+
+    waiters = None
+    if args.waiters:
+        with open(args.waiters) as f:
+            waiters = json.load(f)
+    if not args.copy_json:
+        body = []
+        waiters_section(waiters, body)
+        write(["## Benchmarks", ""] + body, args.output)
+        return
 
     times, copy_ctx = copy_times(args.copy_json)
     with open(args.latency_json) as f:
@@ -239,6 +335,8 @@ def main():
     paced_section(times, body, targets)
     latency_section(latency, body, targets)
     fps_section(latency, body)
+    if waiters:
+        waiters_section(waiters, body)
 
     lines = [
         "## Benchmarks",
@@ -256,11 +354,15 @@ def main():
     ]
     lines += [f"| {w} | {m} | {t} | {verdict(ok)} |" for w, m, t, ok in targets]
     lines += [""] + body
+    write(lines, args.output)
+
+
+def write(lines, output):
     text = "\n".join(lines)
-    if args.output == "-":
+    if output == "-":
         sys.stdout.write(text)
     else:
-        with open(args.output, "w") as f:
+        with open(output, "w") as f:
             f.write(text)
 
 

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,8 +15,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -89,6 +92,30 @@ BenchDaemon::~BenchDaemon() {
   }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
+}
+
+std::string machine_json_fields() {
+  utsname u{};
+  ::uname(&u);
+  char date[64];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", std::localtime(&t));
+  std::string cpu = "?";
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  double load[3] = {-1, -1, -1};
+  std::ifstream("/proc/loadavg") >> load[0] >> load[1] >> load[2];
+  std::ostringstream s;
+  s << "\"date\": \"" << date << "\", \"host\": \"" << u.nodename << "\", \"kernel\": \""
+    << u.release << "\", \"cpu\": \"" << cpu
+    << "\", \"num_cpus\": " << std::thread::hardware_concurrency() << ", \"load_avg\": [" << load[0]
+    << ", " << load[1] << ", " << load[2] << "]";
+  return s.str();
 }
 
 LatencySummary summarize(std::vector<int64_t> v) {

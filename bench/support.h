@@ -26,6 +26,18 @@ using tensoripc::realtime_ns;
 // without drift).
 void sleep_until_monotonic(int64_t t_ns);
 
+// Calls `tick(i)` for i = 1..total at `rate_hz`, paced on CLOCK_MONOTONIC
+// from 10 ms after the call.
+template <typename Tick>
+void paced(uint64_t total, double rate_hz, Tick tick) {
+  const int64_t period = static_cast<int64_t>(1e9 / rate_hz);
+  const int64_t t0 = monotonic_ns() + 10'000'000;
+  for (uint64_t i = 1; i <= total; ++i) {
+    sleep_until_monotonic(t0 + static_cast<int64_t>(i) * period);
+    tick(i);
+  }
+}
+
 // This executable's path (children are this binary in another role).
 std::string self_exe();
 
@@ -56,6 +68,10 @@ class BenchDaemon {
 // Path of the tensor-ipcd binary: $TENSORIPC_DAEMON, else the one built
 // beside the benchmarks.
 std::string daemon_binary();
+
+// The machine and the moment, as JSON object members without the braces:
+// "date", "host", "kernel", "cpu", "num_cpus" and "load_avg" (1, 5, 15 min).
+std::string machine_json_fields();
 
 // Latency samples in ns, summarised in µs.
 struct LatencySummary {
