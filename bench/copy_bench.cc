@@ -235,6 +235,24 @@ void bm_paced(benchmark::State& state, const FrameKind& k, bool put) {
 void bm_memcpy_paced(benchmark::State& state, const FrameKind& k) { bm_paced(state, k, false); }
 void bm_put_paced(benchmark::State& state, const FrameKind& k) { bm_paced(state, k, true); }
 
+// A consumer attaching to a pool that holds a frame: Subscribe, the first
+// event, the pool's memory (the descriptor channel), the mapping pre-faulted,
+// until the constructor returns. A one-time cost per consumer; only the
+// constructor is timed (manual time).
+void bm_attach(benchmark::State& state, const FrameKind& k) {
+  Fixture& f = fixture(k);
+  f.get_consumer();  // the pool exists and holds a frame
+  const auto md = PoolMetadata::create("get" + std::to_string(k.bytes), k.shape, k.dtype, 1);
+  for (auto _ : state) {
+    const int64_t t0 = monotonic_ns();
+    std::optional<Consumer> c;
+    c.emplace(md);
+    state.SetIterationTime(static_cast<double>(monotonic_ns() - t0) / 1e9);
+    c.reset();
+  }
+  state.counters["frame_bytes"] = static_cast<double>(k.bytes);
+}
+
 void register_all() {
   using Fn = void (*)(benchmark::State&, const FrameKind&);
   const std::vector<std::pair<const char*, Fn>> benches = {
@@ -260,6 +278,10 @@ void register_all() {
       const std::string full = std::string(name) + "/" + std::to_string(k.bytes);
       benchmark::RegisterBenchmark(full.c_str(), fn, k)->UseManualTime()->Iterations(200);
     }
+  }
+  for (const FrameKind& k : frame_kinds()) {
+    const std::string full = "attach/" + std::to_string(k.bytes);
+    benchmark::RegisterBenchmark(full.c_str(), bm_attach, k)->UseManualTime()->Iterations(50);
   }
 }
 

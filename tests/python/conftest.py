@@ -176,13 +176,28 @@ class Daemon:
         return env
 
     def restart(self):
-        """SIGTERM, then a new daemon on the same socket and prefix (segments kept)."""
+        """SIGTERM, then a new daemon on the same socket and prefix; producers hand
+        their pools back to it."""
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(10)
         self._start()
 
     def segments(self):
-        return glob.glob(f"/dev/shm/{self.shm_prefix}*")
+        """Labels of the pool memory (memfds) the daemon holds: one per pool."""
+        labels = set()
+        fd_dir = f"/proc/{self.proc.pid}/fd"
+        try:
+            names = os.listdir(fd_dir)
+        except OSError:
+            return []
+        for name in names:
+            try:
+                target = os.readlink(os.path.join(fd_dir, name))
+            except OSError:
+                continue
+            if target.startswith("/memfd:" + self.shm_prefix):
+                labels.add(target[len("/memfd:"):].removesuffix(" (deleted)"))
+        return sorted(labels)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -192,11 +207,6 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for path in self.segments():
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
 
 
 @pytest.fixture

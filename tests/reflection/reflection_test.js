@@ -73,7 +73,27 @@ class Daemon {
     this.proc.stderr.on('data', (d) => (this.output += d));
   }
 
+  // The pool memory (memfds) the daemon holds, by label: one per pool.
   segments() {
+    if (this.exited) return [];
+    const dir = `/proc/${this.proc.pid}/fd`;
+    const labels = new Set();
+    for (const n of fs.readdirSync(dir)) {
+      let target;
+      try {
+        target = fs.readlinkSync(path.join(dir, n));
+      } catch (e) {
+        continue;
+      }
+      if (target.startsWith(`/memfd:${this.prefix}`)) {
+        labels.add(target.slice('/memfd:'.length).replace(/ \(deleted\)$/, ''));
+      }
+    }
+    return [...labels].sort();
+  }
+
+  // Files under /dev/shm with this daemon's prefix: there must never be any.
+  shm_files() {
     return fs.readdirSync('/dev/shm').filter((n) => n.startsWith(this.prefix));
   }
 
@@ -96,7 +116,6 @@ class Daemon {
 
   cleanup() {
     if (!this.exited) this.proc.kill('SIGKILL');
-    for (const s of this.segments()) fs.rmSync(path.join('/dev/shm', s), {force: true});
     fs.rmSync(this.dir, {recursive: true, force: true});
   }
 }
@@ -183,7 +202,9 @@ async function run(daemon) {
     assert.ok(info.metadata.shm_name.length > 0, 'GetPool: empty shm_name');
     assert.strictEqual(info.stats.producer_pid, process.pid);
     assert.strictEqual(daemon.segments().length, 1,
-                       `one segment under ${daemon.prefix} expected: ${daemon.segments()}`);
+                       `one pool's memory under ${daemon.prefix} expected: ${daemon.segments()}`);
+    assert.deepStrictEqual(daemon.shm_files(), [], 'a pool has a name in /dev/shm');
+    assert.strictEqual(info.stats.owner_uid ?? 0, process.getuid(), 'GetPool: owner_uid');
 
     const listed = await client.invoke('tensoripc.v1.Broker/ListPools', '{}');
     assert.deepStrictEqual(listed.pools.map((p) => p.metadata.name), ['camera']);
@@ -200,16 +221,17 @@ async function run(daemon) {
     await client.invoke('tensoripc.v1.Broker/DeletePool', '{"name":"camera"}');
     await expect_status(client.invoke('tensoripc.v1.Broker/GetPool', '{"name":"camera"}'),
                         grpc.status.NOT_FOUND, 'GetPool after DeletePool');
-    assert.deepStrictEqual(daemon.segments(), [], 'DeletePool left a segment');
+    assert.deepStrictEqual(daemon.segments(), [], 'DeletePool left the pool\'s memory');
   } finally {
     client.close();
   }
 
-  step('SIGTERM: clean exit, no socket, no segment');
+  step('SIGTERM: clean exit, no socket, no file in /dev/shm');
   const exit = await daemon.terminate();
   assert.deepStrictEqual(exit, {code: 0, signal: null}, `tensor-ipcd exit: ${JSON.stringify(exit)}`);
   assert.ok(!fs.existsSync(daemon.socket), `socket ${daemon.socket} left behind`);
-  assert.deepStrictEqual(daemon.segments(), [], 'segments left behind');
+  assert.ok(!fs.existsSync(`${daemon.socket}.fd`), `socket ${daemon.socket}.fd left behind`);
+  assert.deepStrictEqual(daemon.shm_files(), [], 'files left in /dev/shm');
 }
 
 async function main() {
