@@ -1,6 +1,5 @@
 #include "support.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -81,15 +80,6 @@ BenchDaemon::BenchDaemon() {
 BenchDaemon::~BenchDaemon() {
   child_->signal(SIGTERM);
   if (!child_->wait(std::chrono::seconds(10))) child_.reset();  // SIGKILL
-  // --retention remove deletes the segments; this catches a daemon killed.
-  if (DIR* d = ::opendir("/dev/shm")) {
-    while (const dirent* e = ::readdir(d)) {
-      if (std::string(e->d_name).rfind(shm_prefix_, 0) == 0) {
-        ::shm_unlink(("/" + std::string(e->d_name)).c_str());
-      }
-    }
-    ::closedir(d);
-  }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }

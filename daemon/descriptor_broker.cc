@@ -53,6 +53,7 @@ void DescriptorBroker::stop() {
   // Each connection ends within kIoTimeout at most.
   idle_.wait(lock, [&] { return serving_ == 0; });
   tickets_.clear();
+  handed_over_ = 0;
   expiry_order_.clear();
   ::unlink(path_.c_str());
 }
@@ -118,7 +119,7 @@ void DescriptorBroker::answer(int conn, const Caller& peer) {
       token = add_ticket(std::move(t));
     }
     if (token.empty()) {
-      refuse(resource_exhausted("too many descriptor tokens outstanding"));
+      refuse(resource_exhausted("too many descriptors handed over and not claimed yet"));
       return;
     }
     (void)send_packet(conn, descriptor_ok(token));
@@ -131,7 +132,7 @@ void DescriptorBroker::answer(int conn, const Caller& peer) {
     auto it = tickets_.find(request->argument);
     if (it == tickets_.end() || it->second.handed_over ||
         it->second.expires < std::chrono::steady_clock::now()) {
-      if (it != tickets_.end() && !it->second.handed_over) tickets_.erase(it);
+      if (it != tickets_.end() && !it->second.handed_over) erase_ticket(it);
       refuse(not_found("unknown, used or expired descriptor token"));
       return;
     }
@@ -142,7 +143,7 @@ void DescriptorBroker::answer(int conn, const Caller& peer) {
       return;
     }
     t = std::move(it->second);
-    tickets_.erase(it);
+    erase_ticket(it);
   }
   const std::shared_ptr<const PoolMapping> memory = t.memory.lock();
   if (!memory) {
@@ -162,16 +163,25 @@ void DescriptorBroker::answer(int conn, const Caller& peer) {
   (void)send_packet(conn, descriptor_ok(kDescriptorKindMemfd), read_only->fd());
 }
 
+void DescriptorBroker::erase_ticket(std::map<std::string, Ticket>::iterator it) {
+  if (it == tickets_.end()) return;
+  if (it->second.handed_over) --handed_over_;
+  tickets_.erase(it);
+}
+
 std::string DescriptorBroker::add_ticket(Ticket ticket) {
   const auto now = std::chrono::steady_clock::now();
   while (!expiry_order_.empty() && expiry_order_.front().first < now) {
-    tickets_.erase(expiry_order_.front().second);  // a no-op for a used token
+    erase_ticket(tickets_.find(expiry_order_.front().second));  // a no-op for a used token
     expiry_order_.pop_front();
   }
   if (tickets_.size() >= kMaxTickets) return "";
+  if (ticket.handed_over && handed_over_ >= kMaxHandedOver) return "";
   ticket.expires = now + kTicketLifetime;
   std::string token = random_token();
+  const bool handed_over = ticket.handed_over != nullptr;
   if (!tickets_.emplace(token, std::move(ticket)).second) return "";  // 2^-128
+  if (handed_over) ++handed_over_;
   expiry_order_.emplace_back(now + kTicketLifetime, token);
   return token;
 }
@@ -201,7 +211,7 @@ StatusOr<ShmFile> DescriptorBroker::take_handed_over(const Caller& caller,
                   "the hand-back token was issued to another process");
   }
   ShmFile file = std::move(*it->second.handed_over);
-  tickets_.erase(it);
+  erase_ticket(it);
   return file;
 }
 

@@ -36,6 +36,8 @@ class DescriptorBroker {
  public:
   static constexpr int kMaxConnections = 64;
   static constexpr size_t kMaxTickets = 65536;
+  // Descriptors handed over and not yet claimed: each is an open file here.
+  static constexpr size_t kMaxHandedOver = 1024;
   static constexpr std::chrono::milliseconds kTicketLifetime{10000};
   static constexpr std::chrono::milliseconds kIoTimeout{2000};
 
@@ -73,8 +75,9 @@ class DescriptorBroker {
   // From the acceptor's thread: serves `conn` on a thread of its own.
   void on_accept(int conn);
   void serve(int conn);
-  // mu_ held.
+  // mu_ held. add_ticket returns "" when there is no room.
   std::string add_ticket(Ticket ticket);
+  void erase_ticket(std::map<std::string, Ticket>::iterator it);
   // One reply for one request on `conn` from `peer`.
   void answer(int conn, const Caller& peer);
 
@@ -86,6 +89,7 @@ class DescriptorBroker {
   int serving_ = 0;
   bool stopped_ = false;
   std::map<std::string, Ticket> tickets_;
+  size_t handed_over_ = 0;  // tickets_ holding a handed-over descriptor
   // Tokens in the order they expire (one lifetime for all): swept on every
   // issue, so an unused token never pins a deleted pool's memory for long.
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> expiry_order_;

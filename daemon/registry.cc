@@ -135,7 +135,7 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
       if (seg.ok()) {
         adopted = resumed = true;
       } else {
-        spdlog::warn("pool '{}': {}; creating it anew", name, seg.status().message());
+        spdlog::warn("{}; creating the pool anew", seg.status().message());
       }
     }
     if (!seg.ok()) seg = PoolMapping::create(md, random_generation());

@@ -30,8 +30,8 @@ bool is_socket(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-// True when something accepts connections on `path`: gRPC would unlink that
-// socket and bind its own, silently cutting the other daemon off.
+// True when something accepts connections on `path`: listen_unix would
+// replace that socket with its own, silently cutting the other daemon off.
 bool socket_answers(const std::string& path) {
   if (!is_socket(path)) return false;
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

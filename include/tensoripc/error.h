@@ -64,7 +64,7 @@ class TENSORIPC_EXPORT InvalidArgumentError : public Error {
   ~InvalidArgumentError() override;
 };
 
-// A limit was hit: the daemon's pool size or count limit, /dev/shm full.
+// A limit was hit: the daemon's pool size or count limit, or no memory left for a pool.
 class TENSORIPC_EXPORT ResourceExhaustedError : public Error {
  public:
   using Error::Error;

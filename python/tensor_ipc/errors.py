@@ -10,7 +10,7 @@ for it keeps working::
     +-- InvalidArgumentError(ValueError)     a bad argument or metadata
     +-- FrameMismatchError(TypeError)        put() of the wrong backend, dtype or shape
     +-- DaemonUnavailableError(ConnectionError)  tensor-ipcd not reachable (.socket_path)
-    +-- ResourceExhaustedError(RuntimeError) a daemon limit or /dev/shm is full
+    +-- ResourceExhaustedError(RuntimeError) a daemon limit, or out of memory for a pool
     +-- StateError(RuntimeError)             used after cleanup(); pool changed identity
     +-- GpuPoolsNotSupportedError(NotImplementedError)  torch_cuda pools, not in this release
 
@@ -69,7 +69,7 @@ class DaemonUnavailableError(Error, ConnectionError):
 
 
 class ResourceExhaustedError(Error, RuntimeError):
-    """A limit was hit: the daemon's pool size or count limit, /dev/shm full."""
+    """A limit was hit: the daemon's pool size or count limit, or no memory left for a pool."""
 
 
 class StateError(Error, RuntimeError):

@@ -25,10 +25,13 @@
 #include "pool/model.h"
 #include "pool/ring.h"
 #include "proto/wire.h"
+#include "tests/support/pool_memory.h"
 #include "tests/support/process.h"
 
 namespace tensoripc::daemon {
 namespace {
+
+using tensoripc::testing::copy_of_control;
 
 // What a Subscribe stream would do with the events, minus the socket: a real
 // EventQueue that the test drains.
@@ -181,25 +184,6 @@ class DaemonRegistry : public ::testing::Test {
     return memory_label(options_.shm_prefix, pool);
   }
 
-  // A memfd of `size` bytes holding a copy of `from`'s control pages (a
-  // valid-looking header and slot headers), sealed against resizing or not.
-  static ShmFile copy_of_control(const PoolMapping& from, size_t size, bool sealed) {
-    ShmFile file;
-    if (sealed) {
-      auto f = ShmFile::create_sealed("tipcu-copy", size);
-      EXPECT_TRUE(f.ok()) << f.status().message();
-      if (!f.ok()) return file;
-      file = std::move(*f);
-    } else {
-      file = ShmFile::adopt_fd(::memfd_create("tipcu-unsealed", MFD_CLOEXEC), "unsealed");
-      EXPECT_EQ(::ftruncate(file.fd(), static_cast<off_t>(size)), 0);
-    }
-    const size_t control = std::min<size_t>(size, from.layout().data_offset);
-    auto map = Mapping::map(file, 0, control, Mapping::Access::kReadWrite, false);
-    EXPECT_TRUE(map.ok()) << map.status().message();
-    if (map.ok()) std::memcpy(map->data(), &from.header(), control);
-    return file;
-  }
 
   RegistryOptions options_;
 };

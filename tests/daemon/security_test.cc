@@ -59,9 +59,24 @@ std::unique_ptr<ChildProcess> as_other_user(const DaemonProcess& d, const std::s
       kSetpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", TIPC_BROKER_HELPER, d.socket_path(), pool, mode});
 }
 
-#define SKIP_UNLESS_ROOT()                                                          \
-  if (::geteuid() != 0 || ::access(kSetpriv, X_OK) != 0)                            \
-  GTEST_SKIP() << "needs root and " << kSetpriv << ", to act as another user"
+// Why this process cannot run tipc_broker_helper as `nobody`, or "" when it
+// can: it must be root, have setpriv, and the helper must be reachable by
+// `nobody` (a checkout under /root is not).
+std::string cannot_act_as_nobody() {
+  if (::geteuid() != 0) return "needs root, to act as another user";
+  if (::access(kSetpriv, X_OK) != 0) return std::string("needs ") + kSetpriv;
+  ChildProcess probe({kSetpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
+                      "/usr/bin/test", "-x", TIPC_BROKER_HELPER});
+  const auto st = probe.wait(seconds(10));
+  if (!st || !WIFEXITED(*st) || WEXITSTATUS(*st) != 0) {
+    return std::string("user nobody cannot reach ") + TIPC_BROKER_HELPER;
+  }
+  return "";
+}
+
+#define SKIP_UNLESS_ROOT()                                        \
+  if (const std::string why = cannot_act_as_nobody(); !why.empty()) \
+  GTEST_SKIP() << why
 
 // Row: `truncate -s 0` of a pool killed the producer, every consumer and the
 // daemon with SIGBUS. No name exists to truncate, and the descriptors handed

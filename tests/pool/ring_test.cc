@@ -27,6 +27,7 @@
 #include "common/shm.h"
 #include "pool/mapping.h"
 #include "pool/model.h"
+#include "tests/support/pool_memory.h"
 
 extern char** environ;
 
@@ -108,24 +109,8 @@ class PoolRingTest : public ::testing::Test {
     buf_.resize(elements);
   }
 
-  // A memfd of `size` bytes holding a copy of the pool's control pages (a
-  // valid-looking header and slot headers), sealed against resizing or not.
   ShmFile copy_of_control(size_t size, bool sealed) {
-    ShmFile file;
-    if (sealed) {
-      auto f = ShmFile::create_sealed("tipcu-copy", size);
-      EXPECT_TRUE(f.ok()) << f.status().message();
-      if (!f.ok()) return file;
-      file = std::move(*f);
-    } else {
-      file = ShmFile::adopt_fd(::memfd_create("tipcu-unsealed", MFD_CLOEXEC), "unsealed");
-      EXPECT_EQ(::ftruncate(file.fd(), static_cast<off_t>(size)), 0);
-    }
-    const size_t control = std::min<size_t>(size, layout_.data_offset);
-    auto map = Mapping::map(file, 0, control, Mapping::Access::kReadWrite, false);
-    EXPECT_TRUE(map.ok()) << map.status().message();
-    if (map.ok()) std::memcpy(map->data(), &broker_->header(), control);
-    return file;
+    return tensoripc::testing::copy_of_control(*broker_, size, sealed);
   }
 
   uint64_t put() {
