@@ -6,7 +6,7 @@
 //
 //   node grpcurl.js -unix SOCKET list
 //   node grpcurl.js -unix SOCKET describe tensoripc.v1.PoolMetadata
-//   node grpcurl.js -unix SOCKET [-d '{"name":"camera"}'] tensoripc.v1.Broker/GetPool
+//   node grpcurl.js -unix [-d '{"name":"camera"}'] SOCKET tensoripc.v1.Broker/GetPool
 //
 // As a module it exports ReflectionClient, used by reflection_test.js.
 'use strict';
@@ -117,22 +117,29 @@ function status_name(code) {
 }
 
 async function main(argv) {
-  const usage = 'usage: grpcurl.js -unix SOCKET [-d JSON] (list | describe SYMBOL | pkg.Service/Method)';
-  let socket_path = null;
+  // grpcurl's grammar (Go's flag package): flags first, then the address (with
+  // -unix, the socket's path), then the command; a flag after the address is
+  // an extra argument, as grpcurl says ("Too many arguments").
+  const usage = 'usage: grpcurl.js [-plaintext] -unix [-d JSON] SOCKET ' +
+      '(list | describe SYMBOL | pkg.Service/Method)';
+  let unix = false;
   let body = '{}';
-  const rest = [];
-  for (let i = 0; i < argv.length; i++) {
+  let i = 0;
+  for (; i < argv.length && argv[i].startsWith('-'); i++) {
     if (argv[i] === '-unix' || argv[i] === '--unix') {
-      socket_path = argv[++i];
+      unix = true;
     } else if (argv[i] === '-d') {
       body = argv[++i];
     } else if (argv[i] === '-plaintext') {
       // Always plaintext over the Unix socket; accepted for grpcurl habits.
     } else {
-      rest.push(argv[i]);
+      throw new Error(`unknown flag ${argv[i]}\n${usage}`);
     }
   }
-  if (!socket_path || rest.length === 0) throw new Error(usage);
+  const [socket_path, ...rest] = argv.slice(i);
+  if (!unix || !socket_path || rest.length === 0) throw new Error(usage);
+  const extra = rest[0] === 'describe' ? 2 : 1;
+  if (rest.length > extra) throw new Error(`Too many arguments.\n${usage}`);
   const client = new ReflectionClient(socket_path);
   try {
     if (rest[0] === 'list') {
