@@ -127,23 +127,26 @@ void DescriptorBroker::answer(int conn, const Caller& peer) {
   }
 
   Ticket t;
+  Status refused;  // answered with mu_ released
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = tickets_.find(request->argument);
     if (it == tickets_.end() || it->second.handed_over ||
         it->second.expires < std::chrono::steady_clock::now()) {
       if (it != tickets_.end() && !it->second.handed_over) erase_ticket(it);
-      refuse(not_found("unknown, used or expired descriptor token"));
-      return;
-    }
-    if (it->second.uid != peer.uid || it->second.pid != peer.pid) {
+      refused = not_found("unknown, used or expired descriptor token");
+    } else if (it->second.uid != peer.uid || it->second.pid != peer.pid) {
       // Not erased: the rightful holder may still come.
-      refuse(Status(StatusCode::kPermissionDenied,
-                    "this descriptor token was issued to another process"));
-      return;
+      refused = Status(StatusCode::kPermissionDenied,
+                       "this descriptor token was issued to another process");
+    } else {
+      t = std::move(it->second);
+      erase_ticket(it);
     }
-    t = std::move(it->second);
-    erase_ticket(it);
+  }
+  if (!refused.ok()) {
+    refuse(refused);
+    return;
   }
   const std::shared_ptr<const PoolMapping> memory = t.memory.lock();
   if (!memory) {
