@@ -103,6 +103,7 @@ StatusOr<std::unique_ptr<Server>> Server::start(const Config& config, Registry& 
   server->server_ = builder.BuildAndStart();
   if (!server->server_) {
     ::close(*listen_fd);
+    ::unlink(path.c_str());
     return Status(StatusCode::kUnavailable, "cannot start the gRPC server");
   }
   if (grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService()) {
