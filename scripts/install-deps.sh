@@ -32,6 +32,8 @@ packages=(
   libdlpack-dev pybind11-dev python3-dev python3-numpy python3-pytest
   # the Python package's torch backend and its tests; pip install into a venv, offline
   python3-torch python3-venv python3-pip python3-setuptools python3-wheel
+  # the ROS 2 bridge (ros2/): Cyclone DDS, and idlc, which is in the tools package
+  cyclonedds-dev cyclonedds-tools
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # systemd-analyze, systemd-sysusers and systemd-tmpfiles lint systemd/
