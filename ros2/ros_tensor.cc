@@ -24,20 +24,24 @@ dds_entity_t create_topic(const Participant& participant, MessageType type,
                    "dds_create_topic(" + dds_topic + ", " + std::string(dds_type_name(type)) + ")");
 }
 
-// Checks that frames of the pool can travel as `type`; returns the Image
-// encoding to use ("" for MultiArrays).
-std::string check_pool_fits(const PoolMetadata& metadata, MessageType type,
-                            const std::string& encoding) {
-  const Shape shape(metadata.shape);
+// The bridge carries host pools only (a DDS sample is host memory).
+void check_host_pool(const PoolMetadata& metadata) {
   if (metadata.memory_device().kind != MemoryKind::kHost) {
     throw InvalidArgumentError("pool '" + metadata.name + "' is on " +
                                metadata.memory_device().to_string() +
                                "; the ROS 2 bridge carries host pools only");
   }
+}
+
+// Checks that messages of `type` can fill the pool (as a TopicWriter would
+// for the other direction).
+void check_pool_fits(const PoolMetadata& metadata, MessageType type, const std::string& encoding) {
+  check_host_pool(metadata);
+  const Shape shape(metadata.shape);
   if (type == MessageType::kImage) {
-    const std::string enc = encoding.empty() ? default_image_encoding(shape, metadata.dtype) : encoding;
-    image_geometry(shape, metadata.dtype, enc);  // throws when it does not fit
-    return enc;
+    image_geometry(shape, metadata.dtype,
+                   encoding.empty() ? default_image_encoding(shape, metadata.dtype) : encoding);
+    return;
   }
   if (multi_array_dtype(type) != metadata.dtype) {
     throw InvalidArgumentError("pool '" + metadata.name + "' holds " +
@@ -46,7 +50,6 @@ std::string check_pool_fits(const PoolMetadata& metadata, MessageType type,
                                std::string(ros_type_name(type)));
   }
   multi_array_layout(shape);  // throws for sizes past uint32
-  return "";
 }
 
 // The std_msgs/*MultiArray structs differ only in the element type of data;
@@ -106,20 +109,26 @@ void with_array_type(MessageType type, F&& f) {
 
 }  // namespace
 
-// --- RosTensorProducer
+// --- TopicWriter
 
-RosTensorProducer::RosTensorProducer(PoolMetadata metadata, const Participant& participant,
-                                     const std::string& ros_topic, MessageType type,
-                                     RosTensorOptions options, ProducerOptions pool_options)
-    : producer_((check_pool_fits(metadata, type, options.encoding), std::move(metadata)),
-                std::move(pool_options)),
-      type_(type),
+TopicWriter::TopicWriter(const Participant& participant, const std::string& ros_topic,
+                         MessageType type, const Shape& shape, DType dtype,
+                         RosTensorOptions options)
+    : type_(type),
+      shape_(shape),
+      dtype_(dtype),
       options_(std::move(options)),
       dds_topic_(dds_topic_name(ros_topic)) {
   if (type_ == MessageType::kImage) {
-    options_.encoding = check_pool_fits(producer_.metadata(), type_, options_.encoding);
+    if (options_.encoding.empty()) options_.encoding = default_image_encoding(shape_, dtype_);
+    image_geometry(shape_, dtype_, options_.encoding);  // throws when it does not fit
   } else {
-    multi_array_layout(Shape(producer_.metadata().shape), options_.labels);  // labels fit
+    if (multi_array_dtype(type_) != dtype_) {
+      throw InvalidArgumentError(std::string(dtype_name(dtype_)) + " frames cannot be sent as " +
+                                 std::string(ros_type_name(type_)) + ", which holds " +
+                                 std::string(dtype_name(multi_array_dtype(type_))));
+    }
+    multi_array_layout(shape_, options_.labels);  // sizes fit uint32, labels fit the rank
   }
   topic_ = create_topic(participant, type_, dds_topic_);
   const QosPtr qos = qos_for(options_);
@@ -130,23 +139,29 @@ RosTensorProducer::RosTensorProducer(PoolMetadata metadata, const Participant& p
   }
 }
 
-RosTensorProducer::~RosTensorProducer() { cleanup(); }
+TopicWriter::~TopicWriter() { cleanup(); }
 
-void RosTensorProducer::cleanup() {
+void TopicWriter::cleanup() {
   if (writer_ > 0) dds_delete(writer_);
   if (topic_ > 0) dds_delete(topic_);
   writer_ = topic_ = 0;
-  producer_.cleanup();
 }
 
-PutResult RosTensorProducer::put(const TensorView& frame) {
-  if (writer_ <= 0) throw StateError("RosTensorProducer used after cleanup()");
-  const PutResult result = producer_.put(frame);  // checks shape, dtype and device
+void TopicWriter::write(const TensorView& frame, int64_t timestamp_ns) {
+  if (writer_ <= 0) throw StateError("TopicWriter for " + dds_topic_ + " used after cleanup()");
+  if (frame.shape() != shape_ || frame.dtype() != dtype_ ||
+      frame.device().kind != MemoryKind::kHost) {
+    throw InvalidArgumentError("a " + frame.shape().to_string() + " " +
+                               std::string(dtype_name(frame.dtype())) + " frame on " +
+                               frame.device().to_string() + " for " + dds_topic_ + ", which takes " +
+                               shape_.to_string() + " " + std::string(dtype_name(dtype_)) +
+                               " host frames");
+  }
   if (type_ == MessageType::kImage) {
     const ImageGeometry g = image_geometry(frame.shape(), frame.dtype(), options_.encoding);
     sensor_msgs_msg_dds__Image_ msg{};
-    msg.header.stamp.sec = static_cast<int32_t>(result.timestamp_ns / 1000000000);
-    msg.header.stamp.nanosec = static_cast<uint32_t>(result.timestamp_ns % 1000000000);
+    msg.header.stamp.sec = static_cast<int32_t>(timestamp_ns / 1000000000);
+    msg.header.stamp.nanosec = static_cast<uint32_t>(timestamp_ns % 1000000000);
     msg.header.frame_id = const_cast<char*>(options_.frame_id.c_str());
     msg.height = g.height;
     msg.width = g.width;
@@ -163,13 +178,34 @@ PutResult RosTensorProducer::put(const TensorView& frame) {
       publish_array<std::remove_pointer_t<decltype(tag)>>(writer_, frame, dims);
     });
   }
-  return result;
 }
 
-uint32_t RosTensorProducer::matched_subscriptions() const {
+uint32_t TopicWriter::matched_subscriptions() const {
   dds_publication_matched_status_t status{};
   if (writer_ <= 0 || dds_get_publication_matched_status(writer_, &status) < 0) return 0;
   return status.current_count;
+}
+
+// --- RosTensorProducer
+
+RosTensorProducer::RosTensorProducer(PoolMetadata metadata, const Participant& participant,
+                                     const std::string& ros_topic, MessageType type,
+                                     RosTensorOptions options, ProducerOptions pool_options)
+    : writer_((check_host_pool(metadata), participant), ros_topic, type, Shape(metadata.shape),
+              metadata.dtype, std::move(options)),
+      producer_(std::move(metadata), std::move(pool_options)) {}
+
+RosTensorProducer::~RosTensorProducer() { cleanup(); }
+
+void RosTensorProducer::cleanup() {
+  writer_.cleanup();
+  producer_.cleanup();
+}
+
+PutResult RosTensorProducer::put(const TensorView& frame) {
+  const PutResult result = producer_.put(frame);  // checks shape, dtype and device first
+  writer_.write(frame, result.timestamp_ns);
+  return result;
 }
 
 // --- RosTensorConsumer

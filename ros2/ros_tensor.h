@@ -45,10 +45,47 @@ struct RosTensorOptions {
   std::vector<std::string> labels;
 };
 
+// Publishes tensors of one shape and dtype on a ROS 2 topic: the DDS half of
+// RosTensorProducer, on its own for frames that are in a pool already (the
+// tensor-ipc-ros2 bridge). Owns its DDS topic and writer; the Participant
+// must outlive it. Not thread-safe: one thread writes.
+class TopicWriter {
+ public:
+  // Throws InvalidArgumentError when frames of this shape and dtype cannot be
+  // sent as `type` (a float32 frame as rgb8, int16 as Float32MultiArray, ...).
+  TopicWriter(const Participant& participant, const std::string& ros_topic, MessageType type,
+              const Shape& shape, DType dtype, RosTensorOptions options = {});
+  ~TopicWriter();
+  TopicWriter(const TopicWriter&) = delete;
+  TopicWriter& operator=(const TopicWriter&) = delete;
+
+  // Publishes one frame (host memory, the constructor's shape and dtype),
+  // serialized straight from `frame`; Images are stamped with timestamp_ns
+  // (CLOCK_REALTIME). Throws InvalidArgumentError for another shape or dtype,
+  // Error when DDS refuses the sample, StateError after cleanup().
+  void write(const TensorView& frame, int64_t timestamp_ns);
+  // Readers matched to the writer now (ROS subscriptions, bridges).
+  uint32_t matched_subscriptions() const;
+  const std::string& dds_topic() const { return dds_topic_; }
+  // The Image encoding used ("" for MultiArrays).
+  const std::string& encoding() const { return options_.encoding; }
+  // Deletes the writer and topic; idempotent.
+  void cleanup();
+
+ private:
+  MessageType type_;
+  Shape shape_;
+  DType dtype_;
+  RosTensorOptions options_;
+  std::string dds_topic_;
+  dds_entity_t topic_ = 0;
+  dds_entity_t writer_ = 0;
+};
+
 // Publishes a pool's frames on a ROS 2 topic as well. put() writes the pool
 // and then the DDS sample (serialized straight from the caller's frame).
-// Owns its pool Producer, DDS topic and writer; the Participant must outlive
-// it. Not thread-safe: one thread puts, as with Producer.
+// Owns its pool Producer and a TopicWriter; the Participant must outlive it.
+// Not thread-safe: one thread puts, as with Producer.
 class RosTensorProducer {
  public:
   // Throws InvalidArgumentError when the pool's shape or dtype cannot be sent
@@ -67,19 +104,14 @@ class RosTensorProducer {
   PutResult put(const TensorView& frame);
 
   const PoolMetadata& metadata() const { return producer_.metadata(); }
-  const std::string& dds_topic() const { return dds_topic_; }
-  // Readers matched to the writer now (ROS subscriptions, bridges).
-  uint32_t matched_subscriptions() const;
+  const std::string& dds_topic() const { return writer_.dds_topic(); }
+  uint32_t matched_subscriptions() const { return writer_.matched_subscriptions(); }
   // Deletes the writer and topic and releases the pool; idempotent.
   void cleanup();
 
  private:
+  TopicWriter writer_;  // first: it checks that the pool fits the type
   Producer producer_;
-  MessageType type_;
-  RosTensorOptions options_;
-  std::string dds_topic_;
-  dds_entity_t topic_ = 0;
-  dds_entity_t writer_ = 0;
 };
 
 // What a RosTensorConsumer has done with the messages it received.
