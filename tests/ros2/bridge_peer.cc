@@ -14,7 +14,8 @@
 //       after 60 s.
 //
 // TYPE is an Image encoding (rgb8, mono16, ...) or "Float32MultiArray" etc.;
-// C is 0 for a frame of rank 2.
+// C is 0 for a frame of rank 2. PERIOD_MS (default 2) paces the publisher;
+// "large" asks for the transport settings for MB-sized samples.
 #include <unistd.h>
 
 #include <atomic>
@@ -34,10 +35,14 @@ using namespace tensoripc::ros2;
 using namespace std::chrono;
 
 int main(int argc, char** argv) {
-  if (argc != 7) {
-    std::fprintf(stderr, "usage: %s publish|subscribe TYPE H W C FRAMES\n", argv[0]);
+  if (argc < 7 || argc > 9) {
+    std::fprintf(stderr, "usage: %s publish|subscribe TYPE H W C FRAMES [PERIOD_MS [large]]\n",
+                 argv[0]);
     return 2;
   }
+  const int period_ms = argc > 7 ? std::atoi(argv[7]) : 2;
+  ParticipantOptions participant_options;
+  participant_options.large_samples = argc > 8 && std::string(argv[8]) == "large";
   const std::string mode = argv[1], type_arg = argv[2];
   std::vector<int64_t> shape = {std::atoll(argv[3]), std::atoll(argv[4])};
   if (std::atoll(argv[5]) > 0) shape.push_back(std::atoll(argv[5]));
@@ -57,7 +62,7 @@ int main(int argc, char** argv) {
   const size_t bytes = metadata.frame_bytes();
 
   try {
-    Participant participant;
+    Participant participant(participant_options);
     if (mode == "publish") {
       RosTensorProducer producer(metadata, participant, "/tipc_test/camera", type, options);
       const auto deadline = steady_clock::now() + seconds(30);
@@ -80,7 +85,7 @@ int main(int argc, char** argv) {
       for (uint64_t seq = 1; seq <= frames; ++seq) {
         testing::fill_test_frame(frame.data(), bytes, seq);
         producer.put(TensorView(frame.data(), dtype, Shape(shape)));
-        std::this_thread::sleep_for(milliseconds(2));
+        std::this_thread::sleep_for(milliseconds(period_ms));
       }
       std::printf("SENT %llu\n", static_cast<unsigned long long>(frames));
       std::fflush(stdout);

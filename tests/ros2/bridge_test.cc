@@ -23,27 +23,35 @@ namespace {
 using std::chrono::seconds;
 
 struct BridgeCase {
+  const char* name;
   const char* type;  // encoding or MultiArray type
   std::vector<int64_t> shape;
   DType dtype;
+  int frames = 200;
+  int period_ms = 2;
+  bool large = false;  // ParticipantOptions::large_samples on both sides
 };
 
 // Test names and ctest's list show the type, not the struct's bytes.
-void PrintTo(const BridgeCase& c, std::ostream* os) { *os << c.type; }
+void PrintTo(const BridgeCase& c, std::ostream* os) { *os << c.name; }
 
 class BridgeTest : public ::testing::TestWithParam<BridgeCase> {};
 
-std::vector<std::string> peer_args(const char* mode, const BridgeCase& c, int frames) {
-  std::vector<std::string> args = {TIPC_ROS2_PEER, mode, c.type, std::to_string(c.shape[0]),
-                                   std::to_string(c.shape[1]),
-                                   c.shape.size() == 3 ? std::to_string(c.shape[2]) : "0",
-                                   std::to_string(frames)};
-  return args;
+std::vector<std::string> peer_args(const char* mode, const BridgeCase& c) {
+  return {TIPC_ROS2_PEER,
+          mode,
+          c.type,
+          std::to_string(c.shape[0]),
+          std::to_string(c.shape[1]),
+          c.shape.size() == 3 ? std::to_string(c.shape[2]) : "0",
+          std::to_string(c.frames),
+          std::to_string(c.period_ms),
+          c.large ? "large" : "default"};
 }
 
 TEST_P(BridgeTest, FramesCrossIntactFromPoolToPool) {
   const BridgeCase& c = GetParam();
-  constexpr int kFrames = 200;
+  const int kFrames = c.frames;
   DaemonProcess daemon_a, daemon_b;  // the publishing and the subscribing side
   // A domain of this test's own, loopback only: parallel runs do not meet.
   const std::string domain = "ROS_DOMAIN_ID=" + std::to_string(100 + getpid() % 100);
@@ -54,7 +62,7 @@ TEST_P(BridgeTest, FramesCrossIntactFromPoolToPool) {
     return e;
   };
 
-  ChildProcess subscriber(peer_args("subscribe", c, kFrames), env(daemon_b),
+  ChildProcess subscriber(peer_args("subscribe", c), env(daemon_b),
                           ChildProcess::Capture::kStdoutAndStderr);
   auto ready = subscriber.wait_for_line("READY", seconds(20));
   ASSERT_TRUE(ready) << "the RosTensorConsumer process did not start";
@@ -76,7 +84,7 @@ TEST_P(BridgeTest, FramesCrossIntactFromPoolToPool) {
   const std::string go_file = dir.path() + "/go";
   std::vector<std::string> publisher_env = env(daemon_a);
   publisher_env.push_back("TIPC_TEST_GO_FILE=" + go_file);
-  ChildProcess publisher(peer_args("publish", c, kFrames), publisher_env,
+  ChildProcess publisher(peer_args("publish", c), publisher_env,
                          ChildProcess::Capture::kStdoutAndStderr);
   // Both ends matched before the first frame: a volatile reader drops what a
   // writer sent before the reader knew of it (ROS subscriptions alike).
@@ -97,11 +105,16 @@ TEST_P(BridgeTest, FramesCrossIntactFromPoolToPool) {
 
 INSTANTIATE_TEST_SUITE_P(
     Ros2, BridgeTest,
-    ::testing::Values(BridgeCase{"rgb8", {48, 64, 3}, DType::kUInt8},
-                      BridgeCase{"32FC1", {24, 32}, DType::kFloat32},
-                      BridgeCase{"Float32MultiArray", {4, 6}, DType::kFloat32},
-                      BridgeCase{"Int64MultiArray", {3, 5}, DType::kInt64}),
-    [](const ::testing::TestParamInfo<BridgeCase>& info) { return std::string(info.param.type); });
+    ::testing::Values(BridgeCase{"rgb8", "rgb8", {48, 64, 3}, DType::kUInt8},
+                      BridgeCase{"32FC1", "32FC1", {24, 32}, DType::kFloat32},
+                      BridgeCase{"Float32MultiArray", "Float32MultiArray", {4, 6}, DType::kFloat32},
+                      BridgeCase{"Int64MultiArray", "Int64MultiArray", {3, 5}, DType::kInt64},
+                      // A 1280x960 rgb8 camera at 30 Hz: 3,686,400 B frames. With
+                      // Cyclone's defaults none arrived here in 60 s; with the
+                      // large-sample settings (ros2/wire.h) all do.
+                      BridgeCase{"rgb8_1280x960_30Hz_large", "rgb8", {960, 1280, 3}, DType::kUInt8,
+                                 60, 33, true}),
+    [](const ::testing::TestParamInfo<BridgeCase>& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace tensoripc::testing
