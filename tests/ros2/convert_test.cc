@@ -14,7 +14,7 @@ struct EncodingCase {
   int channels;
 };
 
-TEST(ImageEncoding, ParsesTheEncodingsROSNames) {
+TEST(Ros2ImageEncoding, ParsesTheEncodingsROSNames) {
   const EncodingCase cases[] = {
       {"rgb8", DType::kUInt8, 3},    {"bgr8", DType::kUInt8, 3},     {"rgba8", DType::kUInt8, 4},
       {"bgra8", DType::kUInt8, 4},   {"mono8", DType::kUInt8, 1},    {"mono16", DType::kUInt16, 1},
@@ -33,13 +33,13 @@ TEST(ImageEncoding, ParsesTheEncodingsROSNames) {
   }
 }
 
-TEST(ImageEncoding, RefusesEncodingsWithoutAPlainPixelLayout) {
+TEST(Ros2ImageEncoding, RefusesEncodingsWithoutAPlainPixelLayout) {
   for (const char* name : {"", "bayer_rggb8", "yuv422", "RGB8", "8UC", "8UC5", "8UC0", "12UC1"}) {
     EXPECT_FALSE(parse_image_encoding(name).has_value()) << name;
   }
 }
 
-TEST(ImageGeometry, PackedRowsInHostOrder) {
+TEST(Ros2ImageGeometry, PackedRowsInHostOrder) {
   const auto rgb = image_geometry({480, 640, 3}, DType::kUInt8, "rgb8");
   EXPECT_EQ(rgb.height, 480u);
   EXPECT_EQ(rgb.width, 640u);
@@ -56,7 +56,7 @@ TEST(ImageGeometry, PackedRowsInHostOrder) {
   EXPECT_EQ(image_geometry({3, 7, 4}, DType::kUInt8, "bgra8").step, 7u * 4);
 }
 
-TEST(ImageGeometry, RefusesATensorThatIsNotThatEncoding) {
+TEST(Ros2ImageGeometry, RefusesATensorThatIsNotThatEncoding) {
   EXPECT_THROW(image_geometry({480, 640, 3}, DType::kUInt8, "rgba8"), InvalidArgumentError);
   EXPECT_THROW(image_geometry({480, 640, 3}, DType::kFloat32, "rgb8"), InvalidArgumentError);
   EXPECT_THROW(image_geometry({480, 640}, DType::kUInt8, "rgb8"), InvalidArgumentError);
@@ -72,7 +72,7 @@ TEST(ImageGeometry, RefusesATensorThatIsNotThatEncoding) {
   }
 }
 
-TEST(ImageEncoding, DefaultForATensor) {
+TEST(Ros2ImageEncoding, DefaultForATensor) {
   EXPECT_EQ(default_image_encoding({4, 5}, DType::kUInt8), "mono8");
   EXPECT_EQ(default_image_encoding({4, 5, 3}, DType::kUInt8), "rgb8");
   EXPECT_EQ(default_image_encoding({4, 5, 4}, DType::kUInt8), "rgba8");
@@ -88,7 +88,7 @@ TEST(ImageEncoding, DefaultForATensor) {
   EXPECT_THROW(default_image_encoding({4, 5}, DType::kUInt64), InvalidArgumentError);
 }
 
-TEST(ImageTensorLayout, RoundTripsEveryEncoding) {
+TEST(Ros2ImageTensorLayout, RoundTripsEveryEncoding) {
   for (const char* name : {"rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "8UC1", "8UC2",
                            "8UC3", "8UC4", "16UC1", "16SC1", "32FC1", "32FC3", "64FC1"}) {
     SCOPED_TRACE(name);
@@ -102,7 +102,7 @@ TEST(ImageTensorLayout, RoundTripsEveryEncoding) {
   }
 }
 
-TEST(ImageTensorLayout, RefusesWhatIsNotAPackedTensor) {
+TEST(Ros2ImageTensorLayout, RefusesWhatIsNotAPackedTensor) {
   // Padded rows.
   EXPECT_THROW(image_tensor_layout(4, 5, "rgb8", 0, 16, 64), InvalidArgumentError);
   // step too small for the width.
@@ -115,7 +115,7 @@ TEST(ImageTensorLayout, RefusesWhatIsNotAPackedTensor) {
   EXPECT_THROW(image_tensor_layout(4, 5, "bayer_rggb8", 0, 5, 20), InvalidArgumentError);
 }
 
-TEST(MultiArrayLayout, StridesAsStdMsgsDefinesThem) {
+TEST(Ros2MultiArrayLayout, StridesAsStdMsgsDefinesThem) {
   // std_msgs/MultiArrayLayout's own example: a 3x3x3 image.
   const auto dims = multi_array_layout({3, 3, 3}, {"height", "width", "channel"});
   ASSERT_EQ(dims.size(), 3u);
@@ -136,7 +136,7 @@ TEST(MultiArrayLayout, StridesAsStdMsgsDefinesThem) {
   EXPECT_THROW(multi_array_layout({1 << 20, 1 << 20}), InvalidArgumentError);
 }
 
-TEST(MultiArrayLayout, ShapeRoundTrips) {
+TEST(Ros2MultiArrayLayout, ShapeRoundTrips) {
   for (const Shape& shape : {Shape{7}, Shape{2, 5}, Shape{3, 1, 4}, Shape{2, 0, 3}}) {
     SCOPED_TRACE(shape.to_string());
     EXPECT_EQ(Shape(multi_array_shape(multi_array_layout(shape), 0, shape.numel())), shape);
@@ -145,7 +145,7 @@ TEST(MultiArrayLayout, ShapeRoundTrips) {
   EXPECT_EQ(multi_array_shape({}, 0, 12), std::vector<int64_t>{12});
 }
 
-TEST(MultiArrayLayout, RefusesWhatIsNotPacked) {
+TEST(Ros2MultiArrayLayout, RefusesWhatIsNotPacked) {
   auto dims = multi_array_layout({2, 5});
   EXPECT_THROW(multi_array_shape(dims, 1, 10), InvalidArgumentError);  // data_offset
   EXPECT_THROW(multi_array_shape(dims, 0, 11), InvalidArgumentError);  // element count

@@ -36,7 +36,7 @@ class ScopedEnv {
   bool had_ = false;
 };
 
-TEST(Wire, TopicNamesGetTheRtPrefix) {
+TEST(Ros2Wire, TopicNamesGetTheRtPrefix) {
   EXPECT_EQ(dds_topic_name("/camera/image_raw"), "rt/camera/image_raw");
   EXPECT_EQ(dds_topic_name("chatter"), "rt/chatter");  // relative: the root namespace
   EXPECT_EQ(dds_topic_name("/a_1/b2"), "rt/a_1/b2");
@@ -46,7 +46,7 @@ TEST(Wire, TopicNamesGetTheRtPrefix) {
   }
 }
 
-TEST(Wire, TypeNamesAreRosidlsAndMatchTheGeneratedDescriptors) {
+TEST(Ros2Wire, TypeNamesAreRosidlsAndMatchTheGeneratedDescriptors) {
   EXPECT_EQ(dds_type_name(MessageType::kImage), "sensor_msgs::msg::dds_::Image_");
   EXPECT_EQ(dds_type_name(MessageType::kFloat32MultiArray),
             "std_msgs::msg::dds_::Float32MultiArray_");
@@ -64,7 +64,7 @@ TEST(Wire, TypeNamesAreRosidlsAndMatchTheGeneratedDescriptors) {
   EXPECT_FALSE(parse_message_type("sensor_msgs/msg/PointCloud2").has_value());
 }
 
-TEST(Wire, MultiArrayTypeForEachDtype) {
+TEST(Ros2Wire, MultiArrayTypeForEachDtype) {
   EXPECT_EQ(multi_array_type(DType::kFloat32), MessageType::kFloat32MultiArray);
   EXPECT_EQ(multi_array_type(DType::kFloat64), MessageType::kFloat64MultiArray);
   EXPECT_EQ(multi_array_type(DType::kInt8), MessageType::kInt8MultiArray);
@@ -80,7 +80,7 @@ TEST(Wire, MultiArrayTypeForEachDtype) {
   EXPECT_THROW(multi_array_dtype(MessageType::kImage), InvalidArgumentError);
 }
 
-TEST(Wire, QosIsRosAndXcdr1Only) {
+TEST(Ros2Wire, QosIsRosAndXcdr1Only) {
   struct Case {
     QosProfile profile;
     dds_reliability_kind_t reliability;
@@ -111,7 +111,7 @@ TEST(Wire, QosIsRosAndXcdr1Only) {
   EXPECT_THROW(make_qos({Reliability::kReliable, 0}), InvalidArgumentError);
 }
 
-TEST(Wire, DomainIdFromRosDomainId) {
+TEST(Ros2Wire, DomainIdFromRosDomainId) {
   {
     ScopedEnv env("ROS_DOMAIN_ID", nullptr);
     EXPECT_EQ(ros_domain_id_from_env(), 0u);
@@ -126,7 +126,7 @@ TEST(Wire, DomainIdFromRosDomainId) {
   }
 }
 
-TEST(Wire, LocalhostOnlyFromEitherRosVariable) {
+TEST(Ros2Wire, LocalhostOnlyFromEitherRosVariable) {
   ScopedEnv a("ROS_LOCALHOST_ONLY", nullptr);
   ScopedEnv b("ROS_AUTOMATIC_DISCOVERY_RANGE", nullptr);
   EXPECT_FALSE(ros_localhost_only_from_env());
@@ -148,7 +148,7 @@ TEST(Wire, LocalhostOnlyFromEitherRosVariable) {
   }
 }
 
-TEST(Wire, CycloneConfigOnlyWhenAsked) {
+TEST(Ros2Wire, CycloneConfigOnlyWhenAsked) {
   EXPECT_EQ(cyclone_config(false, false), "");
   const std::string local = cyclone_config(true, false);
   EXPECT_NE(local.find("<AllowMulticast>false</AllowMulticast>"), std::string::npos);
@@ -162,7 +162,7 @@ TEST(Wire, CycloneConfigOnlyWhenAsked) {
 
 // Cyclone accepts the configuration: a participant made with it exists, in
 // the domain asked for.
-TEST(Wire, ParticipantWithTheRosConfiguration) {
+TEST(Ros2Wire, ParticipantWithTheRosConfiguration) {
   ScopedEnv uri("CYCLONEDDS_URI", nullptr);
   ScopedEnv id("ROS_DOMAIN_ID", "77");
   ScopedEnv local("ROS_LOCALHOST_ONLY", "1");
