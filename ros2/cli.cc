@@ -94,12 +94,15 @@ void run_until_stopped(const sigset_t& set, Done done, Each each) {
 int run(const std::string& mode, const Args& args) {
   const sigset_t stop = block_stop_signals();
   const auto type = parse_message_type(args.type);
-  if (!type) throw InvalidArgumentError("--type '" + args.type + "' is not a type the bridge speaks");
+  if (!type)
+    throw InvalidArgumentError("--type '" + args.type + "' is not a type the bridge speaks");
   const std::vector<int64_t> shape = parse_shape(args.shape);
   DType dtype;
   if (!args.dtype.empty()) {
     const auto parsed = parse_dtype_lenient(args.dtype);
-    if (!parsed) throw InvalidArgumentError("--dtype '" + args.dtype + "': not one of " + dtype_names_joined());
+    if (!parsed)
+      throw InvalidArgumentError("--dtype '" + args.dtype + "': not one of " +
+                                 dtype_names_joined());
     dtype = *parsed;
   } else if (*type != MessageType::kImage) {
     dtype = multi_array_dtype(*type);
@@ -198,8 +201,9 @@ int main(int argc, char** argv) {
     sub->add_option("--type", args.type,
                     "sensor_msgs/msg/Image or std_msgs/msg/<Float32|...|UInt64>MultiArray")
         ->capture_default_str();
-    sub->add_option("--encoding", args.encoding,
-                    "Image encoding (rgb8, bgr8, mono8, mono16, 32FC1, ...; default from the shape)");
+    sub->add_option(
+        "--encoding", args.encoding,
+        "Image encoding (rgb8, bgr8, mono8, mono16, 32FC1, ...; default from the shape)");
     sub->add_option("--frame-id", args.frame_id, "header.frame_id of published images");
     sub->add_option("--qos", args.qos,
                     "default (reliable, depth 10) or sensor-data (best-effort, depth 5)")
@@ -208,8 +212,10 @@ int main(int argc, char** argv) {
     sub->add_option("--depth", args.depth, "DDS history depth (keep_last); 0: the profile's");
     sub->add_flag("--large-frames", args.large_frames,
                   "Transport settings for MB-sized frames (64 KB fragments, 4 MiB receive buffer)");
-    sub->add_option("--socket", args.socket, "tensor-ipcd's socket (default: $TENSOR_IPC_SOCKET, ...)");
-    sub->add_option("--frames", args.frames, "Stop after this many frames (0: run until signalled)");
+    sub->add_option("--socket", args.socket,
+                    "tensor-ipcd's socket (default: $TENSOR_IPC_SOCKET, ...)");
+    sub->add_option("--frames", args.frames,
+                    "Stop after this many frames (0: run until signalled)");
   };
   CLI::App* publish = app.add_subcommand("publish", "Publish every frame of a pool on a ROS topic");
   CLI::App* subscribe =

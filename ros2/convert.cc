@@ -81,16 +81,17 @@ ImageGeometry image_geometry(const Shape& shape, DType dtype, std::string_view e
   const bool rank_ok = shape.ndim() == 3 || (shape.ndim() == 2 && enc->channels == 1);
   const int64_t channels = shape.ndim() == 3 ? shape[2] : 1;
   if (!rank_ok || channels != enc->channels || dtype != enc->dtype) {
-    const std::string want =
-        enc->channels == 1 ? "[h, w] or [h, w, 1]" : "[h, w, " + std::to_string(enc->channels) + "]";
-    throw InvalidArgumentError("a " + shape_dtype(shape, dtype) + " tensor is not a '" +
-                               enc->name + "' image, which is " + want + " " +
+    const std::string want = enc->channels == 1 ? "[h, w] or [h, w, 1]"
+                                                : "[h, w, " + std::to_string(enc->channels) + "]";
+    throw InvalidArgumentError("a " + shape_dtype(shape, dtype) + " tensor is not a '" + enc->name +
+                               "' image, which is " + want + " " +
                                std::string(dtype_name(enc->dtype)));
   }
   const uint64_t step = static_cast<uint64_t>(shape[1]) * enc->channels * dtype_itemsize(dtype);
   constexpr uint64_t kMax = std::numeric_limits<uint32_t>::max();
   if (shape[0] < 0 || shape[1] < 0 || static_cast<uint64_t>(shape[0]) > kMax || step > kMax) {
-    throw InvalidArgumentError("image " + shape.to_string() + " is too large for sensor_msgs/Image");
+    throw InvalidArgumentError("image " + shape.to_string() +
+                               " is too large for sensor_msgs/Image");
   }
   return ImageGeometry{static_cast<uint32_t>(shape[0]), static_cast<uint32_t>(shape[1]),
                        static_cast<uint32_t>(step),
@@ -136,14 +137,14 @@ TensorLayout image_tensor_layout(uint32_t height, uint32_t width, std::string_vi
                                std::to_string(row) + ") are read");
   }
   if (itemsize > 1 && (is_bigendian != 0) != host_is_big_endian()) {
-    throw InvalidArgumentError("received a '" + enc->name +
-                               "' image in the other byte order (is_bigendian=" +
-                               std::to_string(is_bigendian) + ")");
+    throw InvalidArgumentError(
+        "received a '" + enc->name +
+        "' image in the other byte order (is_bigendian=" + std::to_string(is_bigendian) + ")");
   }
   if (data_size != static_cast<uint64_t>(step) * height) {
-    throw InvalidArgumentError("received an image whose data is " + std::to_string(data_size) +
-                               " bytes, not step * height = " +
-                               std::to_string(static_cast<uint64_t>(step) * height));
+    throw InvalidArgumentError(
+        "received an image whose data is " + std::to_string(data_size) +
+        " bytes, not step * height = " + std::to_string(static_cast<uint64_t>(step) * height));
   }
   TensorLayout layout;
   layout.shape = {static_cast<int64_t>(height), static_cast<int64_t>(width)};
@@ -186,9 +187,9 @@ std::vector<int64_t> multi_array_shape(const std::vector<ArrayDimension>& dims,
     stride *= dims[i].size;
     if (dims[i].stride != stride) {
       throw InvalidArgumentError("received a MultiArray whose dim[" + std::to_string(i) + "] ('" +
-                                 dims[i].label + "') has stride " +
-                                 std::to_string(dims[i].stride) + ", not " +
-                                 std::to_string(stride) + ": only packed layouts are read");
+                                 dims[i].label + "') has stride " + std::to_string(dims[i].stride) +
+                                 ", not " + std::to_string(stride) +
+                                 ": only packed layouts are read");
     }
     shape[i] = dims[i].size;
   }

@@ -19,9 +19,9 @@ QosPtr qos_for(const RosTensorOptions& options) {
 
 dds_entity_t create_topic(const Participant& participant, MessageType type,
                           const std::string& dds_topic) {
-  return check_dds(dds_create_topic(participant.handle(), descriptor(type), dds_topic.c_str(),
-                                    nullptr, nullptr),
-                   "dds_create_topic(" + dds_topic + ", " + std::string(dds_type_name(type)) + ")");
+  return check_dds(
+      dds_create_topic(participant.handle(), descriptor(type), dds_topic.c_str(), nullptr, nullptr),
+      "dds_create_topic(" + dds_topic + ", " + std::string(dds_type_name(type)) + ")");
 }
 
 // The bridge carries host pools only (a DDS sample is host memory).
@@ -93,17 +93,38 @@ void read_array(const void* sample, const void** data, size_t* numel,
 template <typename F>
 void with_array_type(MessageType type, F&& f) {
   switch (type) {
-    case MessageType::kFloat32MultiArray: f(static_cast<std_msgs_msg_dds__Float32MultiArray_*>(nullptr)); break;
-    case MessageType::kFloat64MultiArray: f(static_cast<std_msgs_msg_dds__Float64MultiArray_*>(nullptr)); break;
-    case MessageType::kInt8MultiArray: f(static_cast<std_msgs_msg_dds__Int8MultiArray_*>(nullptr)); break;
-    case MessageType::kInt16MultiArray: f(static_cast<std_msgs_msg_dds__Int16MultiArray_*>(nullptr)); break;
-    case MessageType::kInt32MultiArray: f(static_cast<std_msgs_msg_dds__Int32MultiArray_*>(nullptr)); break;
-    case MessageType::kInt64MultiArray: f(static_cast<std_msgs_msg_dds__Int64MultiArray_*>(nullptr)); break;
-    case MessageType::kUInt8MultiArray: f(static_cast<std_msgs_msg_dds__UInt8MultiArray_*>(nullptr)); break;
-    case MessageType::kUInt16MultiArray: f(static_cast<std_msgs_msg_dds__UInt16MultiArray_*>(nullptr)); break;
-    case MessageType::kUInt32MultiArray: f(static_cast<std_msgs_msg_dds__UInt32MultiArray_*>(nullptr)); break;
-    case MessageType::kUInt64MultiArray: f(static_cast<std_msgs_msg_dds__UInt64MultiArray_*>(nullptr)); break;
-    case MessageType::kImage: throw InvalidArgumentError("sensor_msgs/msg/Image is not a MultiArray");
+    case MessageType::kFloat32MultiArray:
+      f(static_cast<std_msgs_msg_dds__Float32MultiArray_*>(nullptr));
+      break;
+    case MessageType::kFloat64MultiArray:
+      f(static_cast<std_msgs_msg_dds__Float64MultiArray_*>(nullptr));
+      break;
+    case MessageType::kInt8MultiArray:
+      f(static_cast<std_msgs_msg_dds__Int8MultiArray_*>(nullptr));
+      break;
+    case MessageType::kInt16MultiArray:
+      f(static_cast<std_msgs_msg_dds__Int16MultiArray_*>(nullptr));
+      break;
+    case MessageType::kInt32MultiArray:
+      f(static_cast<std_msgs_msg_dds__Int32MultiArray_*>(nullptr));
+      break;
+    case MessageType::kInt64MultiArray:
+      f(static_cast<std_msgs_msg_dds__Int64MultiArray_*>(nullptr));
+      break;
+    case MessageType::kUInt8MultiArray:
+      f(static_cast<std_msgs_msg_dds__UInt8MultiArray_*>(nullptr));
+      break;
+    case MessageType::kUInt16MultiArray:
+      f(static_cast<std_msgs_msg_dds__UInt16MultiArray_*>(nullptr));
+      break;
+    case MessageType::kUInt32MultiArray:
+      f(static_cast<std_msgs_msg_dds__UInt32MultiArray_*>(nullptr));
+      break;
+    case MessageType::kUInt64MultiArray:
+      f(static_cast<std_msgs_msg_dds__UInt64MultiArray_*>(nullptr));
+      break;
+    case MessageType::kImage:
+      throw InvalidArgumentError("sensor_msgs/msg/Image is not a MultiArray");
   }
 }
 
@@ -151,11 +172,10 @@ void TopicWriter::write(const TensorView& frame, int64_t timestamp_ns) {
   if (writer_ <= 0) throw StateError("TopicWriter for " + dds_topic_ + " used after cleanup()");
   if (frame.shape() != shape_ || frame.dtype() != dtype_ ||
       frame.device().kind != MemoryKind::kHost) {
-    throw InvalidArgumentError("a " + frame.shape().to_string() + " " +
-                               std::string(dtype_name(frame.dtype())) + " frame on " +
-                               frame.device().to_string() + " for " + dds_topic_ + ", which takes " +
-                               shape_.to_string() + " " + std::string(dtype_name(dtype_)) +
-                               " host frames");
+    throw InvalidArgumentError(
+        "a " + frame.shape().to_string() + " " + std::string(dtype_name(frame.dtype())) +
+        " frame on " + frame.device().to_string() + " for " + dds_topic_ + ", which takes " +
+        shape_.to_string() + " " + std::string(dtype_name(dtype_)) + " host frames");
   }
   if (type_ == MessageType::kImage) {
     const ImageGeometry g = image_geometry(frame.shape(), frame.dtype(), options_.encoding);
@@ -224,9 +244,10 @@ RosTensorConsumer::RosTensorConsumer(PoolMetadata metadata, const Participant& p
     const QosPtr qos = qos_for(options);
     reader_ = check_dds(dds_create_reader(participant.handle(), topic_, qos.get(), nullptr),
                         "dds_create_reader(" + dds_topic_ + ")");
-    read_condition_ = check_dds(dds_create_readcondition(reader_, DDS_ANY_STATE),
-                                "dds_create_readcondition");
-    guard_ = check_dds(dds_create_guardcondition(participant.handle()), "dds_create_guardcondition");
+    read_condition_ =
+        check_dds(dds_create_readcondition(reader_, DDS_ANY_STATE), "dds_create_readcondition");
+    guard_ =
+        check_dds(dds_create_guardcondition(participant.handle()), "dds_create_guardcondition");
     waitset_ = check_dds(dds_create_waitset(participant.handle()), "dds_create_waitset");
     check_dds(dds_waitset_attach(waitset_, read_condition_, 0), "dds_waitset_attach");
     check_dds(dds_waitset_attach(waitset_, guard_, 1), "dds_waitset_attach");

@@ -92,8 +92,8 @@ class RosTensorProducer {
   // as `type` (e.g. a float32 pool as rgb8, an int16 pool as Float32MultiArray),
   // and what Producer's constructor throws.
   RosTensorProducer(PoolMetadata metadata, const Participant& participant,
-                    const std::string& ros_topic, MessageType type,
-                    RosTensorOptions options = {}, ProducerOptions pool_options = {});
+                    const std::string& ros_topic, MessageType type, RosTensorOptions options = {},
+                    ProducerOptions pool_options = {});
   ~RosTensorProducer();
   RosTensorProducer(const RosTensorProducer&) = delete;
   RosTensorProducer& operator=(const RosTensorProducer&) = delete;
@@ -116,9 +116,9 @@ class RosTensorProducer {
 
 // What a RosTensorConsumer has done with the messages it received.
 struct RosConsumerStatus {
-  uint64_t received = 0;  // samples taken from DDS
-  uint64_t written = 0;   // of those, written into the pool
-  uint64_t rejected = 0;  // of those, not the pool's shape/dtype, or unreadable
+  uint64_t received = 0;   // samples taken from DDS
+  uint64_t written = 0;    // of those, written into the pool
+  uint64_t rejected = 0;   // of those, not the pool's shape/dtype, or unreadable
   std::string last_error;  // why the last rejected one was
 };
 
@@ -131,9 +131,8 @@ struct RosConsumerStatus {
 class RosTensorConsumer {
  public:
   RosTensorConsumer(PoolMetadata metadata, const Participant& participant,
-                    const std::string& ros_topic, MessageType type,
-                    RosTensorOptions options = {}, ConsumerOptions consumer_options = {},
-                    ProducerOptions pool_options = {});
+                    const std::string& ros_topic, MessageType type, RosTensorOptions options = {},
+                    ConsumerOptions consumer_options = {}, ProducerOptions pool_options = {});
   ~RosTensorConsumer();
   RosTensorConsumer(const RosTensorConsumer&) = delete;
   RosTensorConsumer& operator=(const RosTensorConsumer&) = delete;

@@ -151,8 +151,7 @@ uint32_t ros_domain_id_from_env() {
 }
 
 bool ros_localhost_only_from_env() {
-  return env_is("ROS_LOCALHOST_ONLY", "1") ||
-         env_is("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
+  return env_is("ROS_LOCALHOST_ONLY", "1") || env_is("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
 }
 
 std::string cyclone_config(bool localhost_only, bool large_samples) {
@@ -161,18 +160,21 @@ std::string cyclone_config(bool localhost_only, bool large_samples) {
   if (localhost_only) {
     // As rmw_cyclonedds_cpp does for ROS_LOCALHOST_ONLY: loopback only, no
     // multicast, so peers are found by unicast to localhost's port range.
-    general += "<Interfaces><NetworkInterface address=\"127.0.0.1\"/></Interfaces>"
-               "<AllowMulticast>false</AllowMulticast>";
-    discovery += "<ParticipantIndex>auto</ParticipantIndex>"
-                 "<MaxAutoParticipantIndex>32</MaxAutoParticipantIndex>"
-                 "<Peers><Peer address=\"localhost\"/></Peers>";
+    general +=
+        "<Interfaces><NetworkInterface address=\"127.0.0.1\"/></Interfaces>"
+        "<AllowMulticast>false</AllowMulticast>";
+    discovery +=
+        "<ParticipantIndex>auto</ParticipantIndex>"
+        "<MaxAutoParticipantIndex>32</MaxAutoParticipantIndex>"
+        "<Peers><Peer address=\"localhost\"/></Peers>";
   }
   if (large_samples) {
     // Camera frames (MBs): the default 14 KB datagrams and a small receive
     // buffer lose or delay them on loopback (issue 13).
     general += "<MaxMessageSize>65500B</MaxMessageSize><FragmentSize>65000B</FragmentSize>";
-    internal += "<SocketReceiveBufferSize min=\"default\" max=\"4MiB\"/>"
-                "<Watermarks><WhcHigh>64MiB</WhcHigh></Watermarks>";
+    internal +=
+        "<SocketReceiveBufferSize min=\"default\" max=\"4MiB\"/>"
+        "<Watermarks><WhcHigh>64MiB</WhcHigh></Watermarks>";
   }
   std::string xml = "<CycloneDDS><Domain id=\"any\">";
   if (!general.empty()) xml += "<General>" + general + "</General>";

@@ -83,8 +83,8 @@ QosPtr make_qos(const QosProfile& profile);
 // How a participant joins the DDS domain. Unset fields come from the ROS
 // environment variables, as a ROS node's would.
 struct ParticipantOptions {
-  std::optional<uint32_t> domain_id;    // default: ROS_DOMAIN_ID, else 0
-  std::optional<bool> localhost_only;   // default: the ROS env vars (above)
+  std::optional<uint32_t> domain_id;   // default: ROS_DOMAIN_ID, else 0
+  std::optional<bool> localhost_only;  // default: the ROS env vars (above)
   // Transport settings for camera-sized samples (MBs): 64 KB datagrams and
   // fragments, a 4 MiB socket receive buffer, a deeper writer history cache.
   bool large_samples = false;

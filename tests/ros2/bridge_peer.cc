@@ -9,9 +9,8 @@
 //       30 s (the test kills it sooner).
 //   ros2_bridge_peer subscribe TYPE H W C FRAMES   RosTensorConsumer into pool
 //       "camera": prints "READY" once the pool exists, then "MATCHED" when
-//       a publisher matched and its Consumer is connected; checks every frame it reads back from its pool
-//       and prints "VERIFIED <intact> <bad>" when FRAMES intact arrived or
-//       after 60 s.
+//       a publisher matched and its Consumer is connected; checks every frame it reads back from
+//       its pool and prints "VERIFIED <intact> <bad>" when FRAMES intact arrived or after 60 s.
 //
 // TYPE is an Image encoding (rgb8, mono16, ...) or "Float32MultiArray" etc.;
 // C is 0 for a frame of rank 2. PERIOD_MS (default 2) paces the publisher;
@@ -98,8 +97,8 @@ int main(int argc, char** argv) {
     ConsumerOptions consumer_options;
     consumer_options.on_new_data = [&](const Frame& frame) {
       uint64_t seq = 0;
-      const auto check = testing::check_test_frame(
-          static_cast<const uint8_t*>(frame.tensor.data()), frame.tensor.nbytes(), &seq);
+      const auto check = testing::check_test_frame(static_cast<const uint8_t*>(frame.tensor.data()),
+                                                   frame.tensor.nbytes(), &seq);
       (check == testing::FrameCheck::kIntact ? intact : bad)++;
     };
     RosTensorConsumer consumer(metadata, participant, "/tipc_test/camera", type, options,

@@ -2,9 +2,8 @@
 // tensor-ipcd of its own (as two hosts would have), over DDS on loopback:
 // pool -> RosTensorProducer -> DDS -> RosTensorConsumer -> pool -> a local
 // Consumer (in this test process), every frame checked.
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -105,15 +104,16 @@ TEST_P(BridgeTest, FramesCrossIntactFromPoolToPool) {
 
 INSTANTIATE_TEST_SUITE_P(
     Ros2, BridgeTest,
-    ::testing::Values(BridgeCase{"rgb8", "rgb8", {48, 64, 3}, DType::kUInt8},
-                      BridgeCase{"32FC1", "32FC1", {24, 32}, DType::kFloat32},
-                      BridgeCase{"Float32MultiArray", "Float32MultiArray", {4, 6}, DType::kFloat32},
-                      BridgeCase{"Int64MultiArray", "Int64MultiArray", {3, 5}, DType::kInt64},
-                      // A 1280x960 rgb8 camera at 30 Hz: 3,686,400 B frames. With
-                      // Cyclone's defaults none arrived here in 60 s; with the
-                      // large-sample settings (ros2/wire.h) all do.
-                      BridgeCase{"rgb8_1280x960_30Hz_large", "rgb8", {960, 1280, 3}, DType::kUInt8,
-                                 60, 33, true}),
+    ::testing::Values(
+        BridgeCase{"rgb8", "rgb8", {48, 64, 3}, DType::kUInt8},
+        BridgeCase{"32FC1", "32FC1", {24, 32}, DType::kFloat32},
+        BridgeCase{"Float32MultiArray", "Float32MultiArray", {4, 6}, DType::kFloat32},
+        BridgeCase{"Int64MultiArray", "Int64MultiArray", {3, 5}, DType::kInt64},
+        // A 1280x960 rgb8 camera at 30 Hz: 3,686,400 B frames. With
+        // Cyclone's defaults none arrived here in 60 s; with the
+        // large-sample settings (ros2/wire.h) all do.
+        BridgeCase{
+            "rgb8_1280x960_30Hz_large", "rgb8", {960, 1280, 3}, DType::kUInt8, 60, 33, true}),
     [](const ::testing::TestParamInfo<BridgeCase>& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -26,14 +26,14 @@ namespace {
 std::vector<unsigned char> serialize(const Participant& participant, const char* ros_topic,
                                      MessageType type, const void* sample) {
   const std::string topic_name = dds_topic_name(ros_topic);
-  const dds_entity_t topic = check_dds(
-      dds_create_topic(participant.handle(), descriptor(type), topic_name.c_str(), nullptr, nullptr),
-      "dds_create_topic");
+  const dds_entity_t topic = check_dds(dds_create_topic(participant.handle(), descriptor(type),
+                                                        topic_name.c_str(), nullptr, nullptr),
+                                       "dds_create_topic");
   const QosPtr qos = make_qos(QosProfile::ros_default());
-  const dds_entity_t reader =
-      check_dds(dds_create_reader(participant.handle(), topic, qos.get(), nullptr), "dds_create_reader");
-  const dds_entity_t writer =
-      check_dds(dds_create_writer(participant.handle(), topic, qos.get(), nullptr), "dds_create_writer");
+  const dds_entity_t reader = check_dds(
+      dds_create_reader(participant.handle(), topic, qos.get(), nullptr), "dds_create_reader");
+  const dds_entity_t writer = check_dds(
+      dds_create_writer(participant.handle(), topic, qos.get(), nullptr), "dds_create_writer");
   check_dds(dds_write(writer, sample), "dds_write");
   struct ddsi_serdata* serdata = nullptr;
   dds_sample_info_t info;
@@ -104,8 +104,8 @@ int main() {
     array.data._release = false;
 
     const auto image_cdr = serialize(participant, "/golden/image", MessageType::kImage, &image);
-    const auto array_cdr = serialize(participant, "/golden/array",
-                                     MessageType::kFloat32MultiArray, &array);
+    const auto array_cdr =
+        serialize(participant, "/golden/array", MessageType::kFloat32MultiArray, &array);
     std::printf("{\"image\": \"%s\", \"float32_multi_array\": \"%s\"}\n", hex(image_cdr).c_str(),
                 hex(array_cdr).c_str());
     return 0;

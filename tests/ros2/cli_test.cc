@@ -1,9 +1,8 @@
 // tensor-ipc-ros2 publish on one side, tensor-ipc-ros2 subscribe on the
 // other, each with its own tensor-ipcd: a producer's pool on A reaches a
 // consumer of the same pool name on B, every frame checked.
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -35,9 +34,9 @@ TEST(Ros2Cli, PublishAndSubscribeCarryAPoolAcross) {
     return e;
   };
   auto cli = [&](const char* mode) {
-    return std::vector<std::string>{TIPC_ROS2_CLI, mode,         "--pool",     "camera_feed",
-                                    "--topic",     "/tipc_cli/image_raw", "--shape", "32,40,3",
-                                    "--encoding",  "rgb8",       "--history",  "16"};
+    return std::vector<std::string>{
+        TIPC_ROS2_CLI, mode,      "--pool",     "camera_feed", "--topic",   "/tipc_cli/image_raw",
+        "--shape",     "32,40,3", "--encoding", "rgb8",        "--history", "16"};
   };
 
   // B: the subscribing bridge, and a plain consumer of its pool.

@@ -16,12 +16,12 @@ struct EncodingCase {
 
 TEST(Ros2ImageEncoding, ParsesTheEncodingsROSNames) {
   const EncodingCase cases[] = {
-      {"rgb8", DType::kUInt8, 3},    {"bgr8", DType::kUInt8, 3},     {"rgba8", DType::kUInt8, 4},
-      {"bgra8", DType::kUInt8, 4},   {"mono8", DType::kUInt8, 1},    {"mono16", DType::kUInt16, 1},
-      {"8UC1", DType::kUInt8, 1},    {"8UC2", DType::kUInt8, 2},     {"8UC3", DType::kUInt8, 3},
-      {"8UC4", DType::kUInt8, 4},    {"16UC1", DType::kUInt16, 1},   {"16SC1", DType::kInt16, 1},
-      {"32FC1", DType::kFloat32, 1}, {"32FC3", DType::kFloat32, 3},  {"64FC1", DType::kFloat64, 1},
-      {"rgb16", DType::kUInt16, 3},  {"32SC1", DType::kInt32, 1},    {"8SC1", DType::kInt8, 1},
+      {"rgb8", DType::kUInt8, 3},    {"bgr8", DType::kUInt8, 3},    {"rgba8", DType::kUInt8, 4},
+      {"bgra8", DType::kUInt8, 4},   {"mono8", DType::kUInt8, 1},   {"mono16", DType::kUInt16, 1},
+      {"8UC1", DType::kUInt8, 1},    {"8UC2", DType::kUInt8, 2},    {"8UC3", DType::kUInt8, 3},
+      {"8UC4", DType::kUInt8, 4},    {"16UC1", DType::kUInt16, 1},  {"16SC1", DType::kInt16, 1},
+      {"32FC1", DType::kFloat32, 1}, {"32FC3", DType::kFloat32, 3}, {"64FC1", DType::kFloat64, 1},
+      {"rgb16", DType::kUInt16, 3},  {"32SC1", DType::kInt32, 1},   {"8SC1", DType::kInt8, 1},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);

@@ -40,8 +40,8 @@ TEST(Ros2Wire, TopicNamesGetTheRtPrefix) {
   EXPECT_EQ(dds_topic_name("/camera/image_raw"), "rt/camera/image_raw");
   EXPECT_EQ(dds_topic_name("chatter"), "rt/chatter");  // relative: the root namespace
   EXPECT_EQ(dds_topic_name("/a_1/b2"), "rt/a_1/b2");
-  for (const char* bad : {"", "/", "/camera/", "//camera", "/camera//x", "/1camera", "/cam-era",
-                          "/cam era", "/~x"}) {
+  for (const char* bad :
+       {"", "/", "/camera/", "//camera", "/camera//x", "/1camera", "/cam-era", "/cam era", "/~x"}) {
     EXPECT_THROW(dds_topic_name(bad), InvalidArgumentError) << bad;
   }
 }
