@@ -3,6 +3,7 @@
 // pool -> RosTensorProducer -> DDS -> RosTensorConsumer -> pool -> a local
 // Consumer (in this test process), every frame checked.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -100,6 +101,10 @@ TEST_P(BridgeTest, FramesCrossIntactFromPoolToPool) {
   EXPECT_TRUE(eventually([&] { return intact.load() == kFrames; }, seconds(10)))
       << "local consumer: " << intact.load() << " intact, " << other.load() << " not";
   EXPECT_EQ(other.load(), 0);
+  // The subscriber then shuts down cleanly (and, under ASan, without a leak report).
+  const auto status = subscriber.wait(seconds(20));
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
 }
 
 INSTANTIATE_TEST_SUITE_P(
