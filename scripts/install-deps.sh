@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything tensor-ipc needs to build and test on Debian 12:
 # the Debian packages below, and the pinned npm packages of the reflection
-# test (tests/reflection/node_modules).
+# test (tests/reflection/node_modules) and the ROS 2 golden-bytes test
+# (tests/ros2/golden/node_modules).
 #
 # Idempotent and fast when nothing is missing: it asks dpkg first and runs
 # apt-get only for what is not installed. Runs as root (CI) or through sudo.
@@ -32,6 +33,8 @@ packages=(
   libdlpack-dev pybind11-dev python3-dev python3-numpy python3-pytest
   # the Python package's torch backend and its tests; pip install into a venv, offline
   python3-torch python3-venv python3-pip python3-setuptools python3-wheel
+  # the ROS 2 bridge (ros2/): Cyclone DDS, and idlc, which is in the tools package
+  cyclonedds-dev cyclonedds-tools
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # systemd-analyze, systemd-sysusers and systemd-tmpfiles lint systemd/
@@ -71,5 +74,9 @@ if ((with_npm)); then
   if ! "$root/tests/reflection/npm-install.sh"; then
     echo "install-deps.sh: WARNING: the reflection test's npm packages are missing;" \
          "tests/reflection will fail until tests/reflection/npm-install.sh succeeds" >&2
+  fi
+  if ! "$root/tests/ros2/golden/npm-install.sh"; then
+    echo "install-deps.sh: WARNING: the ROS 2 golden-bytes test's npm packages are missing;" \
+         "ros2.golden_cdr will fail until tests/ros2/golden/npm-install.sh succeeds" >&2
   fi
 fi
