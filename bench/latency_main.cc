@@ -375,17 +375,7 @@ int run_all(const Options& o) {
 int main(int argc, char** argv) {
   using namespace tensoripc;
   using namespace tensoripc::bench;
-  // Flags, the child roles' included: --flag value pairs.
-  std::map<std::string, std::string> flags;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.rfind("--", 0) != 0 || i + 1 >= argc) usage("bad argument " + a);
-    flags[a.substr(2)] = argv[++i];
-  }
-  auto flag = [&](const std::string& k, const std::string& def = "") {
-    auto it = flags.find(k);
-    return it == flags.end() ? def : it->second;
-  };
+  const Flags flag(argc, argv, usage);
   try {
     const std::string role = flag("role");
     const NotifyPath notify = flag("notify") == "futex" ? NotifyPath::kFutex : NotifyPath::kStream;
@@ -415,7 +405,7 @@ int main(int argc, char** argv) {
     o.bytes = std::stoll(flag("bytes", "4096"));
     o.fps_seconds = std::stod(flag("fps-seconds", "3"));
     o.rounds = std::stoi(flag("rounds", "4"));
-    if (flags.count("consumers")) {
+    if (flag.given("consumers")) {
       o.consumers.clear();
       for (const auto& c : split(flag("consumers"), ',')) o.consumers.push_back(std::stoi(c));
     }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,30 @@ using tensoripc::realtime_ns;
 // Sleeps until the CLOCK_MONOTONIC instant `t_ns` (pacing at a fixed rate
 // without drift).
 void sleep_until_monotonic(int64_t t_ns);
+
+// The benchmark programs' command line: "--flag value" pairs (the child
+// roles' included). `bad(why)` is called, and must not return, on anything
+// else.
+class Flags {
+ public:
+  template <typename Bad>
+  Flags(int argc, char** argv, Bad&& bad) {
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a.rfind("--", 0) != 0 || i + 1 >= argc) bad("bad argument " + a);
+      values_[a.substr(2)] = argv[++i];
+    }
+  }
+  bool given(const std::string& key) const { return values_.count(key) != 0; }
+  // The value of --`key`, or `def` when it was not given.
+  std::string operator()(const std::string& key, const std::string& def = "") const {
+    auto it = values_.find(key);
+    return it == values_.end() ? def : it->second;
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
 
 // Calls `tick(i)` for i = 1..total at `rate_hz`, paced on CLOCK_MONOTONIC
 // from 10 ms after the call.

@@ -254,16 +254,7 @@ int run_all(const Options& o) {
 int main(int argc, char** argv) {
   using namespace tensoripc;
   using namespace tensoripc::bench;
-  std::map<std::string, std::string> flags;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.rfind("--", 0) != 0 || i + 1 >= argc) usage("bad argument " + a);
-    flags[a.substr(2)] = argv[++i];
-  }
-  auto flag = [&](const std::string& k, const std::string& def = "") {
-    auto it = flags.find(k);
-    return it == flags.end() ? def : it->second;
-  };
+  const Flags flag(argc, argv, usage);
   try {
     const std::string role = flag("role");
     if (role == "futex-waiter") {
