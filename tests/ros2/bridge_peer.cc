@@ -49,6 +49,10 @@ int main(int argc, char** argv) {
 
   MessageType type = MessageType::kImage;
   RosTensorOptions options;
+  // Room for every frame of a run, in DDS's reliable history and in the
+  // subscriber's event queue: on a slow machine (ASan, 2 CPUs) keep_last 10
+  // lets a reader that falls behind lose a frame to overwriting.
+  options.keep_last = 256;
   DType dtype;
   if (auto enc = parse_image_encoding(type_arg)) {
     options.encoding = type_arg;
@@ -95,6 +99,7 @@ int main(int argc, char** argv) {
 
     std::atomic<uint64_t> intact{0}, bad{0};
     ConsumerOptions consumer_options;
+    consumer_options.keep_last = 256;
     consumer_options.on_new_data = [&](const Frame& frame) {
       uint64_t seq = 0;
       const auto check = testing::check_test_frame(static_cast<const uint8_t*>(frame.tensor.data()),

@@ -71,6 +71,7 @@ TEST_P(BridgeTest, FramesCrossIntactFromPoolToPool) {
   std::atomic<int> intact{0}, other{0};
   ConsumerOptions options;
   options.socket_path = daemon_b.socket_path();
+  options.keep_last = 256;  // every frame of the run, however far behind it falls
   options.on_new_data = [&](const Frame& frame) {
     uint64_t seq = 0;
     const auto check = check_test_frame(static_cast<const uint8_t*>(frame.tensor.data()),
