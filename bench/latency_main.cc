@@ -69,6 +69,7 @@ const char* path_name(NotifyPath p) { return p == NotifyPath::kFutex ? "futex" :
 // What one configuration gave in one round.
 struct RunResult {
   std::vector<int64_t> samples_ns;
+  std::vector<int64_t> put_ns;    // the producer's put() calls after warm-up (library paths)
   uint64_t consumer_dropped = 0;  // frame events the daemon dropped (stream path)
   uint64_t notices_dropped = 0;   // publish notices the producer dropped
 };
@@ -79,6 +80,7 @@ struct LatencyResult {
   int consumers = 0;
   uint64_t expected = 0;
   LatencySummary summary;
+  LatencySummary put;  // put() itself, on the producer's thread
   uint64_t consumer_dropped = 0;
   uint64_t notices_dropped = 0;
 };
@@ -162,9 +164,15 @@ RunResult run_library(const BenchDaemon& daemon, NotifyPath notify, int n, uint6
   settle();
   std::vector<uint8_t> frame(static_cast<size_t>(o.bytes), 1);
   const TensorView view(frame.data(), spec.dtype, Shape(spec.shape));
-  paced(o.warmup + samples, o.rate_hz, [&](uint64_t) { producer.put(view); });
+  std::vector<int64_t> put_ns;
+  put_ns.reserve(samples);
+  paced(o.warmup + samples, o.rate_hz, [&](uint64_t i) {
+    const int64_t t0 = monotonic_ns();
+    producer.put(view);
+    if (i > o.warmup) put_ns.push_back(monotonic_ns() - t0);
+  });
   settle();
-  RunResult r{merged(crew.finish(true))};
+  RunResult r{merged(crew.finish(true)), std::move(put_ns)};
   r.consumer_dropped = crew.dropped();
   r.notices_dropped = producer.notices_dropped();
   producer.cleanup();
@@ -180,7 +188,7 @@ RunResult run_ping(const BenchDaemon& daemon, int n, uint64_t samples, const Opt
   paced(o.warmup + samples, o.rate_hz, [&](uint64_t i) { pinger.ping(i); });
   settle();
   pinger.stop();
-  return {merged(crew.finish(false))};
+  return {merged(crew.finish(false)), {}};
 }
 
 RunResult run_hop(const BenchDaemon& daemon, int n, uint64_t samples, const Options& o) {
@@ -192,7 +200,7 @@ RunResult run_hop(const BenchDaemon& daemon, int n, uint64_t samples, const Opti
   paced(o.warmup + samples, o.rate_hz, [&](uint64_t i) { server.broadcast(i, realtime_ns()); });
   settle();
   server.finish_all();
-  return {merged(crew.finish(false))};
+  return {merged(crew.finish(false)), {}};
 }
 
 RunResult run_relay(const BenchDaemon& daemon, int n, uint64_t samples, const Options& o) {
@@ -208,7 +216,7 @@ RunResult run_relay(const BenchDaemon& daemon, int n, uint64_t samples, const Op
     settle();
   }
   relay.finish(true);  // the relay ends its streams, so the clients end
-  return {merged(crew.finish(false))};
+  return {merged(crew.finish(false)), {}};
 }
 
 FpsResult run_fps(const BenchDaemon& daemon, NotifyPath notify, const Options& o) {
@@ -259,10 +267,11 @@ std::string to_json(const LatencyResult& r) {
   std::snprintf(buf, sizeof buf,
                 "{\"path\": \"%s\", \"consumers\": %d, \"expected\": %llu, \"count\": %zu, "
                 "\"p50_us\": %.2f, \"p90_us\": %.2f, \"p99_us\": %.2f, \"max_us\": %.2f, "
-                "\"mean_us\": %.2f, \"consumer_dropped\": %llu, \"notices_dropped\": %llu}",
+                "\"mean_us\": %.2f, \"put_p50_us\": %.2f, \"put_p99_us\": %.2f, "
+                "\"consumer_dropped\": %llu, \"notices_dropped\": %llu}",
                 r.path.c_str(), r.consumers, static_cast<unsigned long long>(r.expected),
                 r.summary.count, r.summary.p50_us, r.summary.p90_us, r.summary.p99_us,
-                r.summary.max_us, r.summary.mean_us,
+                r.summary.max_us, r.summary.mean_us, r.put.p50_us, r.put.p99_us,
                 static_cast<unsigned long long>(r.consumer_dropped),
                 static_cast<unsigned long long>(r.notices_dropped));
   return buf;
@@ -310,6 +319,7 @@ int run_all(const Options& o) {
         if (path == "stream") r = run_library(daemon, NotifyPath::kStream, n, per_round, round, o);
         RunResult& all = runs[{path, n}];
         all.samples_ns.insert(all.samples_ns.end(), r.samples_ns.begin(), r.samples_ns.end());
+        all.put_ns.insert(all.put_ns.end(), r.put_ns.begin(), r.put_ns.end());
         all.consumer_dropped += r.consumer_dropped;
         all.notices_dropped += r.notices_dropped;
       }
@@ -325,6 +335,7 @@ int run_all(const Options& o) {
                       n,
                       per_round * o.rounds * n,
                       summarize(it->second.samples_ns),
+                      summarize(it->second.put_ns),
                       it->second.consumer_dropped,
                       it->second.notices_dropped};
       std::fprintf(stderr,
@@ -335,6 +346,10 @@ int run_all(const Options& o) {
                    static_cast<unsigned long long>(r.expected),
                    static_cast<unsigned long long>(r.notices_dropped),
                    static_cast<unsigned long long>(r.consumer_dropped));
+      if (r.put.count > 0) {
+        std::fprintf(stderr, "%-10s x%d: put() p50 %5.1f us  p90 %5.1f  p99 %6.1f\n",
+                     r.path.c_str(), r.consumers, r.put.p50_us, r.put.p90_us, r.put.p99_us);
+      }
       latency.push_back(std::move(r));
     }
   }
