@@ -163,7 +163,6 @@ void bm_put(benchmark::State& state, const FrameKind& k) {
     benchmark::DoNotOptimize(p.put(f.frame));
   }
   finish(state, k);
-  state.counters["notices_dropped"] = static_cast<double>(p.notices_dropped());
 }
 
 void bm_memcpy_from_shm(benchmark::State& state, const FrameKind& k) {

@@ -71,7 +71,6 @@ struct RunResult {
   std::vector<int64_t> samples_ns;
   std::vector<int64_t> put_ns;    // the producer's put() calls after warm-up (library paths)
   uint64_t consumer_dropped = 0;  // frame events the daemon dropped (stream path)
-  uint64_t notices_dropped = 0;   // publish notices the producer dropped
 };
 
 // One latency configuration's result over all rounds.
@@ -82,7 +81,6 @@ struct LatencyResult {
   LatencySummary summary;
   LatencySummary put;  // put() itself, on the producer's thread
   uint64_t consumer_dropped = 0;
-  uint64_t notices_dropped = 0;
 };
 
 struct FpsResult {
@@ -174,7 +172,6 @@ RunResult run_library(const BenchDaemon& daemon, NotifyPath notify, int n, uint6
   settle();
   RunResult r{merged(crew.finish(true)), std::move(put_ns)};
   r.consumer_dropped = crew.dropped();
-  r.notices_dropped = producer.notices_dropped();
   producer.cleanup();
   return r;
 }
@@ -268,12 +265,11 @@ std::string to_json(const LatencyResult& r) {
                 "{\"path\": \"%s\", \"consumers\": %d, \"expected\": %llu, \"count\": %zu, "
                 "\"p50_us\": %.2f, \"p90_us\": %.2f, \"p99_us\": %.2f, \"max_us\": %.2f, "
                 "\"mean_us\": %.2f, \"put_p50_us\": %.2f, \"put_p99_us\": %.2f, "
-                "\"consumer_dropped\": %llu, \"notices_dropped\": %llu}",
+                "\"consumer_dropped\": %llu}",
                 r.path.c_str(), r.consumers, static_cast<unsigned long long>(r.expected),
                 r.summary.count, r.summary.p50_us, r.summary.p90_us, r.summary.p99_us,
                 r.summary.max_us, r.summary.mean_us, r.put.p50_us, r.put.p99_us,
-                static_cast<unsigned long long>(r.consumer_dropped),
-                static_cast<unsigned long long>(r.notices_dropped));
+                static_cast<unsigned long long>(r.consumer_dropped));
   return buf;
 }
 
@@ -321,7 +317,6 @@ int run_all(const Options& o) {
         all.samples_ns.insert(all.samples_ns.end(), r.samples_ns.begin(), r.samples_ns.end());
         all.put_ns.insert(all.put_ns.end(), r.put_ns.begin(), r.put_ns.end());
         all.consumer_dropped += r.consumer_dropped;
-        all.notices_dropped += r.notices_dropped;
       }
     }
     std::fprintf(stderr, "latency: round %d of %d done\n", round + 1, o.rounds);
@@ -336,15 +331,13 @@ int run_all(const Options& o) {
                       per_round * o.rounds * n,
                       summarize(it->second.samples_ns),
                       summarize(it->second.put_ns),
-                      it->second.consumer_dropped,
-                      it->second.notices_dropped};
+                      it->second.consumer_dropped};
       std::fprintf(stderr,
                    "%-10s x%d: p50 %7.1f us  p90 %7.1f  p99 %7.1f  max %8.1f  (%zu/%llu samples, "
-                   "dropped %llu+%llu)\n",
+                   "dropped %llu)\n",
                    r.path.c_str(), r.consumers, r.summary.p50_us, r.summary.p90_us,
                    r.summary.p99_us, r.summary.max_us, r.summary.count,
                    static_cast<unsigned long long>(r.expected),
-                   static_cast<unsigned long long>(r.notices_dropped),
                    static_cast<unsigned long long>(r.consumer_dropped));
       if (r.put.count > 0) {
         std::fprintf(stderr, "%-10s x%d: put() p50 %5.1f us  p90 %5.1f  p99 %6.1f\n",

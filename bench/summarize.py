@@ -163,13 +163,13 @@ def latency_section(doc, lines, targets):
     lines += [
         "### End-to-end latency put -> callback, consumers in separate processes",
         "",
-        "| path | consumers | p50 | p90 | p99 | max | samples | dropped (producer+daemon) |",
+        "| path | consumers | p50 | p90 | p99 | max | samples | dropped by the daemon |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         dropped = ""
         if r["path"] in ("futex", "stream"):
-            dropped = f"{r.get('notices_dropped', 0)}+{r.get('consumer_dropped', 0)}"
+            dropped = f"{r.get('consumer_dropped', 0)}"
         lines.append(
             f"| {r['path']} | {r['consumers']} | {r['p50_us']:.1f} us | {r['p90_us']:.1f} us "
             f"| {r['p99_us']:.1f} us | {r['max_us']:.1f} us | {r['count']}/{r['expected']} "

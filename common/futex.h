@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "common/clock.h"
@@ -16,6 +17,29 @@ bool futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_
 
 // Wakes every waiter on word.
 void futex_wake_all(std::atomic<uint32_t>* word);
+
+// ---- waiting on several words at once (futex_waitv, Linux 5.16 and later)
+
+// One word of a multi-word wait: sleep while *word == expected.
+struct FutexWaitItem {
+  std::atomic<uint32_t>* word = nullptr;
+  uint32_t expected = 0;
+  bool process_private = false;  // the word is in this process's own memory
+};
+
+// The most words one futex_wait_any call takes (the kernel's FUTEX_WAITV_MAX).
+inline constexpr size_t kFutexWaitAnyMax = 128;
+
+// Whether this kernel (and the process's seccomp filter) has futex_waitv;
+// probed once.
+bool futex_wait_any_supported();
+
+// Sleeps until one of `items` (1..kFutexWaitAnyMax) is woken, one of them no
+// longer holds its expected value, or CLOCK_MONOTONIC passes `deadline_ns`.
+// Returns the index of the woken word, -1 on timeout, -2 when a word had
+// already changed (or a signal came): look again. Needs
+// futex_wait_any_supported(); -3 (and no sleep) otherwise.
+int futex_wait_any(const FutexWaitItem* items, size_t count, int64_t deadline_ns);
 
 // The handshake. A waker changes what the sleepers wait for, then calls
 // futex_signal: it bumps `word` and makes the system call only when

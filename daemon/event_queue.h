@@ -27,6 +27,9 @@ class EventQueue {
   explicit EventQueue(uint32_t keep_last);
 
   void push_frame(const FrameStamp& frame);
+  // Frames this subscriber will never get an event for (overwritten in the
+  // ring before the daemon announced them).
+  void count_dropped(uint64_t n) { dropped_ += n; }
   // Shared so that one lifecycle event fans out to many queues without copies.
   // False when the lifecycle backlog is full; the event is not queued.
   bool push_lifecycle(std::shared_ptr<const PoolEvent> event);

@@ -75,7 +75,9 @@ class SessionControl final : public LeaseHolder {
 };
 
 // One producer's stream. Reads one message at a time: the first must claim a
-// pool, every later one is a publish notice. The lease is released the moment
+// pool; after it the session only holds the lease (the daemon learns of
+// frames from the pool itself), and a Published of an older client is
+// read and ignored. The lease is released the moment
 // the stream ends for any reason (half-close, cancel, a killed process whose
 // socket the kernel closed, an invalid message, or revocation).
 class ProducerStream final : public Reactor {
@@ -165,7 +167,13 @@ class ProducerStream final : public Reactor {
           return invalid_argument(
               "the first message of a ProducerSession must be ClaimPool, not Published");
         }
-        return registry_.publish(control_.get(), wire::from_proto(in_.published()));
+        if (!published_logged_) {
+          published_logged_ = true;
+          spdlog::debug("pool session of {}: ignoring Published notices (an older client; the "
+                        "daemon reads frames from the pool)",
+                        caller_.to_string());
+        }
+        return {};
       default:
         return invalid_argument("empty ProducerMessage: set claim or published");
     }
@@ -179,6 +187,7 @@ class ProducerStream final : public Reactor {
   // Touched only by read reactions, which never overlap (one read at a time).
   v1::ProducerMessage in_;
   bool claimed_ = false;
+  bool published_logged_ = false;
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 // A publish rate over the last couple of seconds, from counts in fixed
-// buckets of monotonic time: O(1) per event, no allocation.
+// buckets of monotonic time: O(1) per event, no allocation. Events may also
+// be recorded in bulk, n of them known only to have happened between two
+// looks at a pool: they are spread evenly over that time.
 //
 // Value type; not thread-safe (the Registry's lock guards it).
 #pragma once
@@ -15,27 +17,40 @@ class RateMeter {
   static constexpr int64_t kBucketNs = 250'000'000;
   static constexpr int kBuckets = 8;  // a 2 s window
 
-  void record(int64_t now_ns) {
+  void record(int64_t now_ns) { record(now_ns, 1, now_ns); }
+
+  // `n` events somewhere in (since_ns, now_ns].
+  void record(int64_t now_ns, uint64_t n, int64_t since_ns) {
     advance(now_ns);
-    ++counts_[index(now_ns)];
-    if (first_ns_ == 0) first_ns_ = now_ns;
+    if (first_ns_ == 0) first_ns_ = since_ns < now_ns ? since_ns : now_ns;
+    if (since_ns >= now_ns) {
+      counts_[index(now_ns)] += static_cast<double>(n);
+      return;
+    }
+    const int64_t window_start = (now_ns / kBucketNs - kBuckets + 1) * kBucketNs;
+    const double per_ns = static_cast<double>(n) / static_cast<double>(now_ns - since_ns);
+    for (int64_t t = std::max({since_ns, window_start, int64_t{0}}); t < now_ns;) {
+      const int64_t end = std::min((t / kBucketNs + 1) * kBucketNs, now_ns);
+      counts_[index(t)] += static_cast<double>(end - t) * per_ns;
+      t = end;
+    }
   }
 
   // Events per second over the window (or over the time since the first
   // event, when that is shorter); 0 when nothing was recorded in the window.
   double rate_hz(int64_t now_ns) const {
     const int64_t bucket = now_ns / kBucketNs;
-    uint64_t total = 0;
+    double total = 0;
     int64_t from = std::max(bucket, last_bucket_) - kBuckets + 1;
     if (from < 0) from = 0;
     for (int64_t b = from; b <= last_bucket_ && b <= bucket; ++b) {
       total += counts_[static_cast<size_t>(b % kBuckets)];
     }
-    if (total == 0) return 0.0;
+    if (total <= 0) return 0.0;
     int64_t span = int64_t{kBucketNs} * kBuckets;
     if (now_ns - first_ns_ < span) span = now_ns - first_ns_;
     if (span < kBucketNs) span = kBucketNs;
-    return static_cast<double>(total) * 1e9 / static_cast<double>(span);
+    return total * 1e9 / static_cast<double>(span);
   }
 
  private:
@@ -57,7 +72,7 @@ class RateMeter {
     if (bucket > last_bucket_) last_bucket_ = bucket;
   }
 
-  std::array<uint64_t, kBuckets> counts_{};
+  std::array<double, kBuckets> counts_{};
   int64_t last_bucket_ = -1;
   int64_t first_ns_ = 0;
 };

@@ -65,9 +65,23 @@ void Registry::Pool::publish_waiters() {
   segment->header().futex_waiters.store(subscribers, std::memory_order_seq_cst);
 }
 
-Registry::Registry(RegistryOptions options) : options_(std::move(options)) {}
+void Registry::Pool::observe(int64_t now_ns) {
+  const uint64_t seen = std::max(latest_seq, header_latest_seq());
+  if (seen <= rate_seq) return;
+  rate.record(now_ns, seen - rate_seq, rate_at_ns);
+  rate_seq = seen;
+  rate_at_ns = now_ns;
+  // The frame's own stamp, read under its slot's seqlock; no wait for a
+  // slot mid-write (then the last time known stays).
+  int64_t ts = 0;
+  if (read_frame(*segment, seen, nullptr, &ts) == ReadStatus::kOk) last_publish_unix_ns = ts;
+}
 
-Registry::~Registry() = default;
+Registry::Registry(RegistryOptions options)
+    : options_(std::move(options)),
+      watcher_([this](uint64_t id) { on_wake(id); }, options_.watch_mode) {}
+
+Registry::~Registry() { watcher_.stop(); }
 
 StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
                                 std::shared_ptr<LeaseHolder> holder, ShmFile* handed_back) {
@@ -149,13 +163,17 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
     pool->metadata = md;
     pool->segment = std::move(*seg);
     pool->owner_uid = caller.uid;
+    pool->latest_seq = pool->base_seq = pool->rate_seq = pool->header_latest_seq();
+    pool->rate_at_ns = monotonic_ns();
     for (auto [s, end] = subscribers_by_name_.equal_range(name); s != end; ++s) {
       ++pool->subscribers;
+      if (subscribers_.at(s->second).frames) ++pool->frame_subscribers;
     }
     // A handed-back pool keeps the waiters its consumers had until they
     // subscribe again; after that the count is this daemon's.
     if (!adopted || pool->subscribers > 0) pool->publish_waiters();
     it = pools_.emplace(name, std::move(pool)).first;
+    update_watch(*it->second);
   }
 
   Pool& pool = *it->second;
@@ -179,40 +197,6 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
   return granted;
 }
 
-Status Registry::publish(const LeaseHolder* holder, const FrameStamp& notice) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto lease = leases_.find(holder);
-  if (lease == leases_.end()) {
-    return Status(StatusCode::kAborted, "this session holds no pool (its lease ended)");
-  }
-  const std::string& name = lease->second;
-  Pool& pool = *pools_.at(name);
-  if (notice.seq <= pool.latest_seq) {
-    return invalid_argument("pool '" + name + "': Published seq " + std::to_string(notice.seq) +
-                            " is not above the last one, " + std::to_string(pool.latest_seq));
-  }
-  // The frame is in the pool before its notice is sent: a notice ahead of
-  // the pool's own latest_seq announces a frame that does not exist.
-  if (const uint64_t written = pool.header_latest_seq(); notice.seq > written) {
-    return invalid_argument("pool '" + name + "': Published seq " + std::to_string(notice.seq) +
-                            " is ahead of the pool's latest frame, " + std::to_string(written));
-  }
-  const uint64_t slot = notice.seq % pool.metadata.history_len;
-  if (notice.slot != slot) {
-    return invalid_argument("pool '" + name + "': Published seq " + std::to_string(notice.seq) +
-                            " belongs in slot " + std::to_string(slot) + ", not " +
-                            std::to_string(notice.slot));
-  }
-  pool.latest_seq = notice.seq;
-  ++pool.frames_published;
-  pool.last_publish_unix_ns = realtime_ns();
-  pool.rate.record(monotonic_ns());
-  for (auto [it, end] = subscribers_by_name_.equal_range(name); it != end; ++it) {
-    it->second->push_frame(notice);
-  }
-  return {};
-}
-
 void Registry::release(const LeaseHolder* holder) {
   std::lock_guard<std::mutex> lock(mu_);
   auto lease = leases_.find(holder);
@@ -222,6 +206,7 @@ void Registry::release(const LeaseHolder* holder) {
   auto it = pools_.find(name);
   if (it == pools_.end()) return;
   Pool& pool = *it->second;
+  announce(pool);  // what it wrote before it left
   const int32_t pid = pool.producer_pid;
   pool.holder.reset();
   pool.producer_pid = 0;
@@ -236,7 +221,7 @@ void Registry::release(const LeaseHolder* holder) {
 }
 
 Status Registry::subscribe(const std::string& name, const Caller& caller,
-                           std::shared_ptr<EventSink> sink) {
+                           std::shared_ptr<EventSink> sink, bool frames) {
   if (Status s = validate_pool_name(name); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return unavailable("tensor-ipcd is shutting down");
@@ -245,13 +230,18 @@ Status Registry::subscribe(const std::string& name, const Caller& caller,
                               " subscriptions");
   }
   EventSink* raw = sink.get();
-  subscribers_[raw] = Subscriber{name, caller.pid, std::move(sink)};
-  subscribers_by_name_.emplace(name, raw);
   auto it = pools_.find(name);
+  // The frames so far go to the subscribers so far: the new one's frame
+  // events start after its kAttached's latest_seq.
+  if (it != pools_.end()) announce(*it->second);
+  subscribers_[raw] = Subscriber{name, caller.pid, frames, std::move(sink)};
+  subscribers_by_name_.emplace(name, raw);
   if (it != pools_.end()) {
     Pool& pool = *it->second;
     ++pool.subscribers;
+    if (frames) ++pool.frame_subscribers;
     pool.publish_waiters();  // before the consumer can map the pool and sleep
+    update_watch(pool);
   }
   raw->push_lifecycle(it != pools_.end() ? attached_event(*it->second) : waiting_event());
   return {};
@@ -266,7 +256,9 @@ void Registry::unsubscribe(const EventSink* sink) {
     Pool& p = *pool->second;
     p.departed_drops += sub->second.sink->stats().dropped;
     if (p.subscribers > 0) --p.subscribers;
+    if (sub->second.frames && p.frame_subscribers > 0) --p.frame_subscribers;
     p.publish_waiters();
+    update_watch(p);
   }
   for (auto [it, end] = subscribers_by_name_.equal_range(name); it != end; ++it) {
     if (it->second == sink) {
@@ -277,7 +269,7 @@ void Registry::unsubscribe(const EventSink* sink) {
   subscribers_.erase(sub);
 }
 
-std::vector<PoolInfo> Registry::list() const {
+std::vector<PoolInfo> Registry::list() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<PoolInfo> out;
   out.reserve(pools_.size());
@@ -285,7 +277,7 @@ std::vector<PoolInfo> Registry::list() const {
   return out;
 }
 
-StatusOr<PoolInfo> Registry::get(const std::string& name) const {
+StatusOr<PoolInfo> Registry::get(const std::string& name) {
   if (Status s = validate_pool_name(name); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pools_.find(name);
@@ -324,9 +316,75 @@ Status Registry::remove(const std::string& name, bool force, const Caller& calle
   return {};
 }
 
+void Registry::announce_all() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, pool] : watched_) announce(*pool);
+}
+
+void Registry::on_wake(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = watched_.find(id); it != watched_.end()) announce(*it->second);
+}
+
+void Registry::update_watch(Pool& pool) {
+  const bool want = pool.frame_subscribers > 0 && !closed_;
+  if (want == (pool.watch_id != 0)) return;
+  if (want) {
+    // Nobody was told of the frames before: the watch starts from here.
+    pool.latest_seq = std::max(pool.latest_seq, pool.header_latest_seq());
+    pool.watch_id = ++next_watch_id_;
+    watched_[pool.watch_id] = &pool;
+    watcher_.watch(pool.watch_id, pool.segment);
+  } else {
+    watched_.erase(pool.watch_id);
+    watcher_.unwatch(pool.watch_id);
+    pool.watch_id = 0;
+  }
+}
+
+void Registry::announce(Pool& pool) {
+  const uint64_t latest = pool.header_latest_seq();
+  if (latest <= pool.latest_seq) return;
+  if (pool.frame_subscribers == 0) {
+    pool.latest_seq = latest;
+    return;
+  }
+  // Only the last slot_count frames can still be in the ring; whatever the
+  // header says (a producer may write anything there), the work is bounded
+  // by the ring's size.
+  const uint64_t slots = pool.segment->slot_count();
+  const uint64_t first = std::max(pool.latest_seq + 1, latest >= slots ? latest - slots + 1 : 1);
+  uint64_t skipped = first - (pool.latest_seq + 1);
+  std::vector<EventSink*> sinks;
+  for (auto [it, end] = subscribers_by_name_.equal_range(pool.metadata.name); it != end; ++it) {
+    if (subscribers_.at(it->second).frames) sinks.push_back(it->second);
+  }
+  // Counted, not `seq <= latest`: latest may be UINT64_MAX.
+  for (uint64_t i = 0, n = latest - first + 1; i < n; ++i) {
+    const uint64_t seq = first + i;
+    FrameStamp frame{seq, seq % slots, 0};
+    // The stamp under the slot's seqlock; a frame overwritten meanwhile (the
+    // producer lapped the daemon) is skipped, as a consumer would find it.
+    if (read_frame(*pool.segment, seq, nullptr, &frame.timestamp_ns) != ReadStatus::kOk) {
+      ++skipped;
+      continue;
+    }
+    for (EventSink* sink : sinks) sink->push_frame(frame);
+  }
+  if (skipped > 0) {
+    for (EventSink* sink : sinks) sink->skip_frames(skipped);
+  }
+  pool.latest_seq = latest;
+  pool.observe(monotonic_ns());
+}
+
 void Registry::shutdown() {
   std::lock_guard<std::mutex> lock(mu_);
   closed_ = true;
+  for (auto& [name, pool] : pools_) {
+    announce(*pool);
+    update_watch(*pool);  // closed: stops watching
+  }
   const Status bye = unavailable("tensor-ipcd is shutting down");
   for (auto& [name, pool] : pools_) {
     if (!pool->holder) continue;
@@ -339,13 +397,14 @@ void Registry::shutdown() {
   for (auto& [raw, sub] : subscribers_) sub.sink->close(bye);
 }
 
-PoolInfo Registry::info_of(const Pool& pool) const {
+PoolInfo Registry::info_of(Pool& pool) {
+  pool.observe(monotonic_ns());
   PoolInfo info;
   info.metadata = pool.metadata;
   info.layout = pool.segment->layout();
   PoolStats& st = info.stats;
-  st.frames_published = pool.frames_published;
   st.latest_seq = std::max(pool.latest_seq, pool.header_latest_seq());
+  st.frames_published = st.latest_seq >= pool.base_seq ? st.latest_seq - pool.base_seq : 0;
   st.rate_hz = pool.rate.rate_hz(monotonic_ns());
   st.producer_pid = pool.producer_pid;
   st.created_unix_ns = pool.segment->header().created_unix_ns;
@@ -354,7 +413,9 @@ PoolInfo Registry::info_of(const Pool& pool) const {
   st.owner_uid = pool.owner_uid;
   for (auto [it, end] = subscribers_by_name_.equal_range(pool.metadata.name); it != end; ++it) {
     SubscriberStats s = it->second->stats();
-    s.pid = subscribers_.at(it->second).pid;
+    const Subscriber& sub = subscribers_.at(it->second);
+    s.pid = sub.pid;
+    s.lifecycle_only = !sub.frames;
     st.dropped += s.dropped;
     st.subscriber.push_back(s);
   }
@@ -381,6 +442,12 @@ void Registry::broadcast(const std::string& name, const std::shared_ptr<const Po
 
 void Registry::erase_pool(std::map<std::string, std::unique_ptr<Pool>>::iterator it,
                           const std::string& reason) {
+  Pool& pool = *it->second;
+  announce(pool);
+  if (pool.watch_id != 0) {
+    watched_.erase(pool.watch_id);
+    watcher_.unwatch(pool.watch_id);
+  }
   broadcast(it->first, removed_event(reason));
   pools_.erase(it);
 }

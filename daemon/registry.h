@@ -9,6 +9,11 @@
 // or unsubscribe. Thread-safe: one mutex serialises every call. Callbacks
 // into sinks and holders are made with that mutex held, so they must not
 // block and must not call back into the Registry.
+//
+// Frames are learnt from the pools themselves: a FrameWatcher sleeps on the
+// futex word of every pool that has subscribers wanting frame events, and
+// the registry reads latest_seq and the slot headers as a consumer does,
+// then fans the new frames out. Producers send nothing per frame.
 #pragma once
 
 #include <sys/types.h>
@@ -23,6 +28,7 @@
 #include "common/shm.h"
 #include "common/status.h"
 #include "daemon/caller.h"
+#include "daemon/frame_watcher.h"
 #include "daemon/rate_meter.h"
 #include "pool/broker.h"
 #include "pool/mapping.h"
@@ -46,6 +52,9 @@ struct RegistryOptions {
   uint32_t max_pools = 256;
   uint64_t max_pool_bytes = kDefaultMaxPoolBytes;  // all history_len frames of one pool
   Retention retention = Retention::kKeep;
+  // How the daemon sleeps on the pools' futex words (kPerPool: kernels
+  // before 5.16, and the tests of that path).
+  FrameWatcher::Mode watch_mode = FrameWatcher::Mode::kAuto;
 };
 
 // Where one subscription's events go (the Subscribe stream; tests record them).
@@ -53,6 +62,9 @@ class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual void push_frame(const FrameStamp& frame) = 0;
+  // `n` frames were overwritten in the ring before the daemon saw them: never
+  // announced, counted as dropped for this subscriber.
+  virtual void skip_frames(uint64_t n) = 0;
   virtual void push_lifecycle(std::shared_ptr<const PoolEvent> event) = 0;
   // Ends the subscription from the daemon's side (shutdown).
   virtual void close(const Status& status) = 0;
@@ -90,30 +102,35 @@ class Registry {
   // is logged and dropped, and the pool is created anew.
   StatusOr<Grant> claim(const Claim& claim, const Caller& caller,
                         std::shared_ptr<LeaseHolder> holder, ShmFile* handed_back = nullptr);
-  // A publish notice from the holder's producer; an error ends its session.
-  // A notice is checked against the pool's own latest_seq: the producer
-  // writes the frame before it says so.
-  Status publish(const LeaseHolder* holder, const FrameStamp& notice);
-  // The holder's stream ended; a no-op if it holds no lease (any more).
+  // The holder's stream ended; a no-op if it holds no lease (any more). The
+  // frames it wrote before are announced first.
   void release(const LeaseHolder* holder);
 
   // ---- subscribers. A subscription is identified by its sink.
 
   // Registers `sink` for `name` and queues its first event (kAttached or
   // kWaiting). While a pool has subscribers its header's futex_waiters is
-  // raised (consumers cannot write it), so its producer wakes them.
-  Status subscribe(const std::string& name, const Caller& caller, std::shared_ptr<EventSink> sink);
+  // raised (consumers cannot write it), so its producer wakes them. With
+  // `frames` the sink gets a frame event for every new frame after its
+  // kAttached's latest_seq; without, lifecycle events only (a consumer that
+  // waits on the pool's futex itself).
+  Status subscribe(const std::string& name, const Caller& caller, std::shared_ptr<EventSink> sink,
+                   bool frames = true);
   // The sink's stream ended; a no-op if it is not subscribed.
   void unsubscribe(const EventSink* sink);
 
   // ---- queries
 
-  std::vector<PoolInfo> list() const;
-  StatusOr<PoolInfo> get(const std::string& name) const;
+  std::vector<PoolInfo> list();
+  StatusOr<PoolInfo> get(const std::string& name);
   // Forgets the pool (its memory goes once its last mapping does); a held
   // pool needs `force`, which revokes the lease with ABORTED. Only the
   // owner, root and the admin group may (PERMISSION_DENIED).
   Status remove(const std::string& name, bool force, const Caller& caller);
+
+  // Announces the new frames of every watched pool now, as the watcher does
+  // when a pool's word moves (tests, and anyone who cannot wait for it).
+  void announce_all();
 
   // ---- shutdown
 
@@ -125,6 +142,7 @@ class Registry {
   struct Subscriber {
     std::string name;
     int32_t pid = 0;
+    bool frames = true;  // wants frame events
     std::shared_ptr<EventSink> sink;
   };
 
@@ -135,18 +153,32 @@ class Registry {
     int32_t producer_pid = 0;
     uint32_t owner_uid = 0;    // the creator's user
     uint32_t subscribers = 0;  // mirrored into the header's futex_waiters
-    uint64_t latest_seq = 0;  // the last seq a notice announced (or the header had)
-    uint64_t frames_published = 0;
+    uint32_t frame_subscribers = 0;  // of them, those wanting frame events
+    uint64_t watch_id = 0;           // the FrameWatcher's id while it watches the pool
+    uint64_t latest_seq = 0;  // the last seq announced (or, unwatched, seen)
+    uint64_t base_seq = 0;    // latest_seq when this daemon got the pool
     uint64_t departed_drops = 0;  // drops of subscribers that left
     int64_t last_publish_unix_ns = 0;
+    // The rate, from latest_seq as seen at each look (announce or query).
     RateMeter rate;
+    uint64_t rate_seq = 0;
+    int64_t rate_at_ns = 0;
 
     uint64_t header_latest_seq() const;
     void set_producer_pid(int32_t pid);
     void publish_waiters();
+    // Feeds the rate and the last publish time with what the header says now.
+    void observe(int64_t now_ns);
   };
 
-  PoolInfo info_of(const Pool& pool) const;
+  PoolInfo info_of(Pool& pool);
+  // Fans out the frames written since pool.latest_seq to its frame
+  // subscribers (the ones still in the ring; the rest counted as skipped).
+  void announce(Pool& pool);
+  // The watcher called: `id` moved.
+  void on_wake(uint64_t id);
+  // Starts or stops watching as the pool's frame subscribers come and go.
+  void update_watch(Pool& pool);
   std::shared_ptr<const PoolEvent> attached_event(const Pool& pool) const;
   void broadcast(const std::string& name, const std::shared_ptr<const PoolEvent>& ev);
   // Drops the pool and tells its subscribers why.
@@ -164,6 +196,10 @@ class Registry {
   // pool's fan-out), with the claimant's pid. Counted against max_pools.
   std::map<std::string, int32_t> creating_;
   std::multimap<std::string, EventSink*> subscribers_by_name_;
+  std::map<uint64_t, Pool*> watched_;  // watch id -> pool
+  uint64_t next_watch_id_ = 0;
+  // Last: stopped first (~Registry), while everything it calls back into lives.
+  FrameWatcher watcher_;
 };
 
 }  // namespace tensoripc::daemon

@@ -32,6 +32,11 @@ class Outbox final : public EventSink {
     write_next();
   }
 
+  void skip_frames(uint64_t n) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.count_dropped(n);
+  }
+
   void push_lifecycle(std::shared_ptr<const PoolEvent> event) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (finish_wanted_) return;
@@ -143,7 +148,7 @@ class SubscribeStream final : public Reactor {
     outbox_ = std::make_shared<Outbox>(this, keep_last.ok() ? *keep_last : kDefaultKeepLast,
                                        descriptors, caller.ok() ? *caller : Caller{});
     Status s = caller.ok() ? keep_last.status() : caller.status();
-    if (s.ok()) s = registry_.subscribe(request.name(), *caller, outbox_);
+    if (s.ok()) s = registry_.subscribe(request.name(), *caller, outbox_, !request.lifecycle_only());
     if (!s.ok()) outbox_->finish_with(wire::to_grpc(s));
   }
 

@@ -75,10 +75,11 @@ struct SubscriberStats {
   uint64_t delivered = 0;
   uint64_t dropped = 0;
   uint64_t queued = 0;
+  bool lifecycle_only = false;  // takes no frame events (waits on the pool's futex)
 };
 
 struct PoolStats {
-  uint64_t frames_published = 0;  // publish notices seen since the daemon started
+  uint64_t frames_published = 0;  // frames written since this daemon had the pool
   uint64_t latest_seq = 0;
   double rate_hz = 0;
   uint32_t subscribers = 0;

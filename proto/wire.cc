@@ -133,16 +133,6 @@ StatusOr<Grant> from_proto(const v1::PoolGranted& p) {
   return g;
 }
 
-void to_proto(const FrameStamp& frame, v1::Published* out) {
-  out->set_seq(frame.seq);
-  out->set_slot(static_cast<uint32_t>(frame.slot));
-  out->set_timestamp_ns(frame.timestamp_ns);
-}
-
-FrameStamp from_proto(const v1::Published& p) {
-  return FrameStamp{p.seq(), p.slot(), p.timestamp_ns()};
-}
-
 void to_proto(const StreamEvent& event, v1::SubscribeEvent* out) {
   out->Clear();
   if (event.is_frame()) {
@@ -216,6 +206,7 @@ void to_proto(const PoolInfo& info, v1::PoolInfo* out) {
     p->set_delivered(sub.delivered);
     p->set_dropped(sub.dropped);
     p->set_queued(sub.queued);
+    p->set_lifecycle_only(sub.lifecycle_only);
   }
 }
 

@@ -33,10 +33,6 @@ StatusOr<Claim> from_proto(const v1::ClaimPool& claim);
 void to_proto(const Grant& grant, v1::PoolGranted* out);
 StatusOr<Grant> from_proto(const v1::PoolGranted& grant);
 
-// Publish notices (producer -> daemon); frame events carry the same stamp.
-void to_proto(const FrameStamp& frame, v1::Published* out);
-FrameStamp from_proto(const v1::Published& notice);
-
 // Subscribe stream events. A lifecycle event is copied into a new PoolEvent.
 void to_proto(const StreamEvent& event, v1::SubscribeEvent* out);
 StatusOr<StreamEvent> from_proto(const v1::SubscribeEvent& event);

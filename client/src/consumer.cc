@@ -80,7 +80,10 @@ Consumer::Impl::Impl(PoolMetadata expected, ConsumerOptions options)
         conn_->socket_path(),
         "no connection within " + std::to_string(options_.connect_timeout.count()) + " ms");
   }
-  SubscribeRequest req{expected_.name, options_.keep_last, static_cast<int32_t>(::getpid())};
+  // A futex-path consumer wakes on the pool's word itself: it asks the
+  // daemon for lifecycle events only.
+  SubscribeRequest req{expected_.name, options_.keep_last, static_cast<int32_t>(::getpid()),
+                       options_.notify == NotifyPath::kFutex};
   subscription_ =
       std::make_unique<Subscription>(conn_, std::move(req), this, options_.reconnect_backoff_max);
   std::exception_ptr error;

@@ -6,12 +6,8 @@
 
 namespace tensoripc {
 
-LeaseCall::LeaseCall(v1::Broker::Stub& stub, const Claim& claim, size_t queue_capacity,
-                     std::atomic<uint64_t>* dropped, std::function<void()> on_end)
-    : stub_(stub),
-      dropped_(dropped),
-      on_end_(std::move(on_end)),
-      queue_(queue_capacity == 0 ? 1 : queue_capacity) {
+LeaseCall::LeaseCall(v1::Broker::Stub& stub, const Claim& claim, std::function<void()> on_end)
+    : stub_(stub), on_end_(std::move(on_end)) {
   wire::to_proto(claim, msg_.mutable_claim());
 }
 
@@ -24,8 +20,7 @@ void LeaseCall::start() {
     in_flight_ = true;  // the claim
     hold_ = true;
   }
-  // publish() and finish() start operations from threads of their own; the
-  // hold keeps the stream (and gRPC's call object) alive until no such call
+  // finish() starts the half-close from a thread of its own; the hold keeps the stream (and gRPC's call object) alive until no such call
   // can come any more (take_hold_locked).
   AddHold();
   StartWrite(&msg_);
@@ -43,29 +38,6 @@ LeaseCall::Outcome LeaseCall::wait_granted(std::chrono::milliseconds timeout, Gr
   return Outcome::kGranted;
 }
 
-void LeaseCall::publish(const FrameStamp& frame) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!is_granted_ || broken_ || closing_ || ended_) {
-      dropped_->fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    if (in_flight_) {
-      if (count_ == queue_.size()) {  // full: the oldest goes
-        head_ = (head_ + 1) % queue_.size();
-        --count_;
-        dropped_->fetch_add(1, std::memory_order_relaxed);
-      }
-      queue_[(head_ + count_) % queue_.size()] = frame;
-      ++count_;
-      return;
-    }
-    in_flight_ = true;
-    wire::to_proto(frame, msg_.mutable_published());  // allocates only the first time
-  }
-  StartWrite(&msg_);
-}
-
 bool LeaseCall::take_hold_locked() {
   if (hold_ && !in_flight_ && (broken_ || writes_done_started_)) {
     hold_ = false;
@@ -75,29 +47,16 @@ bool LeaseCall::take_hold_locked() {
 }
 
 void LeaseCall::OnWriteDone(bool ok) {
-  bool write = false;
   bool writes_done = false;
   bool release = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!ok) {
-      broken_ = true;
-      dropped_->fetch_add(count_, std::memory_order_relaxed);
-      count_ = 0;
-    }
-    if (count_ > 0 && !broken_) {
-      wire::to_proto(queue_[head_], msg_.mutable_published());
-      head_ = (head_ + 1) % queue_.size();
-      --count_;
-      write = true;
-    } else {
-      in_flight_ = false;
-      if (closing_ && !broken_ && !writes_done_started_) writes_done = writes_done_started_ = true;
-    }
+    if (!ok) broken_ = true;
+    in_flight_ = false;
+    if (closing_ && !broken_ && !writes_done_started_) writes_done = writes_done_started_ = true;
     release = take_hold_locked();
   }
   // Inside a reaction, starting the next operation is always safe.
-  if (write) StartWrite(&msg_);
   if (writes_done) StartWritesDone();
   if (release) RemoveHold();
 }

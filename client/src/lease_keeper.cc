@@ -9,14 +9,11 @@
 namespace tensoripc {
 
 LeaseKeeper::LeaseKeeper(std::shared_ptr<Connection> connection, PoolMetadata requested,
-                         const ProducerOptions& options, Writer& writer, Notifier& notifier,
-                         std::atomic<uint64_t>* dropped)
+                         const ProducerOptions& options, Writer& writer)
     : connection_(connection),
       requested_(std::move(requested)),
       options_(options),
       writer_(writer),
-      notifier_(notifier),
-      dropped_(dropped),
       loop_(std::move(connection), options.reconnect_backoff_max) {}
 
 LeaseKeeper::~LeaseKeeper() { stop(); }
@@ -108,7 +105,6 @@ LeaseKeeper::ClaimResult LeaseKeeper::claim(bool initial) {
     if (token.ok()) request.handback_token = *token;
   }
   auto call = std::make_shared<LeaseCall>(connection_->stub(), request,
-                                          keep_last_or_default(options_.keep_last), dropped_,
                                           [this, id] { on_call_end(id); });
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -187,11 +183,6 @@ LeaseKeeper::ClaimResult LeaseKeeper::claim(bool initial) {
   }
 
   if (initial) granted_ = granted.metadata;
-  // Frames put while disconnected are in the pool; the daemon needs notices
-  // only for what comes after the grant. The notifier first: a put that lands
-  // in between is after `from` and is announced on the new call.
-  const uint64_t from = mapping->header().latest_seq.load(std::memory_order_acquire);
-  notifier_.install(mapping, call, from);
   writer_.install(mapping, granted.producer_pid);
   std::shared_ptr<LeaseCall> old;
   {

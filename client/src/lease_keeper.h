@@ -10,7 +10,6 @@
 
 #include "connection.h"
 #include "lease_call.h"
-#include "notifier.h"
 #include "session_loop.h"
 #include "tensoripc/metadata.h"
 #include "tensoripc/producer.h"
@@ -21,18 +20,17 @@ namespace tensoripc {
 // claim_first() runs on the constructing thread; keep() starts a SessionLoop
 // whose thread waits for the lease's call to end and then claims again with
 // back-off. Each grant is mapped (or the mapping kept: same segment and
-// generation) and handed to the notifier, then to the writer. A refusal after
+// generation) and handed to the writer. A refusal after
 // a reconnect (the topic taken meanwhile, another identity) is recorded in
 // the writer, whose put() then throws it.
 //
 // Thread-safe. Lock order: mu_ is taken alone; it is never held while calling
-// the writer, the notifier, a LeaseCall or the SessionLoop (gRPC may run a
+// the writer, a LeaseCall or the SessionLoop (gRPC may run a
 // call's on_end, which takes mu_, on the thread that cancels it).
 class LeaseKeeper {
  public:
   LeaseKeeper(std::shared_ptr<Connection> connection, PoolMetadata requested,
-              const ProducerOptions& options, Writer& writer, Notifier& notifier,
-              std::atomic<uint64_t>* dropped);
+              const ProducerOptions& options, Writer& writer);
   ~LeaseKeeper();
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
@@ -48,8 +46,8 @@ class LeaseKeeper {
 
   // Claims no more: cancels a claim in progress and joins the thread.
   void stop();
-  // Ends the lease: half-closes the call (what the notifier queued is sent
-  // first) and waits up to a second for the daemon to end it.
+  // Ends the lease: half-closes the call and waits up to a second for the
+  // daemon to end it.
   void end_lease();
 
  private:
@@ -63,8 +61,6 @@ class LeaseKeeper {
   const PoolMetadata requested_;
   const ProducerOptions options_;
   Writer& writer_;
-  Notifier& notifier_;
-  std::atomic<uint64_t>* const dropped_;
   std::atomic<bool> connected_{false};
   PoolMetadata granted_;  // written by claim_first(), then constant
 

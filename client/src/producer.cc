@@ -4,21 +4,20 @@
 
 #include "connection.h"
 #include "lease_keeper.h"
-#include "notifier.h"
 #include "pool/model.h"
 #include "tensoripc/error.h"
 #include "writer.h"
 
 namespace tensoripc {
 
-// The producer: three parts with one job each.
-//   Writer       put() on the caller's thread (the hot path);
-//   Notifier     its own thread: publish notices for new frames;
+// The producer: two parts with one job each.
+//   Writer       put() on the caller's thread (the hot path): the frame into
+//                the ring and one futex wake; nothing is sent per frame;
 //   LeaseKeeper  the claim, and a thread that claims again after a daemon
 //                restart (client/src/session_loop.h).
 // No lock of one part is held while calling another. The order of cleanup()
-// is what makes the end orderly: no more claims, the last notices sent,
-// put() closed, then the lease ended.
+// is what makes the end orderly: no more claims, put() closed, then the
+// lease ended (the daemon announces the frames written before it ends).
 class __attribute__((visibility("hidden"))) Producer::Impl {
  public:
   Impl(PoolMetadata metadata, const ProducerOptions& options);
@@ -30,15 +29,12 @@ class __attribute__((visibility("hidden"))) Producer::Impl {
   const PoolMetadata& metadata() const { return granted_; }
   uint64_t latest_seq() const { return writer_.latest_seq(); }
   bool connected() const { return keeper_.connected(); }
-  uint64_t notices_dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
   static PoolMetadata checked(PoolMetadata md);
 
   const PoolMetadata requested_;
   const std::shared_ptr<Connection> conn_;
-  std::atomic<uint64_t> dropped_{0};
-  Notifier notifier_;
   Writer writer_;
   LeaseKeeper keeper_;
   PoolMetadata granted_;  // written by the constructor, then constant
@@ -58,23 +54,20 @@ PoolMetadata Producer::Impl::checked(PoolMetadata md) {
 Producer::Impl::Impl(PoolMetadata metadata, const ProducerOptions& options)
     : requested_(checked(std::move(metadata))),
       conn_(Connection::get(options.socket_path)),
-      notifier_(keep_last_or_default(options.keep_last), &dropped_),
-      writer_(requested_, notifier_),
-      keeper_(conn_, requested_, options, writer_, notifier_, &dropped_) {
+      writer_(requested_),
+      keeper_(conn_, requested_, options, writer_) {
   if (!conn_->wait_connected(options.connect_timeout)) {
     throw_daemon_unavailable(
         conn_->socket_path(),
         "no connection within " + std::to_string(options.connect_timeout.count()) + " ms");
   }
   granted_ = keeper_.claim_first();
-  notifier_.start();
   keeper_.keep();
 }
 
 void Producer::Impl::cleanup() {
   std::call_once(cleaned_up_, [this] {
     keeper_.stop();
-    notifier_.stop();
     writer_.close();
     keeper_.end_lease();
   });
@@ -107,7 +100,6 @@ const PoolMetadata& Producer::metadata() const {
 
 uint64_t Producer::latest_seq() const { return impl_ ? impl_->latest_seq() : 0; }
 bool Producer::connected() const { return impl_ && impl_->connected(); }
-uint64_t Producer::notices_dropped() const { return impl_ ? impl_->notices_dropped() : 0; }
 
 void Producer::cleanup() {
   if (impl_) impl_->cleanup();

@@ -35,6 +35,7 @@ SessionLoop::Outcome Subscription::run_once() {
   req.set_name(request_.name);
   req.set_keep_last(request_.keep_last);
   req.set_pid(request_.pid);
+  req.set_lifecycle_only(request_.lifecycle_only);
   auto reader = connection_->stub().Subscribe(ctx, req);
   v1::SubscribeEvent message;
   bool got_going = false;

@@ -20,6 +20,7 @@ struct SubscribeRequest {
   std::string name;
   uint32_t keep_last = 0;  // 0: the default
   int32_t pid = 0;
+  bool lifecycle_only = false;  // no frame events (a futex-path consumer)
 };
 
 // Owns the thread (a SessionLoop) and the stream; calls its handler on that

@@ -5,7 +5,7 @@
 
 namespace tensoripc {
 
-Writer::Writer(const PoolMetadata& pool, Notifier& notifier) : pool_(pool), notifier_(notifier) {}
+Writer::Writer(const PoolMetadata& pool) : pool_(pool) {}
 
 void Writer::reject(const std::string& why) const {
   throw InvalidArgumentError("put on pool '" + pool_.name + "': " + why + "; nothing was written");
@@ -35,9 +35,9 @@ PutResult Writer::put(const TensorView& frame) {
     throw StateError(failure_);
   }
   claim_header_or_throw();
+  // The frame, latest_seq, and one wake of the pool's word when anyone is
+  // subscribed (futex consumers and the daemon, for its stream consumers).
   const FrameStamp w = write_next_frame(*mapping_, frame.data());
-  // After the pool's own wake, so futex consumers go first.
-  notifier_.frame_written();
   return PutResult{w.slot, w.seq, w.timestamp_ns};
 }
 

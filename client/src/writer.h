@@ -1,5 +1,7 @@
 // The producer's hot path: put() checks a frame against the pool and writes
-// it into the ring (pool/ring.h), then pokes the notifier.
+// it into the ring (pool/ring.h). That is all a put does: the write wakes the
+// pool's futex word, on which its futex consumers and tensor-ipcd (for the
+// stream consumers) sleep; nothing is sent to the daemon per frame.
 #pragma once
 
 #include <unistd.h>
@@ -9,7 +11,6 @@
 #include <mutex>
 #include <string>
 
-#include "notifier.h"
 #include "pool/mapping.h"
 #include "tensoripc/metadata.h"
 #include "tensoripc/producer.h"
@@ -20,10 +21,10 @@ namespace tensoripc {
 // put() runs on the caller's thread; calls are serialised by mu_, which also
 // guards the mapping the lease keeper installs on every grant and the
 // failure it reports when the topic is lost. Thread-safe; mu_ is never held
-// while calling anything but the ring and Notifier::frame_written (lock-free).
+// while calling anything but the ring (lock-free).
 class Writer {
  public:
-  Writer(const PoolMetadata& pool, Notifier& notifier);
+  explicit Writer(const PoolMetadata& pool);
 
   // Throws InvalidArgumentError (nothing written) for a frame of another
   // dtype, shape or memory kind, StateError after close(), and what fail()
@@ -55,7 +56,6 @@ class Writer {
   void claim_header_or_throw();
 
   const PoolMetadata pool_;
-  Notifier& notifier_;
 
   mutable std::mutex mu_;  // serialises put(); guards the members below
   std::shared_ptr<PoolMapping> mapping_;

@@ -94,8 +94,7 @@ struct ConsumerStatus {
   // slow callback, a small history_len), or (futex path) the callback fell
   // more than keep_last frames behind. With a callback set, every frame
   // published after the consumer attached is delivered or skipped (futex
-  // path), or delivered, skipped, dropped or never announced by the
-  // producer (Producer::notices_dropped) (stream path).
+  // path), or delivered, skipped or dropped (stream path).
   uint64_t skipped = 0;
   bool connected = false;  // the Subscribe stream is up
   std::string error;       // for kError: what did not match

@@ -15,9 +15,10 @@
 namespace tensoripc {
 
 struct ProducerOptions {
-  // Publish notices queued for the daemon while one is on the wire; when the
-  // queue is full the oldest is dropped (consumers' frame events skip it; the
-  // frame itself is in shared memory regardless). 0 means 10.
+  // Kept for the original API's signature (its DDS history depth); it bounds
+  // nothing here: a producer sends tensor-ipcd no message per frame (the
+  // daemon reads new frames from the pool), and each consumer sets its own
+  // keep_last.
   uint32_t keep_last = 10;
   // tensor-ipcd's socket; "" resolves it as the daemon does: $TENSOR_IPC_SOCKET,
   // /run/tensor-ipc/tensor-ipcd.sock, $XDG_RUNTIME_DIR/tensor-ipc/tensor-ipcd.sock.
@@ -73,8 +74,6 @@ class TENSORIPC_EXPORT Producer {
   // Whether the session with the daemon is up right now (false while it
   // reconnects after a restart).
   bool connected() const;
-  // Publish notices dropped because the daemon was slow or away.
-  uint64_t notices_dropped() const;
 
   // Ends the lease and unmaps the pool. Idempotent; put() afterwards throws
   // StateError.

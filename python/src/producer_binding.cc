@@ -64,7 +64,6 @@ class PyProducer {
   py::dict metadata() { return to_dict(producer()->metadata()); }
   uint64_t latest_seq() { return producer()->latest_seq(); }
   bool connected() { return producer_ && producer_->connected(); }
-  uint64_t notices_dropped() { return producer()->notices_dropped(); }
   bool closed() const { return closed_; }
 
   // In a child forked from this process: the library's threads did not
@@ -126,7 +125,6 @@ void register_producer(py::module_& m) {
       .def("metadata", &PyProducer::metadata)
       .def_property_readonly("latest_seq", &PyProducer::latest_seq)
       .def_property_readonly("connected", &PyProducer::connected)
-      .def_property_readonly("notices_dropped", &PyProducer::notices_dropped)
       .def_property_readonly("closed", &PyProducer::closed)
       .def("cleanup", &PyProducer::cleanup)
       .def("_abandon_after_fork", &PyProducer::abandon_after_fork);

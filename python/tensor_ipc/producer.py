@@ -21,8 +21,9 @@ class TensorProducer:
     interpreter exit too. Usable as a context manager.
 
     ``dds_participant`` is accepted for compatibility and unused: notifications
-    come from tensor-ipcd. ``keep_last`` bounds the publish notices queued for
-    the daemon. Keyword-only extras: ``socket_path`` (default: as the daemon,
+    come from tensor-ipcd. ``keep_last`` is accepted (and checked) for the same
+    reason and bounds nothing: a producer sends the daemon nothing per frame,
+    and each consumer sets its own ``keep_last``. Keyword-only extras: ``socket_path`` (default: as the daemon,
     ``$TENSOR_IPC_SOCKET`` or the default socket) and ``connect_timeout`` (s).
 
     Raises ValueError (TopicTakenError) if another producer holds the topic,
@@ -88,12 +89,6 @@ class TensorProducer:
     def latest_seq(self):
         """Sequence number of the newest frame in the pool (0: none yet)."""
         return self._core.latest_seq
-
-    @property
-    def notices_dropped(self):
-        """Publish notices dropped because tensor-ipcd was slow or away (their
-        frames are in the pool regardless; consumers' callbacks skip them)."""
-        return self._core.notices_dropped
 
     @property
     def connected(self):

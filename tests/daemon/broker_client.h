@@ -44,7 +44,8 @@ class TestProducer {
 
   // Does what a producer does for frame `seq`: the ring's write
   // (pool/ring.h: the slot's seqlock, header.latest_seq, the futex wake) in
-  // the mapped pool, then the Published notice.
+  // the mapped pool. Nothing goes on the stream: the daemon reads frames from
+  // the pool. False when no host pool is mapped.
   bool publish(uint64_t seq);
   // Sends any message, for the tests of bad input.
   bool send(const v1::ProducerMessage& msg);

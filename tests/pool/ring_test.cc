@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -325,6 +326,40 @@ TEST_F(PoolRingTest, FutexWaitWakesOnPutAndTimesOut) {
   // The producer's wake-up bumps the word.
   wake_waiters(*producer_);
   EXPECT_EQ(broker_->header().futex_word.load(), word + 1);
+}
+
+// The futex path's handshake under ping-pong: the consumer waits for frame
+// k with no timeout to hide behind (10 s: only a lost wake-up gets there),
+// the producer writes frame k once frame k-1 was seen, after a random pause,
+// so that many writes land between the consumer's last look and its sleep.
+TEST_F(PoolRingTest, NoWakeUpIsLostUnderPingPong) {
+  make_pool(8, 4);
+  broker_->header().futex_waiters.store(1);  // the daemon's count: one subscriber
+  constexpr uint64_t kFrames = 20000;
+  std::atomic<uint64_t> seen{0};
+  std::atomic<bool> lost{false};
+  std::thread consumer([&] {
+    for (uint64_t k = 1; k <= kFrames && !lost.load(); ++k) {
+      const uint64_t latest = wait_for_seq_after(*consumer_, k - 1, std::chrono::seconds(10));
+      if (latest < k) lost = true;
+      seen.store(latest);
+      k = latest;
+    }
+  });
+  std::mt19937 rng(7);
+  for (uint64_t k = 1; k <= kFrames && !lost.load(); ++k) {
+    while (seen.load() < k - 1 && !lost.load()) std::this_thread::yield();
+    switch (rng() % 4) {
+      case 0: break;
+      case 1: for (int i = 0; i < 50; ++i) cpu_relax(); break;
+      case 2: std::this_thread::yield(); break;
+      case 3: std::this_thread::sleep_for(std::chrono::microseconds(20)); break;
+    }
+    put();
+  }
+  consumer.join();
+  EXPECT_FALSE(lost.load()) << "a put's wake-up was lost at frame " << seen.load() + 1;
+  EXPECT_EQ(seen.load(), kFrames);
 }
 
 // Without subscribers counted, a publish costs no system call, and nothing a

@@ -99,10 +99,7 @@ int main(int argc, char** argv) {
   uint64_t seq = ev.granted().latest_seq();
   for (int i = 0; i < notices; ++i) {
     ++seq;
-    const tensoripc::FrameStamp frame = tensoripc::write_frame(**mapping, seq, nullptr);
-    tensoripc::v1::ProducerMessage p;
-    tensoripc::wire::to_proto(frame, p.mutable_published());
-    if (!stream->Write(p)) break;
+    tensoripc::write_frame(**mapping, seq, nullptr);
     std::printf("PUBLISHED %llu\n", static_cast<unsigned long long>(seq));
   }
   for (;;) ::pause();

@@ -72,7 +72,7 @@ def main():
         i += 1
         if interval:
             time.sleep(interval)
-    print(f"DONE {producer.latest_seq} {producer.notices_dropped}", flush=True)
+    print(f"DONE {producer.latest_seq}", flush=True)
     if a.hold:
         while True:
             time.sleep(3600)
