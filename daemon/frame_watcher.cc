@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/futex.h"
+#include "common/process.h"
 
 namespace tensoripc::daemon {
 
@@ -128,6 +129,12 @@ void FrameWatcher::stop() {
 }
 
 void FrameWatcher::run(Group& group) {
+  // Nice +5: a put wakes this thread, and at equal priority the kernel lets
+  // it preempt the producer that woke it. On 2 cores that cost put() ~35-55
+  // us at p50 and, with the chain of wake-ups it set off, doubled the stream
+  // path's latency (bench/README.md has the numbers). Behind the producer, it
+  // runs on the other core or as soon as the producer sleeps.
+  lower_thread_priority();
   std::vector<uint64_t> ids;
   std::vector<std::shared_ptr<const PoolMapping>> maps;
   std::vector<uint64_t> last_latest;  // latest_seq at the last on_wake, per pool

@@ -10,6 +10,9 @@
 // of the pool's word (its consumers wake too, see no new frame, and sleep
 // again).
 //
+// The threads run at nice +5 relative to the daemon: behind the producers
+// whose puts wake them (see run()).
+//
 // The producer wakes a pool's word only while the header's futex_waiters is
 // raised; the registry keeps it raised while the pool has subscribers, so it
 // watches only pools that have some.
