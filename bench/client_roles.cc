@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -66,6 +67,42 @@ int run_latency_consumer(const PoolSpec& pool, NotifyPath notify, uint64_t warmu
   const uint64_t dropped = consumer.status().dropped;
   consumer.cleanup();
   std::printf("dropped %llu\n", static_cast<unsigned long long>(dropped));
+  std::fflush(stdout);
+  return write_samples(out, samples) ? 0 : 1;
+}
+
+int run_view_consumer(const PoolSpec& pool, NotifyPath notify, uint64_t warmup,
+                      const std::string& out) {
+  const sigset_t stop = block_stop_signals();
+  std::vector<int64_t> samples;
+  samples.reserve(1 << 16);
+  uint64_t missed = 0;
+  std::atomic<Consumer*> self{nullptr};
+  ConsumerOptions options;
+  options.notify = notify;
+  options.keep_last = 64;
+  options.callback_reads_frame = false;
+  options.on_new_data = [&](const Frame& frame) {
+    Consumer* c = self.load(std::memory_order_acquire);
+    if (c == nullptr || frame.seq <= warmup) return;
+    const std::optional<FrameView> v = c->view();
+    int64_t stamp = 0;
+    if (v) std::memcpy(&stamp, v->tensor().data(), sizeof stamp);
+    const int64_t now = realtime_ns();
+    if (!v || v->seq() != frame.seq || !v->still_valid()) {
+      ++missed;
+      return;
+    }
+    samples.push_back(now - stamp);
+  };
+  Consumer consumer(pool.metadata(), options);
+  self.store(&consumer, std::memory_order_release);
+  if (!announce_when_live(consumer)) return 1;
+  wait_for_stop(stop);
+  const uint64_t dropped = consumer.status().dropped;
+  consumer.cleanup();
+  std::printf("dropped %llu\nmissed %llu\n", static_cast<unsigned long long>(dropped),
+              static_cast<unsigned long long>(missed));
   std::fflush(stdout);
   return write_samples(out, samples) ? 0 : 1;
 }

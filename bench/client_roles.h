@@ -34,6 +34,16 @@ int run_latency_consumer(const PoolSpec& pool, NotifyPath notify, uint64_t warmu
 // {frames, lost, wrong, first_seq, last_seq} to `out`.
 int run_fps_consumer(const PoolSpec& pool, NotifyPath notify, const std::string& out);
 
+// The consumer of the side-by-side comparison with iceoryx (tipc_bench_iceoryx):
+// frames carry CLOCK_REALTIME in their first 8 bytes, written by the producer
+// just before it writes the frame; the callback (callback_reads_frame off)
+// takes a zero-copy view() and records realtime_ns() minus that stamp, for
+// seq > warmup. Prints "ready" once live; on SIGTERM writes the samples to
+// `out` and prints "dropped N" (frame events the daemon dropped) and
+// "missed N" (callbacks whose view had moved on to a newer frame).
+int run_view_consumer(const PoolSpec& pool, NotifyPath notify, uint64_t warmup,
+                      const std::string& out);
+
 // A consumer asleep on the pool's futex in two threads: its futex-path
 // notification thread (an on_new_data callback that counts frames) and the
 // main thread, blocked in wait_for_frame. Prints "ready" once the pool is
