@@ -15,7 +15,7 @@
 // producer here, the consumer a child taking a view() in its callback).
 //
 //   tipc_bench_iceoryx [--out FILE] [--samples 2000] [--slow-samples 300]
-//       [--rounds 3] [--warmup 100] [--only iceoryx,futex,stream]
+//       [--rounds 3] [--warmup 100] [--only iceoryx,futex,stream] [--history 4]
 //       [--configs 8@1000,4096@1000,1048576@1000,3686400@1000,3686400@30]
 //
 // Needs no RouDi of its own running: it starts one (with memory pools sized
@@ -67,6 +67,7 @@ struct Options {
   uint64_t slow_samples = 300;  // at < 100 Hz
   uint64_t warmup = 100;
   int rounds = 3;
+  uint32_t history_len = 4;  // tensor-ipc's ring (iceoryx recycles one chunk)
   std::vector<Config> configs = {
       {8, 1000}, {4096, 1000}, {1 << 20, 1000}, {3686400, 1000}, {3686400, 30}};
   std::set<std::string> only;
@@ -282,10 +283,11 @@ void run_tipc(const BenchDaemon& daemon, NotifyPath notify, const Config& c, uin
                           std::to_string(c.bytes) + "_" +
                           std::to_string(static_cast<int>(c.rate_hz)) + "_r" +
                           std::to_string(round);
-  const PoolSpec spec{tag, {c.bytes}, DType::kUInt8, 4};
+  const PoolSpec spec{tag, {c.bytes}, DType::kUInt8, o.history_len};
   Producer producer(spec.metadata());
   Subscriber sub(daemon.dir(), tag,
                  {"--role", "tipc-sub", "--name", spec.name, "--bytes", std::to_string(c.bytes),
+                  "--history", std::to_string(o.history_len),
                   "--notify", notify == NotifyPath::kFutex ? "futex" : "stream", "--warmup",
                   std::to_string(o.warmup)});
   settle();
@@ -364,7 +366,8 @@ int run_all(const Options& o) {
   std::ostringstream context;
   context << "{" << machine_json_fields() << ", \"rounds\": " << o.rounds
           << ", \"samples\": " << o.samples << ", \"slow_samples\": " << o.slow_samples
-          << ", \"warmup\": " << o.warmup << ", \"iceoryx\": \"2.0.3\"}";
+          << ", \"warmup\": " << o.warmup << ", \"history_len\": " << o.history_len
+          << ", \"iceoryx\": \"2.0.3\"}";
   const std::string json =
       "{\n  \"context\": " + context.str() + ",\n  \"results\": [" + rows + "\n  ]\n}\n";
   if (o.out.empty()) {
@@ -383,7 +386,7 @@ int run_all(const Options& o) {
   std::fprintf(stderr,
                "tipc_bench_iceoryx: %s\nusage: tipc_bench_iceoryx [--out FILE] [--samples 2000] "
                "[--slow-samples 300] [--rounds 3] [--warmup 100] [--only iceoryx,futex,stream] "
-               "[--configs BYTES@HZ,...]\n",
+               "[--configs BYTES@HZ,...] [--history 4]\n",
                why.c_str());
   std::exit(2);
 }
@@ -407,7 +410,8 @@ int main(int argc, char** argv) {
       return run_iox_subscriber(flag("tag"), std::stoull(flag("warmup")), flag("out"));
     }
     if (role == "tipc-sub") {
-      const PoolSpec spec{flag("name"), {std::stoll(flag("bytes"))}, DType::kUInt8, 4};
+      const PoolSpec spec{flag("name"), {std::stoll(flag("bytes"))}, DType::kUInt8,
+                          static_cast<uint32_t>(std::stoul(flag("history", "4")))};
       return run_view_consumer(spec,
                                flag("notify") == "futex" ? NotifyPath::kFutex : NotifyPath::kStream,
                                std::stoull(flag("warmup")), flag("out"));
@@ -419,6 +423,7 @@ int main(int argc, char** argv) {
     o.slow_samples = std::stoull(flag("slow-samples", "300"));
     o.warmup = std::stoull(flag("warmup", "100"));
     o.rounds = std::stoi(flag("rounds", "3"));
+    o.history_len = static_cast<uint32_t>(std::stoul(flag("history", "4")));
     for (const auto& w : split(flag("only"), ',')) o.only.insert(w);
     if (flag.given("configs")) {
       o.configs.clear();

@@ -27,8 +27,8 @@ inline constexpr uint32_t kMaxHistoryLen = 65536;
 inline constexpr size_t kMaxPayloadJson = 16 * 1024;
 // The daemon's --max-pool-bytes default: all history_len frames of one pool.
 inline constexpr uint64_t kDefaultMaxPoolBytes = 4ULL << 30;
-// keep_last: frame notices queued for one consumer (and, in a producer,
-// publish notices waiting for the daemon). 0 in a request means the default.
+// keep_last: frame events queued for one consumer. 0 in a request means the
+// default.
 inline constexpr uint32_t kDefaultKeepLast = 10;
 inline constexpr uint32_t kMaxKeepLast = 65536;
 

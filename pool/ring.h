@@ -22,7 +22,7 @@ namespace tensoripc {
 
 // One frame's place in the ring: its sequence number (monotonic from 1 over
 // the pool's life), its slot (seq % history_len) and its CLOCK_REALTIME stamp.
-// What a producer's publish notice and a consumer's frame event carry.
+// What a consumer's frame event carries.
 struct FrameStamp {
   uint64_t seq = 0;
   uint64_t slot = 0;

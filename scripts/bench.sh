@@ -10,7 +10,7 @@
 # callback latency beside the C++ figure).
 #
 # Usage: scripts/bench.sh [--build-dir DIR] [--out-dir DIR] [--quick] [--no-build]
-#                         [--python-only | --waiters-only]
+#                         [--python-only | --waiters-only | --compare iceoryx]
 #   --build-dir DIR  Release build directory (default: build-bench)
 #   --out-dir DIR    where results go (default: bench/results)
 #   --quick          fewer repetitions and samples (a smoke run of ~1 minute)
@@ -19,11 +19,15 @@
 #   --waiters-only   only tipc_bench_waiters (put after SIGKILLed futex
 #                    consumers, ~25 s): waiters.json and waiters.md, and
 #                    summary.md again when copy.json and latency.json are there
+#   --compare iceoryx  only tipc_bench_iceoryx (tensor-ipc beside iceoryx at
+#                    the same sizes and rates, ~3 minutes; needs Debian's
+#                    libiceoryx-posh-dev): iceoryx.json and iceoryx.md, and
+#                    summary.md again with that section
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=$root/build-bench out_dir=$root/bench/results quick=0 build=1
-cpp=1 waiters=1 run_python=1
+cpp=1 waiters=1 run_python=1 compare=
 while (($#)); do
   case "$1" in
     --build-dir) build_dir=${2:?--build-dir needs a directory}; shift 2 ;;
@@ -32,7 +36,11 @@ while (($#)); do
     --no-build) build=0; shift ;;
     --python-only) cpp=0 waiters=0; shift ;;
     --waiters-only) cpp=0 run_python=0; shift ;;
-    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --compare)
+      compare=${2:?--compare needs what to compare with: iceoryx}
+      [[ $compare == iceoryx ]] || { echo "bench.sh: --compare iceoryx is the one comparison" >&2; exit 2; }
+      cpp=0 waiters=0 run_python=0; shift 2 ;;
+    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -41,8 +49,12 @@ if ((build)); then
   if [[ ! -f $build_dir/CMakeCache.txt ]]; then
     cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
   fi
-  cmake --build "$build_dir" -j "$(nproc)" --target tipc_bench_copy --target tipc_bench_latency \
-    --target tipc_bench_waiters
+  if [[ -n $compare ]]; then
+    cmake --build "$build_dir" -j "$(nproc)" --target tipc_bench_iceoryx
+  else
+    cmake --build "$build_dir" -j "$(nproc)" --target tipc_bench_copy --target tipc_bench_latency \
+      --target tipc_bench_waiters
+  fi
   if ((run_python)) && ninja -C "$build_dir" -t targets all 2>/dev/null | grep -q '^tensor_ipc_core:'; then
     cmake --build "$build_dir" -j "$(nproc)" --target tensor_ipc_core
   fi
@@ -68,8 +80,23 @@ echo "bench.sh: put at 1 kHz before, with and after SIGKILLed futex consumers ($
 python3 "$root/bench/summarize.py" --waiters "$out_dir/waiters.json" -o "$out_dir/waiters.md"
 echo "bench.sh: wrote $out_dir/waiters.json and waiters.md" >&2
 fi
-waiters_args=()
-if [[ -f $out_dir/waiters.json ]]; then waiters_args=(--waiters "$out_dir/waiters.json"); fi
+if [[ -n $compare ]]; then
+  if [[ ! -x $build_dir/bench/tipc_bench_iceoryx ]]; then
+    echo "bench.sh: tipc_bench_iceoryx was not built (apt-get install libiceoryx-posh-dev)" >&2
+    exit 1
+  fi
+  rounds=3 samples=2000 slow_samples=300
+  if ((quick)); then rounds=1 samples=300 slow_samples=60; fi
+  echo "bench.sh: tensor-ipc beside iceoryx ($rounds interleaved rounds)" >&2
+  "$build_dir/bench/tipc_bench_iceoryx" --rounds "$rounds" --samples "$samples" \
+    --slow-samples "$slow_samples" --out "$out_dir/iceoryx.json"
+  python3 "$root/bench/summarize.py" --iceoryx "$out_dir/iceoryx.json" -o "$out_dir/iceoryx.md"
+  echo "bench.sh: wrote $out_dir/iceoryx.json and iceoryx.md" >&2
+fi
+
+section_args=()
+if [[ -f $out_dir/waiters.json ]]; then section_args=(--waiters "$out_dir/waiters.json"); fi
+if [[ -f $out_dir/iceoryx.json ]]; then section_args+=(--iceoryx "$out_dir/iceoryx.json"); fi
 
 if ((cpp)); then
 echo "bench.sh: put / get / view vs memcpy ($reps repetitions)" >&2
@@ -83,17 +110,17 @@ echo "bench.sh: end-to-end latency ($samples samples per consumer) and fps" >&2
   --out "$out_dir/latency.json"
 
 python3 "$root/bench/summarize.py" "$out_dir/copy.json" "$out_dir/latency.json" \
-  "${waiters_args[@]}" -o "$out_dir/summary.md"
+  "${section_args[@]}" -o "$out_dir/summary.md"
 echo "bench.sh: wrote $out_dir/copy.json, latency.json and summary.md" >&2
 cat "$out_dir/summary.md"
-elif ((waiters)); then
+elif ((waiters)) || [[ -n $compare ]]; then
   if [[ -f $out_dir/copy.json && -f $out_dir/latency.json ]]; then
-    # The other sections keep their own (older) run; the waiters section says its date.
+    # The other sections keep their own (older) run; each section says its date.
     python3 "$root/bench/summarize.py" "$out_dir/copy.json" "$out_dir/latency.json" \
-      "${waiters_args[@]}" -o "$out_dir/summary.md"
-    echo "bench.sh: rewrote $out_dir/summary.md with the new waiters section" >&2
+      "${section_args[@]}" -o "$out_dir/summary.md"
+    echo "bench.sh: rewrote $out_dir/summary.md with the new section" >&2
   fi
-  cat "$out_dir/waiters.md"
+  if ((waiters)); then cat "$out_dir/waiters.md"; else cat "$out_dir/iceoryx.md"; fi
 fi
 
 if ((run_python)) && [[ -f $build_dir/python/build_info.txt ]]; then
