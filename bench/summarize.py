@@ -158,11 +158,9 @@ def paced_section(times, lines, targets):
                         f"<= {PUT_GET_TARGET}x", ratio <= PUT_GET_TARGET))
     lines += [
         "",
-        "Publish notices to the daemon are sent by the producer's notifier thread. Back to "
-        "back, puts find it busy or napping between batches and cost nothing more; at a "
-        "sensor's rate every put finds it asleep and pays the FUTEX_WAKE that starts it (a "
-        "system call, and on 2 cores the woken thread and tensor-ipcd compete with the caller "
-        "just then).",
+        "With no consumer a put makes no system call. With subscribers, each put makes one "
+        "FUTEX_WAKE on the pool's word (futex consumers and tensor-ipcd's frame watcher sleep "
+        "on it); nothing is sent to the daemon per frame.",
         "",
     ]
 
@@ -304,10 +302,11 @@ def waiters_section(doc, lines):
         ]
     lines += [
         "",
-        "No consumer and after the kills alike, each put pays one FUTEX_WAKE that starts the "
-        "producer's notifier thread; a pool-waiter counter left raised by the dead adds a "
-        "second, on the pool's word, for nobody. With live waiters each put wakes all of "
-        "them, and on a small machine the woken threads take the CPU from the caller.",
+        "No consumer and after the kills alike, a put makes no system call: the daemon lowers "
+        "the pool's waiter count when a subscriber's stream ends, however it ends (a count "
+        "left raised by the dead would cost every later put a FUTEX_WAKE for nobody). With "
+        "live waiters each put wakes all of them, and on a small machine the woken threads "
+        "take the CPU from the caller.",
     ]
     lines.append("")
 

@@ -7,7 +7,7 @@ up (its C++ threads joined, its lease ended), and cleanups begun from callbacks
 are waited for. No library thread calls into Python after this, so the exit
 never hangs and never crashes on a finalizing interpreter.
 
-fork: the library's threads (gRPC's, the notifier's) do not survive it. In a child
+fork: the library's threads (gRPC's, the consumer's) do not survive it. In a child
 forked after this process used tensor_ipc, the objects inherited from the parent
 are abandoned (never cleaned up there: that would join threads the child does not
 have) and new ones are refused with a StateError that says what to do instead.
