@@ -23,6 +23,9 @@ std::string octal(mode_t mode) {
 }
 
 const char* retention_name(Retention r) { return r == Retention::kKeep ? "keep" : "remove"; }
+const char* watch_name(FrameWatcher::Mode m) {
+  return m == FrameWatcher::Mode::kPerPool ? "per-pool" : "auto";
+}
 
 // Settings as CLI11 fills them in: strings where we parse the text ourselves,
 // so that a bad value gets a message naming the setting and what it expects.
@@ -36,7 +39,8 @@ struct RawSettings {
         log_level(d.log_level),
         max_pools(d.registry.max_pools),
         max_pool_bytes(format_byte_size(d.registry.max_pool_bytes)),
-        retention(retention_name(d.registry.retention)) {}
+        retention(retention_name(d.registry.retention)),
+        frame_watch(watch_name(d.registry.watch_mode)) {}
 
   std::string socket_path;
   std::string socket_mode;
@@ -46,6 +50,7 @@ struct RawSettings {
   uint32_t max_pools;
   std::string max_pool_bytes;
   std::string retention;
+  std::string frame_watch;
 };
 
 int fail(const std::string& message) {
@@ -165,6 +170,13 @@ ParseOutcome parse_config(int argc, const char* const* argv,
                  "producer of the same user and metadata resumes it) or remove")
       ->check(CLI::IsMember({"keep", "remove"}))
       ->capture_default_str();
+  app.add_option("--frame-watch", raw.frame_watch,
+                 "How the daemon sleeps on its pools' futex words for new frames: auto "
+                 "(futex_waitv, a thread per 127 pools, where the kernel has it: Linux 5.16; "
+                 "else a thread per pool) or per-pool (a thread per watched pool, as on older "
+                 "kernels)")
+      ->check(CLI::IsMember({"auto", "per-pool"}))
+      ->capture_default_str();
 
   ParseOutcome out;
   try {
@@ -223,6 +235,8 @@ ParseOutcome parse_config(int argc, const char* const* argv,
   }
   config.registry.max_pool_bytes = *bytes;
   config.registry.retention = raw.retention == "remove" ? Retention::kRemove : Retention::kKeep;
+  config.registry.watch_mode =
+      raw.frame_watch == "per-pool" ? FrameWatcher::Mode::kPerPool : FrameWatcher::Mode::kAuto;
   out.config = config;
   return out;
 }
@@ -233,7 +247,8 @@ std::string describe(const Config& c) {
          r.shm_prefix + "', admin group " + (c.admin_group.empty() ? "none" : c.admin_group) +
          ", max " + std::to_string(r.max_pools) +
          " pools of at most " + std::to_string(r.max_pool_bytes) + " bytes, retention " +
-         retention_name(r.retention) + (c.config_file.empty() ? "" : ", config " + c.config_file);
+         retention_name(r.retention) + ", frame watch " + watch_name(r.watch_mode) +
+         (c.config_file.empty() ? "" : ", config " + c.config_file);
 }
 
 }  // namespace tensoripc::daemon

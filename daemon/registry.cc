@@ -355,7 +355,8 @@ void Registry::announce(Pool& pool) {
   const uint64_t slots = pool.segment->slot_count();
   const uint64_t first = std::max(pool.latest_seq + 1, latest >= slots ? latest - slots + 1 : 1);
   uint64_t skipped = first - (pool.latest_seq + 1);
-  std::vector<EventSink*> sinks;
+  std::vector<EventSink*>& sinks = announce_sinks_;  // its capacity kept: no allocation per frame
+  sinks.clear();
   for (auto [it, end] = subscribers_by_name_.equal_range(pool.metadata.name); it != end; ++it) {
     if (subscribers_.at(it->second).frames) sinks.push_back(it->second);
   }

@@ -198,6 +198,7 @@ class Registry {
   std::multimap<std::string, EventSink*> subscribers_by_name_;
   std::map<uint64_t, Pool*> watched_;  // watch id -> pool
   uint64_t next_watch_id_ = 0;
+  std::vector<EventSink*> announce_sinks_;  // announce()'s scratch
   // Last: stopped first (~Registry), while everything it calls back into lives.
   FrameWatcher watcher_;
 };

@@ -74,10 +74,11 @@ grpc::Status TestProducer::wait_end() {
 }
 
 TestSubscriber::TestSubscriber(v1::Broker::Stub& stub, const std::string& name, uint32_t keep_last,
-                               bool read_now) {
+                               bool read_now, bool lifecycle_only) {
   v1::SubscribeRequest req;
   req.set_name(name);
   req.set_keep_last(keep_last);
+  req.set_lifecycle_only(lifecycle_only);
   req.set_pid(::getpid());
   reader_ = stub.Subscribe(&ctx_, req);
   if (read_now) start_reading();

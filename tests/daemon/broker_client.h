@@ -70,7 +70,7 @@ class TestProducer {
 class TestSubscriber {
  public:
   TestSubscriber(v1::Broker::Stub& stub, const std::string& name, uint32_t keep_last = 100,
-                 bool read_now = true);
+                 bool read_now = true, bool lifecycle_only = false);
   ~TestSubscriber();
 
   void start_reading();

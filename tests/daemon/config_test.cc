@@ -73,6 +73,16 @@ TEST(DaemonConfig, TheExampleConfigFileHoldsTheDefaults) {
   EXPECT_EQ(c.registry.max_pools, defaults.registry.max_pools);
   EXPECT_EQ(c.registry.max_pool_bytes, defaults.registry.max_pool_bytes);
   EXPECT_EQ(c.registry.retention, defaults.registry.retention);
+  EXPECT_EQ(c.registry.watch_mode, defaults.registry.watch_mode);
+}
+
+TEST(DaemonConfig, FrameWatchIsAutoOrPerPool) {
+  EXPECT_EQ(parse({}).config->registry.watch_mode, FrameWatcher::Mode::kAuto);
+  ParseOutcome out = parse({"--frame-watch", "per-pool"});
+  ASSERT_TRUE(out.config.has_value());
+  EXPECT_EQ(out.config->registry.watch_mode, FrameWatcher::Mode::kPerPool);
+  EXPECT_NE(describe(*out.config).find("frame watch per-pool"), std::string::npos);
+  EXPECT_EQ(parse({"--frame-watch", "poll"}).exit_code, 2);
 }
 
 TEST(DaemonConfig, TheLastOfARepeatedFlagWins) {

@@ -375,6 +375,77 @@ TEST(DaemonIntegrationLimits, BadInputsAreRefusedAndCreateNothing) {
   EXPECT_EQ(daemon.segments().size(), 1u);
 }
 
+// Frame events come from the daemon's frame watcher, whichever way it sleeps:
+// futex_waitv (the default where the kernel has it) or a thread per pool.
+// Several pools at once, a lifecycle-only subscriber beside a frame one.
+class FrameWatchModes : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(FrameWatchModes, EveryFrameOfEveryPoolIsAnnouncedOnce) {
+  DaemonProcess daemon({"--frame-watch", GetParam()});
+  auto stub = broker_stub(daemon);
+  const std::vector<std::string> names = {"a", "b", "c"};
+  std::vector<std::unique_ptr<TestSubscriber>> subs, lifecycle;
+  std::vector<std::unique_ptr<TestProducer>> producers;
+  for (const auto& name : names) {
+    subs.push_back(std::make_unique<TestSubscriber>(*stub, name, 100));
+    ASSERT_EQ(kind(*subs.back()->next()), "waiting");
+    producers.push_back(std::make_unique<TestProducer>(*stub));
+    ASSERT_TRUE(producers.back()->claim(pool_metadata(name, {16}, "uint8", 8)).ok());
+    ASSERT_EQ(kind(*subs.back()->next()), "attached");
+  }
+  for (uint64_t seq = 1; seq <= 30; ++seq) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      ASSERT_TRUE(producers[i]->publish(seq));
+      auto ev = subs[i]->next();
+      ASSERT_TRUE(ev) << names[i] << ": no event for frame " << seq;
+      ASSERT_EQ(kind(*ev), "frame");
+      EXPECT_EQ(ev->frame().seq(), seq);
+      EXPECT_EQ(ev->frame().slot(), seq % 8);
+      EXPECT_GT(ev->frame().timestamp_ns(), 0);
+    }
+  }
+  for (auto& s : subs) EXPECT_FALSE(s->next(std::chrono::milliseconds(100))) << "nothing twice";
+  v1::PoolInfo info;
+  ASSERT_TRUE(get_pool(*stub, "a", &info).ok());
+  EXPECT_EQ(info.stats().latest_seq(), 30u);
+  EXPECT_EQ(info.stats().frames_published(), 30u);
+  EXPECT_GT(info.stats().last_publish_unix_ns(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Daemon, FrameWatchModes, ::testing::Values("auto", "per-pool"),
+                         [](const auto& info) {
+                           return std::string(info.param) == "auto" ? "Auto" : "PerPool";
+                         });
+
+// A futex-path consumer asks for lifecycle events only: no frame event
+// reaches it, and the pool's futex waiters count it all the same.
+TEST_F(DaemonIntegration, ALifecycleOnlySubscriberGetsNoFrameEvents) {
+  TestSubscriber quiet(*stub_, "quiet", 100, true, /*lifecycle_only=*/true);
+  TestSubscriber loud(*stub_, "quiet");
+  TestProducer p(*stub_);
+  ASSERT_TRUE(p.claim(pool_metadata("quiet")).ok());
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    ASSERT_TRUE(p.publish(seq));
+    std::optional<v1::SubscribeEvent> ev;
+    while ((ev = loud.next()) && kind(*ev) != "frame") {
+    }
+    ASSERT_TRUE(ev) << "the frame subscriber got no frame " << seq;
+    EXPECT_EQ(ev->frame().seq(), seq);
+  }
+  v1::PoolInfo info;
+  ASSERT_TRUE(get_pool(*stub_, "quiet", &info).ok());
+  ASSERT_EQ(info.stats().subscriber_size(), 2);
+  int lifecycle_only = 0;
+  for (const auto& sub : info.stats().subscriber()) lifecycle_only += sub.lifecycle_only();
+  EXPECT_EQ(lifecycle_only, 1);
+  ASSERT_TRUE(p.close().ok());
+  std::vector<std::string> kinds;
+  for (auto ev = quiet.next(); ev; ev = quiet.next(std::chrono::milliseconds(200))) {
+    kinds.push_back(kind(*ev));
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"waiting", "attached", "gone"}));
+}
+
 // The deprecated Published message is what an older client sends.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
