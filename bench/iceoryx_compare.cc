@@ -72,9 +72,7 @@ struct Options {
       {8, 1000}, {4096, 1000}, {1 << 20, 1000}, {3686400, 1000}, {3686400, 30}};
   std::set<std::string> only;
   bool wants(const std::string& w) const { return only.empty() || only.count(w) > 0; }
-  uint64_t samples_for(const Config& c) const {
-    return c.rate_hz >= 100 ? samples : slow_samples;
-  }
+  uint64_t samples_for(const Config& c) const { return c.rate_hz >= 100 ? samples : slow_samples; }
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -246,8 +244,9 @@ int run_iox_publisher(const std::string& tag, int64_t bytes, double rate_hz, uin
     if (i > warmup) put_ns.push_back(monotonic_ns() - t0);
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  if (failed > 0) std::fprintf(stderr, "iceoryx publisher: %llu loans failed\n",
-                               static_cast<unsigned long long>(failed));
+  if (failed > 0)
+    std::fprintf(stderr, "iceoryx publisher: %llu loans failed\n",
+                 static_cast<unsigned long long>(failed));
   return write_samples(out, put_ns) ? 0 : 1;
 }
 
@@ -256,8 +255,8 @@ void run_iceoryx(const std::string& dir, const Config& c, uint64_t samples, int 
   const std::string tag = "iox_" + std::to_string(c.bytes) + "_" +
                           std::to_string(static_cast<int>(c.rate_hz)) + "_r" +
                           std::to_string(round);
-  Subscriber sub(dir, tag, {"--role", "iox-sub", "--tag", tag, "--warmup",
-                            std::to_string(o.warmup)});
+  Subscriber sub(dir, tag,
+                 {"--role", "iox-sub", "--tag", tag, "--warmup", std::to_string(o.warmup)});
   const std::string put_file = dir + "/" + tag + "-put.bin";
   {
     std::ostringstream rate;
@@ -285,11 +284,11 @@ void run_tipc(const BenchDaemon& daemon, NotifyPath notify, const Config& c, uin
                           std::to_string(round);
   const PoolSpec spec{tag, {c.bytes}, DType::kUInt8, o.history_len};
   Producer producer(spec.metadata());
-  Subscriber sub(daemon.dir(), tag,
-                 {"--role", "tipc-sub", "--name", spec.name, "--bytes", std::to_string(c.bytes),
-                  "--history", std::to_string(o.history_len),
-                  "--notify", notify == NotifyPath::kFutex ? "futex" : "stream", "--warmup",
-                  std::to_string(o.warmup)});
+  Subscriber sub(
+      daemon.dir(), tag,
+      {"--role", "tipc-sub", "--name", spec.name, "--bytes", std::to_string(c.bytes), "--history",
+       std::to_string(o.history_len), "--notify", notify == NotifyPath::kFutex ? "futex" : "stream",
+       "--warmup", std::to_string(o.warmup)});
   settle();
   Source src(c.bytes);
   const TensorView view(src.data.data(), spec.dtype, Shape(spec.shape));
@@ -315,11 +314,11 @@ std::string result_json(const std::string& impl, const Config& c, const Result& 
                 "\"dropped\": %llu, \"missed\": %llu}",
                 impl.c_str(), static_cast<long long>(c.bytes), c.rate_hz, l.count, l.p50_us,
                 l.p90_us, l.p99_us, l.max_us,
-                r.latency_ns.empty()
-                    ? 0.0
-                    : static_cast<double>(std::count_if(r.latency_ns.begin(), r.latency_ns.end(),
-                                                        [](int64_t ns) { return ns > 1'000'000; })) /
-                          static_cast<double>(r.latency_ns.size()),
+                r.latency_ns.empty() ? 0.0
+                                     : static_cast<double>(std::count_if(
+                                           r.latency_ns.begin(), r.latency_ns.end(),
+                                           [](int64_t ns) { return ns > 1'000'000; })) /
+                                           static_cast<double>(r.latency_ns.size()),
                 p.p50_us, p.p99_us, static_cast<unsigned long long>(r.dropped),
                 static_cast<unsigned long long>(r.missed));
   return buf;
@@ -410,7 +409,9 @@ int main(int argc, char** argv) {
       return run_iox_subscriber(flag("tag"), std::stoull(flag("warmup")), flag("out"));
     }
     if (role == "tipc-sub") {
-      const PoolSpec spec{flag("name"), {std::stoll(flag("bytes"))}, DType::kUInt8,
+      const PoolSpec spec{flag("name"),
+                          {std::stoll(flag("bytes"))},
+                          DType::kUInt8,
                           static_cast<uint32_t>(std::stoul(flag("history", "4")))};
       return run_view_consumer(spec,
                                flag("notify") == "futex" ? NotifyPath::kFutex : NotifyPath::kStream,

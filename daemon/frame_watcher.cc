@@ -36,8 +36,9 @@ namespace {
 size_t capacity_for(FrameWatcher::Mode mode) {
   const bool waitv = mode != FrameWatcher::Mode::kPerPool && futex_wait_any_supported();
   if (mode == FrameWatcher::Mode::kWaitv && !waitv) {
-    spdlog::warn("futex_waitv is not available (Linux 5.16 or later, and allowed by seccomp); "
-                 "watching pools with a thread each");
+    spdlog::warn(
+        "futex_waitv is not available (Linux 5.16 or later, and allowed by seccomp); "
+        "watching pools with a thread each");
   }
   return waitv ? kFutexWaitAnyMax - 1 : 1;  // one word of each call is the control word
 }
@@ -46,9 +47,8 @@ size_t capacity_for(FrameWatcher::Mode mode) {
 
 FrameWatcher::FrameWatcher(OnWake on_wake, Mode mode, std::chrono::nanoseconds rescan)
     : on_wake_(std::move(on_wake)), rescan_(rescan), capacity_(capacity_for(mode)) {
-  spdlog::debug("frame watcher: {}", capacity_ > 1
-                                          ? "futex_waitv, up to 127 pools per thread"
-                                          : "FUTEX_WAIT, one thread per watched pool");
+  spdlog::info("frame watcher: {}", capacity_ > 1 ? "futex_waitv, up to 127 pools per thread"
+                                                  : "FUTEX_WAIT, one thread per watched pool");
 }
 
 FrameWatcher::~FrameWatcher() { stop(); }

@@ -43,9 +43,9 @@ class FrameWatcher {
   using OnWake = std::function<void(uint64_t id)>;
 
   enum class Mode {
-    kAuto,      // futex_waitv when the kernel has it, else a thread per pool
-    kWaitv,     // futex_waitv; refused (treated as kPerPool) without it
-    kPerPool,   // a thread per pool on FUTEX_WAIT (kernels before 5.16)
+    kAuto,     // futex_waitv when the kernel has it, else a thread per pool
+    kWaitv,    // futex_waitv; refused (treated as kPerPool) without it
+    kPerPool,  // a thread per pool on FUTEX_WAIT (kernels before 5.16)
   };
 
   // `rescan`: how long a thread sleeps at most before it looks at every

@@ -20,8 +20,9 @@ void LeaseCall::start() {
     in_flight_ = true;  // the claim
     hold_ = true;
   }
-  // finish() starts the half-close from a thread of its own; the hold keeps the stream (and gRPC's call object) alive until no such call
-  // can come any more (take_hold_locked).
+  // finish() starts the half-close from a thread of its own; the hold keeps
+  // the stream (and gRPC's call object) alive until no such call can come
+  // any more (take_hold_locked).
   AddHold();
   StartWrite(&msg_);
   StartRead(&event_);

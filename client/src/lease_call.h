@@ -58,7 +58,8 @@ class LeaseCall final : public grpc::ClientBidiReactor<v1::ProducerMessage, v1::
   void OnReadDone(bool ok) override;
   void OnDone(const grpc::Status& status) override;
   // Whether to drop the hold now: once the stream broke or the write side
-  // is closed, and no write is in flight. At most once; call under mu_, RemoveHold() after unlocking.
+  // is closed, and no write is in flight. At most once; call under mu_,
+  // RemoveHold() after unlocking.
   bool take_hold_locked();
 
   v1::Broker::Stub& stub_;

@@ -98,10 +98,17 @@ TEST_P(FrameWatcherTest, NoWakeUpIsLostUnderPingPong) {
     const uint64_t id = 1 + rng() % 3;
     PoolMapping& m = *pools[id - 1];
     switch (rng() % 4) {
-      case 0: break;
-      case 1: for (int i = 0; i < 50; ++i) cpu_relax(); break;
-      case 2: std::this_thread::yield(); break;
-      case 3: std::this_thread::sleep_for(std::chrono::microseconds(20)); break;
+      case 0:
+        break;
+      case 1:
+        for (int i = 0; i < 50; ++i) cpu_relax();
+        break;
+      case 2:
+        std::this_thread::yield();
+        break;
+      case 3:
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
+        break;
     }
     const uint64_t seq = write_next_frame(m, nullptr).seq;
     ASSERT_TRUE(eventually([&] { return reports.seen(id) >= seq; }, std::chrono::seconds(10)))
