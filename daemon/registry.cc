@@ -87,6 +87,7 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
                                 std::shared_ptr<LeaseHolder> holder, ShmFile* handed_back) {
   PoolMetadata md = claim.metadata;
   if (Status s = complete_metadata(&md, PoolLimits{options_.max_pool_bytes}); !s.ok()) return s;
+  if (Status s = check_cuda_memory(md, claim.cuda); !s.ok()) return s;
   const std::string& name = md.name;
 
   std::unique_lock<std::mutex> lock(mu_);
@@ -116,7 +117,12 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
                         "; only that user, root or the daemon's admin group may resume or "
                         "replace it (caller: " + caller.to_string() + ")");
     }
-    if (same_identity(md, pool.metadata)) {
+    if (pool.cuda.present()) {
+      // Not reached while release() drops GPU pools; kept so that a GPU
+      // pool is never resumed into device memory its producer took along.
+      erase_pool(it, "replaced: a GPU pool's device memory is its producer's");
+      it = pools_.end();
+    } else if (same_identity(md, pool.metadata)) {
       resumed = true;
       // Not part of the identity, and they belong to the producer now holding it.
       pool.metadata.backend_type = md.backend_type;
@@ -138,6 +144,11 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
     }
     md.shm_name = memory_label(options_.shm_prefix, name);
     md.creator_pid = caller.pid;
+    if (claim.cuda.present() && md.payload_json.empty()) {
+      // The handles in the original package's payload_json spirit, when they fit.
+      std::string json = cuda_memory_json(claim.cuda);
+      if (json.size() <= kMaxPayloadJson) md.payload_json = std::move(json);
+    }
     // Create (or check) the memory without the lock: reserving a large pool
     // takes ~0.25 s per GiB here, and publishes of every other pool must not
     // wait for it. The name is reserved meanwhile.
@@ -161,6 +172,7 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
     if (closed_) return unavailable("tensor-ipcd is shutting down");
     auto pool = std::make_unique<Pool>();
     pool->metadata = md;
+    pool->cuda = claim.cuda;
     pool->segment = std::move(*seg);
     pool->owner_uid = caller.uid;
     pool->latest_seq = pool->base_seq = pool->rate_seq = pool->header_latest_seq();
@@ -211,12 +223,15 @@ void Registry::release(const LeaseHolder* holder) {
   pool.holder.reset();
   pool.producer_pid = 0;
   pool.set_producer_pid(0);
-  const bool keep = options_.retention == Retention::kKeep;
+  // A GPU pool's device memory (CUDA IPC) leaves with its producer.
+  const bool gpu = pool.cuda.present();
+  const bool keep = options_.retention == Retention::kKeep && !gpu;
   broadcast(name, gone_event(pid, keep));
   spdlog::info("pool '{}': producer pid {} left; pool {}", name, pid, keep ? "kept" : "removed");
   if (!keep) {
-    erase_pool(it, "its producer (pid " + std::to_string(pid) +
-                       ") left and the daemon runs with --retention remove");
+    erase_pool(it, "its producer (pid " + std::to_string(pid) + ") left " +
+                       (gpu ? "with the pool's GPU memory (CUDA IPC memory is its exporter's)"
+                            : "and the daemon runs with --retention remove"));
   }
 }
 
@@ -403,6 +418,7 @@ PoolInfo Registry::info_of(Pool& pool) {
   PoolInfo info;
   info.metadata = pool.metadata;
   info.layout = pool.segment->layout();
+  info.cuda = pool.cuda;
   PoolStats& st = info.stats;
   st.latest_seq = std::max(pool.latest_seq, pool.header_latest_seq());
   st.frames_published = st.latest_seq >= pool.base_seq ? st.latest_seq - pool.base_seq : 0;
@@ -432,6 +448,7 @@ std::shared_ptr<const PoolEvent> Registry::attached_event(const Pool& pool) cons
   ev->producer_pid = pool.producer_pid;
   ev->latest_seq = std::max(pool.latest_seq, pool.header_latest_seq());
   ev->memory = pool.segment;
+  ev->cuda = pool.cuda;
   return ev;
 }
 

@@ -96,6 +96,9 @@ class Registry {
   // (same identity: history and latest_seq kept) or replaced (another
   // identity, no producer). ALREADY_EXISTS, with the holder's pid as a
   // detail, when it is held; PERMISSION_DENIED when another user owns it.
+  // A GPU pool's claim carries its device memory (check_cuda_memory); the
+  // registry stores it, hands it to subscribers and shows it, and drops the
+  // pool when its producer leaves (the memory is the producer's).
   // `handed_back`, when given and no pool of that name exists (a restarted
   // daemon), is the producer's memory of the pool: once checked, the pool
   // carries on in it, history and generation kept; if it fails the checks it
@@ -148,6 +151,7 @@ class Registry {
 
   struct Pool {
     PoolMetadata metadata;                 // completed: sizes, shm_name, creator_pid
+    CudaMemory cuda;                       // a GPU pool's device memory, as its producer exported it
     std::shared_ptr<PoolMapping> segment;  // header and slot headers
     std::shared_ptr<LeaseHolder> holder;   // null when no producer
     int32_t producer_pid = 0;

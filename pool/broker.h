@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "pool/cuda_memory.h"
 #include "pool/layout.h"
 #include "pool/mapping.h"
 #include "pool/ring.h"
@@ -24,6 +25,7 @@ struct Claim {
   PoolMetadata metadata;
   int32_t pid = 0;
   std::string handback_token;  // memory handed back to a restarted daemon, if any
+  CudaMemory cuda;             // a GPU pool's device memory
 };
 
 // The answer to a claim.
@@ -52,6 +54,7 @@ struct PoolEvent {
   Layout layout;             // kAttached
   int32_t producer_pid = 0;  // kAttached: the holder, 0 if none; kProducerGone: who left
   uint64_t latest_seq = 0;   // kAttached
+  CudaMemory cuda;           // kAttached, a GPU pool: its device memory
   bool pool_kept = false;    // kProducerGone: the pool stays and can be resumed
   std::string reason;        // kRemoved
   // kAttached, on the wire: per subscriber, what it trades for the memory.
@@ -95,6 +98,7 @@ struct PoolInfo {
   PoolMetadata metadata;
   Layout layout;
   PoolStats stats;
+  CudaMemory cuda;  // a GPU pool's device memory
 };
 
 }  // namespace tensoripc

@@ -17,6 +17,7 @@ void lifecycle_to_proto(const PoolEvent& ev, v1::SubscribeEvent* out) {
       a->set_producer_pid(ev.producer_pid);
       a->set_latest_seq(ev.latest_seq);
       a->set_descriptor_token(ev.descriptor_token);
+      if (ev.cuda.present()) to_proto(ev.cuda, a->mutable_cuda());
       break;
     }
     case PoolEvent::Kind::kWaiting:
@@ -103,12 +104,58 @@ void to_proto(const Claim& claim, v1::ClaimPool* out) {
   to_proto(claim.metadata, out->mutable_metadata());
   out->set_pid(claim.pid);
   out->set_handback_token(claim.handback_token);
+  if (claim.cuda.present()) to_proto(claim.cuda, out->mutable_cuda());
 }
 
 StatusOr<Claim> from_proto(const v1::ClaimPool& claim) {
   auto md = from_proto(claim.metadata());
   if (!md.ok()) return md.status();
-  return Claim{std::move(*md), claim.pid(), claim.handback_token()};
+  CudaMemory cuda;
+  if (claim.has_cuda()) {
+    cuda = from_proto(claim.cuda());
+    if (!cuda.present()) {
+      return invalid_argument("pool '" + md->name + "': cuda.sharing is " +
+                              v1::CudaMemory::Sharing_Name(claim.cuda().sharing()) +
+                              "; say how the device memory is shared (CUDA_SHARING_LEGACY_IPC)");
+    }
+  }
+  return Claim{std::move(*md), claim.pid(), claim.handback_token(), std::move(cuda)};
+}
+
+void to_proto(const CudaMemory& c, v1::CudaMemory* out) {
+  out->set_sharing(c.sharing == CudaMemory::Sharing::kLegacyIpc ? v1::CudaMemory::CUDA_SHARING_LEGACY_IPC
+                   : c.sharing == CudaMemory::Sharing::kVmmFd ? v1::CudaMemory::CUDA_SHARING_VMM_FD
+                                                              : v1::CudaMemory::CUDA_SHARING_UNSPECIFIED);
+  out->set_memory_handle(c.memory_handle);
+  out->set_allocation_size(c.allocation_size);
+  out->set_data_offset(c.data_offset);
+  out->set_slot_stride(c.slot_stride);
+  out->mutable_event_handles()->Assign(c.event_handles.begin(), c.event_handles.end());
+  out->set_device_ordinal(c.device_ordinal);
+  out->set_device_uuid(c.device_uuid);
+}
+
+CudaMemory from_proto(const v1::CudaMemory& p) {
+  CudaMemory c;
+  switch (p.sharing()) {
+    case v1::CudaMemory::CUDA_SHARING_LEGACY_IPC:
+      c.sharing = CudaMemory::Sharing::kLegacyIpc;
+      break;
+    case v1::CudaMemory::CUDA_SHARING_VMM_FD:
+      c.sharing = CudaMemory::Sharing::kVmmFd;
+      break;
+    default:  // unspecified, or a value this build does not know: not CUDA memory it can use
+      c.sharing = CudaMemory::Sharing::kNone;
+      break;
+  }
+  c.memory_handle = p.memory_handle();
+  c.allocation_size = p.allocation_size();
+  c.data_offset = p.data_offset();
+  c.slot_stride = p.slot_stride();
+  c.event_handles.assign(p.event_handles().begin(), p.event_handles().end());
+  c.device_ordinal = p.device_ordinal();
+  c.device_uuid = p.device_uuid();
+  return c;
 }
 
 void to_proto(const Grant& grant, v1::PoolGranted* out) {
@@ -164,6 +211,7 @@ StatusOr<StreamEvent> from_proto(const v1::SubscribeEvent& p) {
       life->producer_pid = p.attached().producer_pid();
       life->latest_seq = p.attached().latest_seq();
       life->descriptor_token = p.attached().descriptor_token();
+      if (p.attached().has_cuda()) life->cuda = from_proto(p.attached().cuda());
       break;
     }
     case v1::SubscribeEvent::kWaiting:
@@ -188,6 +236,7 @@ StatusOr<StreamEvent> from_proto(const v1::SubscribeEvent& p) {
 void to_proto(const PoolInfo& info, v1::PoolInfo* out) {
   to_proto(info.metadata, out->mutable_metadata());
   to_proto(info.layout, out->mutable_layout());
+  if (info.cuda.present()) to_proto(info.cuda, out->mutable_cuda());
   const PoolStats& s = info.stats;
   v1::PoolStats* st = out->mutable_stats();
   st->set_frames_published(s.frames_published);

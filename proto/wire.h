@@ -30,6 +30,11 @@ Layout from_proto(const v1::PoolLayout& layout);
 void to_proto(const Claim& claim, v1::ClaimPool* out);
 StatusOr<Claim> from_proto(const v1::ClaimPool& claim);
 
+// A GPU pool's device memory; an absent message is CudaMemory{} (kNone).
+// The form of the bytes is check_cuda_memory's (pool/cuda_memory.h) to judge.
+void to_proto(const CudaMemory& cuda, v1::CudaMemory* out);
+CudaMemory from_proto(const v1::CudaMemory& cuda);
+
 void to_proto(const Grant& grant, v1::PoolGranted* out);
 StatusOr<Grant> from_proto(const v1::PoolGranted& grant);
 

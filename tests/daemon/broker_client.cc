@@ -30,10 +30,16 @@ TestProducer::~TestProducer() {
 
 grpc::Status TestProducer::claim(const v1::PoolMetadata& md, int32_t pid,
                                  const std::string& handback_token) {
+  v1::ClaimPool c;
+  *c.mutable_metadata() = md;
+  c.set_pid(pid);
+  c.set_handback_token(handback_token);
+  return claim(c);
+}
+
+grpc::Status TestProducer::claim(const v1::ClaimPool& claim) {
   v1::ProducerMessage msg;
-  *msg.mutable_claim()->mutable_metadata() = md;
-  msg.mutable_claim()->set_pid(pid);
-  msg.mutable_claim()->set_handback_token(handback_token);
+  *msg.mutable_claim() = claim;
   stream_->Write(msg);  // a failed write shows up as a failed read below
   v1::ProducerEvent ev;
   if (!stream_->Read(&ev)) return wait_end();

@@ -36,6 +36,8 @@ class TestProducer {
   // `handback_token`: memory handed over on the descriptor channel first.
   grpc::Status claim(const v1::PoolMetadata& md, int32_t pid = ::getpid(),
                      const std::string& handback_token = "");
+  // Sends this ClaimPool as it is (a GPU pool's, say) and waits as above.
+  grpc::Status claim(const v1::ClaimPool& claim);
   const v1::PoolGranted& granted() const { return granted_; }
 
   // The pool's memory, fetched on the descriptor channel with the grant's

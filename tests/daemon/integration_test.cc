@@ -16,6 +16,7 @@
 #include "common/shm.h"
 #include "pool/layout.h"
 #include "tests/daemon/broker_client.h"
+#include "tests/support/gpu_claim.h"
 #include "tests/support/broker_stub.h"
 #include "tests/support/process.h"
 
@@ -444,6 +445,58 @@ TEST_F(DaemonIntegration, ALifecycleOnlySubscriberGetsNoFrameEvents) {
     kinds.push_back(kind(*ev));
   }
   EXPECT_EQ(kinds, (std::vector<std::string>{"waiting", "attached", "gone"}));
+}
+
+// A GPU pool through the real daemon: its claim carries the device memory's
+// CUDA IPC handles (stand-in bytes: the daemon never opens them), malformed
+// ones are refused, and eight subscribers, GetPool and the lifecycle see them.
+TEST_F(DaemonIntegration, AGpuPoolsHandlesReachEverySubscriberAndGetPool) {
+  std::vector<std::unique_ptr<TestSubscriber>> subs;
+  for (int i = 0; i < 8; ++i) {
+    subs.push_back(std::make_unique<TestSubscriber>(*stub_, "gpu"));
+    ASSERT_EQ(kind(*subs.back()->next()), "waiting");
+  }
+  {
+    v1::ClaimPool bad = gpu_claim_of("gpu");
+    bad.mutable_cuda()->set_memory_handle("short");
+    TestProducer p(*stub_);
+    const grpc::Status st = p.claim(bad);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(st.error_message().find("cuda.memory_handle"), std::string::npos)
+        << st.error_message();
+  }
+  TestProducer p(*stub_);
+  ASSERT_TRUE(p.claim(gpu_claim_of("gpu")).ok());
+  EXPECT_EQ(p.granted().layout().memory_kind(), v1::MEMORY_KIND_CUDA);
+  for (auto& sub : subs) {
+    auto ev = sub->next();
+    ASSERT_TRUE(ev);
+    ASSERT_EQ(kind(*ev), "attached");
+    const v1::CudaMemory& cuda = ev->attached().cuda();
+    EXPECT_EQ(cuda.sharing(), v1::CudaMemory::CUDA_SHARING_LEGACY_IPC);
+    EXPECT_EQ(cuda.memory_handle(), std::string(64, '\x11'));
+    ASSERT_EQ(cuda.event_handles_size(), 2);
+    EXPECT_EQ(cuda.event_handles(1), std::string(64, '\x22'));
+    EXPECT_EQ(cuda.device_uuid(), std::string(16, '\x31'));
+  }
+  v1::PoolInfo info;
+  ASSERT_TRUE(get_pool(*stub_, "gpu", &info).ok());
+  EXPECT_EQ(info.metadata().device(), "cuda:0");
+  EXPECT_EQ(info.cuda().device_ordinal(), 0);
+  EXPECT_EQ(info.cuda().allocation_size(), 2u << 20);
+  EXPECT_NE(info.metadata().payload_json().find("\"cuda_ipc\""), std::string::npos);
+  // Its memory leaves with its producer: the pool goes, whatever the retention.
+  ASSERT_TRUE(p.close().ok());
+  for (auto& sub : subs) {
+    auto gone = sub->next();
+    ASSERT_TRUE(gone);
+    ASSERT_EQ(kind(*gone), "gone");
+    EXPECT_FALSE(gone->producer_gone().pool_kept());
+    auto removed = sub->next();
+    ASSERT_TRUE(removed);
+    EXPECT_EQ(kind(*removed), "removed");
+  }
+  EXPECT_EQ(get_pool(*stub_, "gpu", &info).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 // The deprecated Published message is what an older client sends.

@@ -28,6 +28,7 @@
 #include "pool/ring.h"
 #include "proto/wire.h"
 #include "tests/support/child_process.h"
+#include "tests/support/gpu_claim.h"
 #include "tests/support/pool_memory.h"
 #include "tests/support/process.h"
 
@@ -52,7 +53,10 @@ class RecordingSink final : public EventSink {
   }
   void push_lifecycle(std::shared_ptr<const PoolEvent> ev) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (ev->kind == PoolEvent::Kind::kAttached) attached_memory = ev->memory;
+    if (ev->kind == PoolEvent::Kind::kAttached) {
+      attached_memory = ev->memory;
+      attached_cuda = ev->cuda;
+    }
     queue_.push_lifecycle(std::move(ev));
   }
   void close(const Status& s) override { closed = s; }
@@ -98,6 +102,7 @@ class RecordingSink final : public EventSink {
   std::optional<Status> closed;
   // The memory of the last attached event (not kept alive by this).
   std::weak_ptr<const PoolMapping> attached_memory;
+  CudaMemory attached_cuda;  // ... and its GPU memory
 
  private:
   mutable std::mutex mu_;
@@ -157,7 +162,10 @@ StatusOr<Grant> claim(Registry& reg, const v1::ClaimPool& c,
   auto read = wire::from_proto(c);
   if (!read.ok()) return read.status();
   auto granted = reg.claim(*read, who, holder, handed_back);
-  if (granted.ok()) holder->memory = map_as_producer(*granted);
+  // A GPU pool's frames are on the device: its host memory is not mapped here.
+  if (granted.ok() && granted->layout.memory_kind == MemoryKind::kHost) {
+    holder->memory = map_as_producer(*granted);
+  }
   return granted;
 }
 
@@ -642,6 +650,76 @@ TEST_F(DaemonRegistry, DeletingAHeldPoolNeedsForce) {
   EXPECT_EQ(reg.remove("", false, caller(4242)).code(), StatusCode::kInvalidArgument);
   // The revoked holder's stream ending later is harmless.
   reg.release(a.get());
+}
+
+// ---- GPU pools: the daemon checks, stores and hands out the device memory
+
+v1::ClaimPool gpu_claim(const std::string& name, char handle = '\x11') {
+  v1::ClaimPool c = testing::gpu_claim_of(name, handle);
+  c.set_pid(4242);
+  return c;
+}
+
+TEST_F(DaemonRegistry, AGpuPoolsDeviceMemoryIsCheckedStoredAndHandedOut) {
+  Registry reg(options_);
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(reg.subscribe("gpu", caller(1), sink).ok());
+
+  // What the checks refuse creates nothing (the checks themselves:
+  // tests/pool/cuda_memory_test.cc).
+  v1::ClaimPool no_memory = gpu_claim("gpu");
+  no_memory.clear_cuda();
+  v1::ClaimPool short_handle = gpu_claim("gpu");
+  short_handle.mutable_cuda()->set_memory_handle(std::string(63, 1));
+  v1::ClaimPool unspecified = gpu_claim("gpu");
+  unspecified.mutable_cuda()->set_sharing(v1::CudaMemory::CUDA_SHARING_UNSPECIFIED);
+  v1::ClaimPool host_with_memory = gpu_claim("gpu");
+  host_with_memory.mutable_metadata()->set_device("cpu");
+  for (const v1::ClaimPool* bad : {&no_memory, &short_handle, &unspecified, &host_with_memory}) {
+    auto holder = std::make_shared<RecordingHolder>();
+    auto r = claim(reg, *bad, holder);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().message();
+  }
+  EXPECT_TRUE(segments().empty());
+  EXPECT_TRUE(reg.list().empty());
+
+  auto a = std::make_shared<RecordingHolder>();
+  auto granted = claim(reg, gpu_claim("gpu"), a);
+  ASSERT_TRUE(granted.ok()) << granted.status().message();
+  EXPECT_EQ(granted->layout.memory_kind, MemoryKind::kCuda);
+  EXPECT_EQ(granted->layout.segment_size, granted->layout.data_offset)
+      << "the frames are on the GPU, not in the host memory";
+  // Every subscriber gets the memory with the attached event.
+  EXPECT_EQ(sink->attached_cuda.memory_handle, std::string(64, '\x11'));
+  EXPECT_EQ(sink->attached_cuda.event_handles.size(), 2u);
+  EXPECT_EQ(sink->attached_cuda.device_uuid, std::string(16, '\x31'));
+  auto late = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(reg.subscribe("gpu", caller(2), late).ok());
+  EXPECT_EQ(late->attached_cuda.allocation_size, 2u << 20);
+  // The queries show it, typed and mirrored into payload_json.
+  auto info = reg.get("gpu");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->cuda.sharing, CudaMemory::Sharing::kLegacyIpc);
+  EXPECT_EQ(info->cuda.slot_stride, 1024u);
+  EXPECT_NE(info->metadata.payload_json.find("\"memory_handle\": \"" +
+                                             to_hex(std::string(64, '\x11'))),
+            std::string::npos)
+      << info->metadata.payload_json;
+
+  // The memory is its producer's: when it leaves, the pool goes (retention
+  // keep or not), and a new producer brings a new allocation.
+  reg.release(a.get());
+  EXPECT_EQ(reg.get("gpu").status().code(), StatusCode::kNotFound);
+  auto b = std::make_shared<RecordingHolder>();
+  auto again = claim(reg, gpu_claim("gpu", '\x12'), b);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->resumed);
+  EXPECT_NE(again->layout.generation, granted->layout.generation) << "consumers remap";
+  EXPECT_EQ(sink->attached_cuda.memory_handle, std::string(64, '\x12'));
+  EXPECT_EQ(sink->take(), (std::vector<std::string>{"waiting", "attached(4242)",
+                                                    "gone(4242,not kept)", "removed",
+                                                    "attached(4242)"}));
 }
 
 // ---- ownership: a pool belongs to the user whose producer created it

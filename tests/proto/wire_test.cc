@@ -108,7 +108,7 @@ TEST(Wire, LayoutGrantAndEventsRoundTrip) {
 }
 
 TEST(Wire, ClaimRoundTripsItsHandBackToken) {
-  Claim c{camera(), 77, std::string(32, 'c')};
+  Claim c{camera(), 77, std::string(32, 'c'), {}};
   v1::ClaimPool p;
   wire::to_proto(c, &p);
   EXPECT_EQ(p.handback_token(), c.handback_token);

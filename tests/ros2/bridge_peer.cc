@@ -119,14 +119,22 @@ int main(int argc, char** argv) {
     }
     std::printf("MATCHED\n");
     std::fflush(stdout);
+    // Every frame is delivered to on_new_data or counted: skipped (the ring
+    // moved on before the callback's turn) or dropped (overwritten before
+    // tensor-ipcd announced it), as can happen on a loaded machine.
+    auto counted = [&] {
+      const ConsumerStatus s = consumer.pool_status();
+      return s.skipped + s.dropped;
+    };
     deadline = steady_clock::now() + seconds(60);
-    while (intact.load() + bad.load() < frames && steady_clock::now() < deadline) {
+    while (intact.load() + bad.load() + counted() < frames && steady_clock::now() < deadline) {
       std::this_thread::sleep_for(milliseconds(10));
     }
     const RosConsumerStatus status = consumer.status();
-    std::printf("VERIFIED %llu %llu received %llu rejected %llu %s\n",
+    std::printf("VERIFIED %llu %llu counted %llu received %llu rejected %llu %s\n",
                 static_cast<unsigned long long>(intact.load()),
                 static_cast<unsigned long long>(bad.load()),
+                static_cast<unsigned long long>(counted()),
                 static_cast<unsigned long long>(status.received),
                 static_cast<unsigned long long>(status.rejected), status.last_error.c_str());
     std::fflush(stdout);

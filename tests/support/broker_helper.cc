@@ -1,12 +1,16 @@
 // A bare gRPC client of tensor-ipcd in a process of its own: for the tests
 // that kill or freeze one, and for tests that link the client library (which
 // keeps the generated protobuf code to itself) but must call the daemon.
-//   tipc_broker_helper SOCKET POOL [NOTICES]
+//   tipc_broker_helper SOCKET POOL [FRAMES]
 // claims POOL (uint8 [16], history_len 4) through the gRPC stub, fetches
 // its memory on the descriptor channel, prints "CLAIMED <generation>", writes
-// NOTICES frames, each followed by its publish notice, printing
+// FRAMES frames into the ring (the daemon reads them from there), printing
 // "PUBLISHED <seq>" for each, then sleeps until killed. On refusal it prints
 // "REFUSED <code> <message>" and exits 3.
+//   tipc_broker_helper SOCKET POOL gpu
+// claims POOL as a GPU pool with stand-in CUDA IPC handles
+// (tests/support/gpu_claim.h), prints "CLAIMED <generation>" and sleeps until
+// killed: GetPool then shows the handles, with no GPU anywhere.
 //   tipc_broker_helper SOCKET POOL subscribe
 // subscribes to POOL with keep_last 4, reads the first event, prints
 // "SUBSCRIBED", and then never reads again (a stuck subscriber).
@@ -25,6 +29,7 @@
 #include "pool/mapping.h"
 #include "pool/ring.h"
 #include "proto/wire.h"
+#include "tests/support/gpu_claim.h"
 #include "tensoripc/v1/broker.grpc.pb.h"
 
 int main(int argc, char** argv) {
@@ -62,9 +67,23 @@ int main(int argc, char** argv) {
     std::printf("SUBSCRIBED\n");
     for (;;) ::pause();
   }
-  const int notices = argc > 3 ? std::atoi(argv[3]) : 0;
   grpc::ClientContext ctx;
   auto stream = stub->ProducerSession(&ctx);
+  if (argc > 3 && std::string(argv[3]) == "gpu") {
+    tensoripc::v1::ProducerMessage msg;
+    *msg.mutable_claim() = tensoripc::testing::gpu_claim_of(argv[2]);
+    stream->Write(msg);
+    tensoripc::v1::ProducerEvent ev;
+    if (!stream->Read(&ev)) {
+      grpc::Status st = stream->Finish();
+      std::printf("REFUSED %d %s\n", static_cast<int>(st.error_code()), st.error_message().c_str());
+      return 3;
+    }
+    std::printf("CLAIMED %llu\n",
+                static_cast<unsigned long long>(ev.granted().layout().generation()));
+    for (;;) ::pause();
+  }
+  const int frames = argc > 3 ? std::atoi(argv[3]) : 0;
 
   tensoripc::v1::ProducerMessage msg;
   tensoripc::v1::ClaimPool* claim = msg.mutable_claim();
@@ -97,7 +116,7 @@ int main(int argc, char** argv) {
   std::printf("CLAIMED %llu\n",
               static_cast<unsigned long long>(ev.granted().layout().generation()));
   uint64_t seq = ev.granted().latest_seq();
-  for (int i = 0; i < notices; ++i) {
+  for (int i = 0; i < frames; ++i) {
     ++seq;
     tensoripc::write_frame(**mapping, seq, nullptr);
     std::printf("PUBLISHED %llu\n", static_cast<unsigned long long>(seq));
