@@ -55,7 +55,7 @@ if ((build)); then
     cmake --build "$build_dir" -j "$(nproc)" --target tipc_bench_copy --target tipc_bench_latency \
       --target tipc_bench_waiters
   fi
-  if ((run_python)) && ninja -C "$build_dir" -t targets all 2>/dev/null | grep -q '^tensor_ipc_core:'; then
+  if ((run_python)) && ninja -C "$build_dir" -t targets all 2>/dev/null | grep '^tensor_ipc_core:' >/dev/null; then
     cmake --build "$build_dir" -j "$(nproc)" --target tensor_ipc_core
   fi
 fi
