@@ -375,6 +375,8 @@ void Registry::announce(Pool& pool) {
   for (auto [it, end] = subscribers_by_name_.equal_range(pool.metadata.name); it != end; ++it) {
     if (subscribers_.at(it->second).frames) sinks.push_back(it->second);
   }
+  std::vector<FrameStamp>& frames = announce_frames_;
+  frames.clear();
   // Counted, not `seq <= latest`: latest may be UINT64_MAX.
   for (uint64_t i = 0, n = latest - first + 1; i < n; ++i) {
     const uint64_t seq = first + i;
@@ -385,10 +387,15 @@ void Registry::announce(Pool& pool) {
       ++skipped;
       continue;
     }
-    for (EventSink* sink : sinks) sink->push_frame(frame);
+    frames.push_back(frame);
   }
+  // The skips first: a subscriber learns its drop total from the events
+  // written after it, and the frames below may be the last it ever gets.
   if (skipped > 0) {
     for (EventSink* sink : sinks) sink->skip_frames(skipped);
+  }
+  for (const FrameStamp& frame : frames) {
+    for (EventSink* sink : sinks) sink->push_frame(frame);
   }
   pool.latest_seq = latest;
   pool.observe(monotonic_ns());

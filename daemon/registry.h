@@ -203,6 +203,7 @@ class Registry {
   std::map<uint64_t, Pool*> watched_;  // watch id -> pool
   uint64_t next_watch_id_ = 0;
   std::vector<EventSink*> announce_sinks_;  // announce()'s scratch
+  std::vector<FrameStamp> announce_frames_;  // ... and the frames it reads
   // Last: stopped first (~Registry), while everything it calls back into lives.
   FrameWatcher watcher_;
 };
