@@ -24,7 +24,8 @@ StatusOr<Caller> caller_of(const PeerTable& peers, grpc::CallbackServerContext* 
 
 grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* BrokerService::ProducerSession(
     grpc::CallbackServerContext* context) {
-  return start_producer_stream(registry_, streams_, descriptors_, caller_of(peers_, context));
+  return start_producer_stream(registry_, streams_, deadlines_, descriptors_,
+                               caller_of(peers_, context));
 }
 
 grpc::ServerWriteReactor<v1::SubscribeEvent>* BrokerService::Subscribe(

@@ -5,6 +5,7 @@
 // Owns none of what it is given, which must outlive the server. Thread-safe.
 #pragma once
 
+#include "daemon/deadlines.h"
 #include "daemon/descriptor_broker.h"
 #include "daemon/peer_table.h"
 #include "daemon/registry.h"
@@ -15,8 +16,9 @@ namespace tensoripc::daemon {
 
 class BrokerService final : public v1::Broker::CallbackService {
  public:
-  BrokerService(Registry& registry, const PeerTable& peers, DescriptorBroker& descriptors)
-      : registry_(registry), peers_(peers), descriptors_(descriptors) {}
+  BrokerService(Registry& registry, const PeerTable& peers, DescriptorBroker& descriptors,
+                StreamLimits limits = {})
+      : registry_(registry), peers_(peers), descriptors_(descriptors), streams_(limits) {}
 
   grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* ProducerSession(
       grpc::CallbackServerContext* context) override;
@@ -40,6 +42,7 @@ class BrokerService final : public v1::Broker::CallbackService {
   const PeerTable& peers_;
   DescriptorBroker& descriptors_;
   StreamTracker streams_;
+  Deadlines deadlines_;  // a ProducerSession's ClaimPool
 };
 
 }  // namespace tensoripc::daemon

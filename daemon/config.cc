@@ -40,7 +40,10 @@ struct RawSettings {
         max_pools(d.registry.max_pools),
         max_pool_bytes(format_byte_size(d.registry.max_pool_bytes)),
         retention(retention_name(d.registry.retention)),
-        frame_watch(watch_name(d.registry.watch_mode)) {}
+        frame_watch(watch_name(d.registry.watch_mode)),
+        max_streams(d.streams.max_streams),
+        max_streams_per_uid(d.streams.max_streams_per_uid),
+        claim_timeout_ms(static_cast<uint32_t>(d.streams.claim_timeout.count())) {}
 
   std::string socket_path;
   std::string socket_mode;
@@ -51,6 +54,9 @@ struct RawSettings {
   std::string max_pool_bytes;
   std::string retention;
   std::string frame_watch;
+  uint32_t max_streams;
+  uint32_t max_streams_per_uid;
+  uint32_t claim_timeout_ms;
 };
 
 int fail(const std::string& message) {
@@ -177,6 +183,20 @@ ParseOutcome parse_config(int argc, const char* const* argv,
                  "kernels)")
       ->check(CLI::IsMember({"auto", "per-pool"}))
       ->capture_default_str();
+  app.add_option("--max-streams", raw.max_streams,
+                 "Most ProducerSession and Subscribe streams open at once, all users together; "
+                 "past it a new one is refused with RESOURCE_EXHAUSTED")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
+  app.add_option("--max-streams-per-uid", raw.max_streams_per_uid,
+                 "Most streams open at once for one user (uid)")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
+  app.add_option("--claim-timeout-ms", raw.claim_timeout_ms,
+                 "How long a ProducerSession may stay open without its ClaimPool before the "
+                 "daemon ends it (DEADLINE_EXCEEDED), in milliseconds")
+      ->check(CLI::Range(100u, 3600000u))
+      ->capture_default_str();
 
   ParseOutcome out;
   try {
@@ -237,6 +257,9 @@ ParseOutcome parse_config(int argc, const char* const* argv,
   config.registry.retention = raw.retention == "remove" ? Retention::kRemove : Retention::kKeep;
   config.registry.watch_mode =
       raw.frame_watch == "per-pool" ? FrameWatcher::Mode::kPerPool : FrameWatcher::Mode::kAuto;
+  config.streams.max_streams = raw.max_streams;
+  config.streams.max_streams_per_uid = raw.max_streams_per_uid;
+  config.streams.claim_timeout = std::chrono::milliseconds(raw.claim_timeout_ms);
   out.config = config;
   return out;
 }
@@ -248,6 +271,9 @@ std::string describe(const Config& c) {
          ", max " + std::to_string(r.max_pools) +
          " pools of at most " + std::to_string(r.max_pool_bytes) + " bytes, retention " +
          retention_name(r.retention) + ", frame watch " + watch_name(r.watch_mode) +
+         ", at most " + std::to_string(c.streams.max_streams) + " streams (" +
+         std::to_string(c.streams.max_streams_per_uid) + " per user), claim timeout " +
+         std::to_string(c.streams.claim_timeout.count()) + " ms" +
          (c.config_file.empty() ? "" : ", config " + c.config_file);
 }
 

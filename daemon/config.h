@@ -11,6 +11,7 @@
 #include <string>
 
 #include "daemon/registry.h"
+#include "daemon/stream_tracker.h"
 
 namespace tensoripc::daemon {
 
@@ -29,6 +30,8 @@ struct Config {
   std::string admin_group;
   // Pools: memory label prefix, limits, retention.
   RegistryOptions registry;
+  // Streams: how many, per user, and a ProducerSession's claim deadline.
+  StreamLimits streams;
   // The config file that was read, empty when none.
   std::string config_file;
 };

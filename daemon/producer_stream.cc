@@ -18,11 +18,29 @@ using Reactor = grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>;
 // happen exactly once, never while the grant is being written, and never
 // after OnDone (detach). Owned jointly by the reactor and, while the lease
 // lasts, the registry.
-class SessionControl final : public LeaseHolder {
+class SessionControl final : public LeaseHolder, public Expiring {
  public:
-  explicit SessionControl(Reactor* reactor) : reactor_(reactor) {}
+  SessionControl(Reactor* reactor, std::chrono::milliseconds claim_timeout)
+      : reactor_(reactor), claim_timeout_(claim_timeout) {}
 
   void revoke(const Status& why) override { finish(wire::to_grpc(why)); }
+
+  // The ClaimPool came (in time or not): the deadline no longer applies.
+  void claim_arrived() {
+    std::lock_guard<std::mutex> lock(mu_);
+    claim_arrived_ = true;
+  }
+
+  // Expiring: the claim deadline passed.
+  void expire() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (claim_arrived_ || finish_wanted_) return;
+    spdlog::debug("producer stream {}: no ClaimPool within {} ms; ended",
+                  static_cast<void*>(reactor_), claim_timeout_.count());
+    finish_locked(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                               "no ClaimPool within " + std::to_string(claim_timeout_.count()) +
+                                   " ms of opening the ProducerSession (--claim-timeout)"));
+  }
 
   void start_read(v1::ProducerMessage* into) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -45,10 +63,7 @@ class SessionControl final : public LeaseHolder {
 
   void finish(grpc::Status status) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (finish_wanted_) return;
-    finish_wanted_ = true;
-    status_ = std::move(status);
-    if (!writing_) finish_now();
+    finish_locked(std::move(status));
   }
 
   void detach() {
@@ -58,6 +73,13 @@ class SessionControl final : public LeaseHolder {
   }
 
  private:
+  void finish_locked(grpc::Status status) {
+    if (finish_wanted_) return;
+    finish_wanted_ = true;
+    status_ = std::move(status);
+    if (!writing_) finish_now();
+  }
+
   void finish_now() {
     spdlog::trace("producer stream {}: finish ({})", static_cast<void*>(reactor_),
                   status_.error_message());
@@ -67,6 +89,8 @@ class SessionControl final : public LeaseHolder {
 
   std::mutex mu_;
   Reactor* reactor_;
+  const std::chrono::milliseconds claim_timeout_;
+  bool claim_arrived_ = false;
   v1::ProducerEvent out_;
   bool writing_ = false;
   bool finish_wanted_ = false;
@@ -82,18 +106,24 @@ class SessionControl final : public LeaseHolder {
 // socket the kernel closed, an invalid message, or revocation).
 class ProducerStream final : public Reactor {
  public:
-  ProducerStream(Registry& registry, StreamTracker& tracker, DescriptorBroker& descriptors,
-                 StatusOr<Caller> caller)
+  ProducerStream(Registry& registry, StreamTracker& tracker, Deadlines& deadlines,
+                 DescriptorBroker& descriptors, StatusOr<Caller> caller)
       : registry_(registry),
         tracker_(tracker),
         descriptors_(descriptors),
-        control_(std::make_shared<SessionControl>(this)) {
+        control_(std::make_shared<SessionControl>(this, tracker.limits().claim_timeout)) {
     tracker_.add();
     if (!caller.ok()) {
       control_->finish(wire::to_grpc(caller.status()));
       return;
     }
     caller_ = *caller;
+    if (Status s = tracker_.admit(caller_.uid); !s.ok()) {
+      control_->finish(wire::to_grpc(s));
+      return;
+    }
+    admitted_ = true;
+    deadlines.schedule(Deadlines::Clock::now() + tracker.limits().claim_timeout, control_);
     control_->start_read(&in_);
   }
 
@@ -121,6 +151,7 @@ class ProducerStream final : public Reactor {
     spdlog::trace("producer stream {}: done", static_cast<void*>(this));
     registry_.release(control_.get());
     control_->detach();
+    if (admitted_) tracker_.leave(caller_.uid);
     StreamTracker& tracker = tracker_;
     delete this;
     tracker.remove();
@@ -135,6 +166,7 @@ class ProducerStream final : public Reactor {
   Status handle() {
     switch (in_.msg_case()) {
       case v1::ProducerMessage::kClaim: {
+        control_->claim_arrived();
         if (claimed_) {
           return invalid_argument(
               "ClaimPool sent twice on one ProducerSession; a session holds one pool, open "
@@ -183,6 +215,7 @@ class ProducerStream final : public Reactor {
   StreamTracker& tracker_;
   DescriptorBroker& descriptors_;
   Caller caller_;
+  bool admitted_ = false;  // counted by the tracker's limits
   std::shared_ptr<SessionControl> control_;
   // Touched only by read reactions, which never overlap (one read at a time).
   v1::ProducerMessage in_;
@@ -192,9 +225,9 @@ class ProducerStream final : public Reactor {
 
 }  // namespace
 
-Reactor* start_producer_stream(Registry& registry, StreamTracker& tracker,
+Reactor* start_producer_stream(Registry& registry, StreamTracker& tracker, Deadlines& deadlines,
                                DescriptorBroker& descriptors, StatusOr<Caller> caller) {
-  return new ProducerStream(registry, tracker, descriptors, std::move(caller));
+  return new ProducerStream(registry, tracker, deadlines, descriptors, std::move(caller));
 }
 
 }  // namespace tensoripc::daemon

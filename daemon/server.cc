@@ -94,7 +94,8 @@ StatusOr<std::unique_ptr<Server>> Server::start(const Config& config, Registry& 
   if (!descriptors.ok()) return descriptors.status();
   server->descriptors_ = std::move(*descriptors);
   server->service_ =
-      std::make_unique<BrokerService>(registry, server->peers_, *server->descriptors_);
+      std::make_unique<BrokerService>(registry, server->peers_, *server->descriptors_,
+                                      config.streams);
   auto listen_fd = listen_unix(path, SOCK_STREAM, config.socket_mode);
   if (!listen_fd.ok()) return listen_fd.status();
   // No listening port: the acceptor below hands gRPC each connection.

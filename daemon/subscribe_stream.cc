@@ -148,6 +148,13 @@ class SubscribeStream final : public Reactor {
     outbox_ = std::make_shared<Outbox>(this, keep_last.ok() ? *keep_last : kDefaultKeepLast,
                                        descriptors, caller.ok() ? *caller : Caller{});
     Status s = caller.ok() ? keep_last.status() : caller.status();
+    if (s.ok()) {
+      s = tracker_.admit(caller->uid);
+      if (s.ok()) {
+        admitted_ = true;
+        uid_ = caller->uid;
+      }
+    }
     if (s.ok()) s = registry_.subscribe(request.name(), *caller, outbox_, !request.lifecycle_only());
     if (!s.ok()) outbox_->finish_with(wire::to_grpc(s));
   }
@@ -167,6 +174,7 @@ class SubscribeStream final : public Reactor {
     spdlog::trace("subscriber {}: done", static_cast<void*>(this));
     registry_.unsubscribe(outbox_.get());
     outbox_->detach();
+    if (admitted_) tracker_.leave(uid_);
     StreamTracker& tracker = tracker_;
     delete this;
     tracker.remove();
@@ -175,6 +183,8 @@ class SubscribeStream final : public Reactor {
  private:
   Registry& registry_;
   StreamTracker& tracker_;
+  bool admitted_ = false;  // counted by the tracker's limits, as uid_
+  uint32_t uid_ = 0;
   std::shared_ptr<Outbox> outbox_;
 };
 

@@ -74,6 +74,20 @@ TEST(DaemonConfig, TheExampleConfigFileHoldsTheDefaults) {
   EXPECT_EQ(c.registry.max_pool_bytes, defaults.registry.max_pool_bytes);
   EXPECT_EQ(c.registry.retention, defaults.registry.retention);
   EXPECT_EQ(c.registry.watch_mode, defaults.registry.watch_mode);
+  EXPECT_EQ(c.streams.max_streams, defaults.streams.max_streams);
+  EXPECT_EQ(c.streams.max_streams_per_uid, defaults.streams.max_streams_per_uid);
+  EXPECT_EQ(c.streams.claim_timeout, defaults.streams.claim_timeout);
+}
+
+TEST(DaemonConfig, StreamLimits) {
+  ParseOutcome out =
+      parse({"--max-streams", "50", "--max-streams-per-uid", "5", "--claim-timeout-ms", "250"});
+  ASSERT_TRUE(out.config.has_value());
+  EXPECT_EQ(out.config->streams.max_streams, 50u);
+  EXPECT_EQ(out.config->streams.max_streams_per_uid, 5u);
+  EXPECT_EQ(out.config->streams.claim_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(parse({"--max-streams", "0"}).exit_code, 2);
+  EXPECT_EQ(parse({"--claim-timeout-ms", "5"}).exit_code, 2);
 }
 
 TEST(DaemonConfig, FrameWatchIsAutoOrPerPool) {
