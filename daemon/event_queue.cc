@@ -7,18 +7,25 @@ namespace tensoripc::daemon {
 
 EventQueue::EventQueue(uint32_t keep_last) : keep_last_(std::max<uint32_t>(keep_last, 1)) {}
 
+void EventQueue::drop_oldest_frame() {
+  // The oldest frame event is almost always at the front; lifecycle events
+  // ahead of it stay where they are, so the order of what is kept holds.
+  auto oldest = std::find_if(entries_.begin(), entries_.end(),
+                             [](const Entry& e) { return e.lifecycle == nullptr; });
+  entries_.erase(oldest);
+  --frames_;
+  ++dropped_;
+}
+
 void EventQueue::push_frame(const FrameStamp& frame) {
-  if (frames_ == keep_last_) {
-    // The oldest frame event is almost always at the front; lifecycle events
-    // ahead of it stay where they are, so the order of what is kept holds.
-    auto oldest = std::find_if(entries_.begin(), entries_.end(),
-                               [](const Entry& e) { return e.lifecycle == nullptr; });
-    entries_.erase(oldest);
-    --frames_;
-    ++dropped_;
-  }
+  while (frames_ >= capacity()) drop_oldest_frame();
   entries_.push_back(Entry{frame, nullptr});
   ++frames_;
+}
+
+void EventQueue::cap_frames(uint32_t slots) {
+  cap_ = slots;
+  while (frames_ > capacity()) drop_oldest_frame();
 }
 
 bool EventQueue::push_lifecycle(std::shared_ptr<const PoolEvent> event) {

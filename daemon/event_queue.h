@@ -27,6 +27,11 @@ class EventQueue {
   explicit EventQueue(uint32_t keep_last);
 
   void push_frame(const FrameStamp& frame);
+  // The pool's ring holds `slots` frames: an event for a frame older than
+  // that names a frame no one can read any more, so the queue keeps at most
+  // min(keep_last, slots) frame events (the oldest beyond it are dropped now,
+  // and counted). Set on every attach; 0 lifts the cap.
+  void cap_frames(uint32_t slots);
   // Frames this subscriber will never get an event for (overwritten in the
   // ring before the daemon announced them).
   void count_dropped(uint64_t n) { dropped_ += n; }
@@ -39,17 +44,22 @@ class EventQueue {
   bool pop(StreamEvent* out);
 
   bool empty() const { return entries_.empty(); }
-  uint32_t keep_last() const { return keep_last_; }
+  // The frame events it keeps: keep_last, or fewer when the ring is smaller.
+  uint32_t keep_last() const { return capacity(); }
   uint64_t dropped() const { return dropped_; }
   uint64_t queued_frames() const { return frames_; }
 
  private:
+  uint32_t capacity() const { return cap_ != 0 && cap_ < keep_last_ ? cap_ : keep_last_; }
+  void drop_oldest_frame();
+
   struct Entry {
     FrameStamp frame;
     std::shared_ptr<const PoolEvent> lifecycle;  // null for a frame event
   };
 
   uint32_t keep_last_;
+  uint32_t cap_ = 0;  // the ring's size, 0 when none is known
   std::deque<Entry> entries_;
   uint64_t frames_ = 0;
   uint64_t lifecycle_ = 0;

@@ -40,6 +40,7 @@ class Outbox final : public EventSink {
   void push_lifecycle(std::shared_ptr<const PoolEvent> event) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (finish_wanted_) return;
+    if (event->kind == PoolEvent::Kind::kAttached) queue_.cap_frames(event->layout.slot_count);
     if (!queue_.push_lifecycle(std::move(event))) {
       finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           "subscriber is not reading: " + std::to_string(kMaxLifecycleBacklog) +

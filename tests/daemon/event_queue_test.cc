@@ -51,6 +51,29 @@ TEST(DaemonEventQueue, DropsOldestFrameAndCountsIt) {
   EXPECT_EQ(q.queued_frames(), 0u);
 }
 
+// keep_last 65536 on a pool of 4 frames: the queue never holds more than 4
+// frame events (the 100 subscribers x 65,536 events took 262 MB).
+TEST(DaemonEventQueue, FrameEventsAreCappedAtTheRingsSize) {
+  EventQueue q(65536);
+  for (uint64_t s = 1; s <= 10; ++s) q.push_frame({s, s % 4, 0});
+  EXPECT_EQ(q.queued_frames(), 10u) << "no ring known yet";
+  q.cap_frames(4);  // attached to a pool of 4 frames: the oldest 6 go now
+  EXPECT_EQ(q.queued_frames(), 4u);
+  EXPECT_EQ(q.dropped(), 6u);
+  EXPECT_EQ(q.keep_last(), 4u);
+  for (uint64_t s = 11; s <= 1000; ++s) q.push_frame({s, s % 4, 0});
+  EXPECT_EQ(q.queued_frames(), 4u);
+  EXPECT_EQ(q.dropped(), 996u);
+  StreamEvent ev;
+  ASSERT_TRUE(q.pop(&ev));
+  EXPECT_EQ(ev.frame.seq, 997u) << "the newest 4 are kept";
+  q.cap_frames(0);  // no ring (removed): keep_last again
+  EXPECT_EQ(q.keep_last(), 65536u);
+  EventQueue small(2);
+  small.cap_frames(16);
+  EXPECT_EQ(small.keep_last(), 2u) << "a smaller keep_last stays";
+}
+
 TEST(DaemonEventQueue, LifecycleEventsAreNeverDroppedAndKeepTheirPlace) {
   EventQueue q(2);
   q.push_frame({1, 0, 0});

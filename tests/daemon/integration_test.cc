@@ -217,8 +217,8 @@ TEST_F(DaemonIntegration, DropsAreCountedForASubscriberThatDoesNotRead) {
       return get_pool(*stub_, "cam", &info).ok() && info.stats().frames_published() == seq;
     }));
     ASSERT_EQ(info.stats().subscriber_size(), 1);
-    EXPECT_EQ(info.stats().subscriber(0).keep_last(), 8u);
-    EXPECT_LE(info.stats().subscriber(0).queued(), 8u);
+    EXPECT_EQ(info.stats().subscriber(0).keep_last(), 4u) << "keep_last 8, capped at the ring's 4";
+    EXPECT_LE(info.stats().subscriber(0).queued(), 4u);
     dropped = info.stats().subscriber(0).dropped();
     EXPECT_EQ(info.stats().dropped(), dropped);
   }

@@ -54,6 +54,7 @@ class RecordingSink final : public EventSink {
   void push_lifecycle(std::shared_ptr<const PoolEvent> ev) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (ev->kind == PoolEvent::Kind::kAttached) {
+      queue_.cap_frames(ev->layout.slot_count);  // as the Subscribe stream's outbox does
       attached_memory = ev->memory;
       attached_cuda = ev->cuda;
     }
@@ -328,7 +329,9 @@ TEST_F(DaemonRegistry, AnotherIdentityReplacesAFreePool) {
   std::weak_ptr<const PoolMapping> old = first->memory;
   first->memory.reset();
   a->memory.reset();
-  EXPECT_TRUE(old.expired());
+  // The frame watcher's thread drops its reference when it next looks (it
+  // watched the pool for the subscriber): at once, not synchronously.
+  EXPECT_TRUE(testing::eventually([&] { return old.expired(); }));
   EXPECT_EQ(segments(), std::vector<std::string>{label("cam")});
 }
 
@@ -345,7 +348,8 @@ TEST_F(DaemonRegistry, RetentionRemoveDropsTheMemoryWhenTheProducerLeaves) {
                                                     "gone(4242,not kept)", "removed"}));
   EXPECT_EQ(reg.get("cam").status().code(), StatusCode::kNotFound);
   a->memory.reset();  // the producer unmaps as it leaves
-  EXPECT_TRUE(segments().empty());
+  // ... and the frame watcher's thread when it next looks.
+  EXPECT_TRUE(testing::eventually([&] { return segments().empty(); }));
 }
 
 TEST_F(DaemonRegistry, InvalidClaimsCreateNothing) {
@@ -597,7 +601,7 @@ TEST_F(DaemonRegistry, DropsAreCountedPerSubscriberAndInTotal) {
   auto info = reg.get("cam");
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->stats.subscribers, 2u);
-  EXPECT_EQ(info->stats.dropped, 8u);
+  EXPECT_EQ(info->stats.dropped, 8u + 6u);
   ASSERT_EQ(info->stats.subscriber.size(), 2);
   for (const auto& s : info->stats.subscriber) {
     if (s.pid == 21) {
@@ -605,16 +609,19 @@ TEST_F(DaemonRegistry, DropsAreCountedPerSubscriberAndInTotal) {
       EXPECT_EQ(s.dropped, 8u);
       EXPECT_EQ(s.queued, 2u);
     } else {
+      // keep_last 100, but the ring holds 4: events for older frames name
+      // frames no one can read any more, so the queue keeps 4.
       EXPECT_EQ(s.pid, 22);
-      EXPECT_EQ(s.dropped, 0u);
-      EXPECT_EQ(s.queued, 10u);
+      EXPECT_EQ(s.keep_last, 4u);
+      EXPECT_EQ(s.dropped, 6u);
+      EXPECT_EQ(s.queued, 4u);
     }
   }
   reg.unsubscribe(slow.get());
   reg.unsubscribe(slow.get());  // idempotent
   info = reg.get("cam");
   EXPECT_EQ(info->stats.subscribers, 1u);
-  EXPECT_EQ(info->stats.dropped, 8u);  // drops of a subscriber that left still count
+  EXPECT_EQ(info->stats.dropped, 8u + 6u);  // drops of a subscriber that left still count
   EXPECT_EQ(info->stats.frames_published, 10u);
   EXPECT_GT(info->stats.rate_hz, 0.0);
   EXPECT_GT(info->stats.last_publish_unix_ns, 0);
