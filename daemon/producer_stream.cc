@@ -39,7 +39,7 @@ class SessionControl final : public LeaseHolder, public Expiring {
                   static_cast<void*>(reactor_), claim_timeout_.count());
     finish_locked(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                                "no ClaimPool within " + std::to_string(claim_timeout_.count()) +
-                                   " ms of opening the ProducerSession (--claim-timeout)"));
+                                   " ms of opening the ProducerSession (--claim-timeout-ms)"));
   }
 
   void start_read(v1::ProducerMessage* into) {
