@@ -75,19 +75,13 @@ struct Options {
   uint64_t samples_for(const Config& c) const { return c.rate_hz >= 100 ? samples : slow_samples; }
 };
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, sep);) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
-// The runtimes' chatter (debug by default in Debian's build) hides the
-// benchmark's own output.
-void quiet_iceoryx() {
+// Registers this process with RouDi as "<prefix>_<pid>", with the runtime's
+// chatter (debug by default in Debian's build) turned down to warnings.
+void start_runtime(const std::string& prefix) {
   iox::log::LogManager::GetLogManager().SetDefaultLogLevel(iox::log::LogLevel::kWarn);
+  const std::string name = prefix + "_" + std::to_string(::getpid());
+  iox::runtime::PoshRuntime::initRuntime(
+      iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name.c_str()));
 }
 
 iox::capro::ServiceDescription service_of(const std::string& tag) {
@@ -122,10 +116,7 @@ int run_roudi() {
 // now - the stamp in its first 8 bytes for samples after the warm-up.
 int run_iox_subscriber(const std::string& tag, uint64_t warmup, const std::string& out) {
   ::signal(SIGTERM, on_stop);
-  quiet_iceoryx();
-  const std::string name = "tipc_sub_" + std::to_string(::getpid());
-  iox::runtime::PoshRuntime::initRuntime(
-      iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name.c_str()));
+  start_runtime("tipc_sub");
   iox::popo::SubscriberOptions options;
   options.queueCapacity = 256;
   iox::popo::UntypedSubscriber sub(service_of(tag), options);
@@ -162,42 +153,24 @@ struct Result {
   uint64_t dropped = 0, missed = 0;
 };
 
-// One subscriber child: started, awaited ("ready"), stopped with SIGTERM,
-// its samples read back.
+// One subscriber child (a Crew of one), its numbers added to `r` at the end.
 class Subscriber {
  public:
-  Subscriber(const std::string& dir, const std::string& tag, std::vector<std::string> args)
-      : out_(dir + "/" + tag + ".bin") {
-    args.insert(args.begin(), self_exe());
-    args.insert(args.end(), {"--out", out_});
-    child_ = std::make_unique<Child>(args);
-    if (!child_->wait_for_line("ready", std::chrono::seconds(20))) {
-      throw std::runtime_error(tag + ": the subscriber did not get ready");
-    }
+  Subscriber(const std::string& dir, const std::string& tag, const std::vector<std::string>& args)
+      : crew_(dir, tag) {
+    crew_.start(1, args);
   }
   void finish(Result& r) {
-    child_->signal(SIGTERM);
-    if (auto line = child_->wait_for_line("dropped ", std::chrono::seconds(15))) {
-      r.dropped += std::stoull(line->substr(8));
+    for (const auto& samples : crew_.finish(true)) {
+      r.latency_ns.insert(r.latency_ns.end(), samples.begin(), samples.end());
     }
-    if (auto line = child_->wait_for_line("missed ", std::chrono::seconds(5))) {
-      r.missed += std::stoull(line->substr(7));
-    }
-    const auto st = child_->wait(std::chrono::seconds(15));
-    if (!st || !WIFEXITED(*st) || WEXITSTATUS(*st) != 0) {
-      std::fprintf(stderr, "a subscriber ended badly\n");
-    }
-    const auto samples = read_samples(out_);
-    r.latency_ns.insert(r.latency_ns.end(), samples.begin(), samples.end());
-    std::remove(out_.c_str());
+    r.dropped += crew_.dropped();
+    r.missed += crew_.missed();
   }
 
  private:
-  std::string out_;
-  std::unique_ptr<Child> child_;
+  Crew crew_;
 };
-
-void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
 
 // The frame source: pre-faulted, stamped just before each write.
 struct Source {
@@ -214,10 +187,7 @@ struct Source {
 // loan, the copy, publish, paced; the put times go to `out`.
 int run_iox_publisher(const std::string& tag, int64_t bytes, double rate_hz, uint64_t total,
                       uint64_t warmup, const std::string& out) {
-  quiet_iceoryx();
-  const std::string name = "tipc_pub_" + std::to_string(::getpid());
-  iox::runtime::PoshRuntime::initRuntime(
-      iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name.c_str()));
+  start_runtime("tipc_pub");
   iox::popo::PublisherOptions options;
   options.historyCapacity = 0;
   iox::popo::UntypedPublisher pub(service_of(tag), options);

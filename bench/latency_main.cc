@@ -55,15 +55,6 @@ struct Options {
   bool wants(const std::string& what) const { return only.empty() || only.count(what) > 0; }
 };
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, sep);) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 const char* path_name(NotifyPath p) { return p == NotifyPath::kFutex ? "futex" : "stream"; }
 
 // What one configuration gave in one round.
@@ -90,64 +81,12 @@ struct FpsResult {
   int64_t produced = 0, consumed = 0, lost = 0, wrong = 0;
 };
 
-// Children of one configuration: started, awaited "ready", stopped, and
-// their sample files merged.
-class Crew {
- public:
-  Crew(const std::string& dir, const std::string& tag) : dir_(dir), tag_(tag) {}
-
-  void start(int n, const std::vector<std::string>& role_args) {
-    for (int i = 0; i < n; ++i) {
-      const std::string out = dir_ + "/" + tag_ + "-" + std::to_string(i) + ".bin";
-      std::vector<std::string> argv = {self_exe()};
-      argv.insert(argv.end(), role_args.begin(), role_args.end());
-      argv.insert(argv.end(), {"--out", out});
-      files_.push_back(out);
-      children_.push_back(std::make_unique<Child>(argv));
-    }
-    for (auto& c : children_) {
-      if (!c->wait_for_line("ready", std::chrono::seconds(20))) {
-        throw std::runtime_error(tag_ + ": a child process did not get ready");
-      }
-    }
-  }
-
-  // SIGTERM (when asked), wait, and the samples of every child, merged.
-  std::vector<std::vector<int64_t>> finish(bool terminate) {
-    std::vector<std::vector<int64_t>> all;
-    dropped_ = 0;
-    for (size_t i = 0; i < children_.size(); ++i) {
-      if (terminate) children_[i]->signal(SIGTERM);
-      // Library consumers say how many frame events the daemon dropped.
-      if (auto line = children_[i]->wait_for_line("dropped ", std::chrono::seconds(15))) {
-        dropped_ += std::stoull(line->substr(8));
-      }
-      const auto st = children_[i]->wait(std::chrono::seconds(15));
-      if (!st || !WIFEXITED(*st) || WEXITSTATUS(*st) != 0) {
-        std::fprintf(stderr, "%s: child %zu ended badly\n", tag_.c_str(), i);
-      }
-      all.push_back(read_samples(files_[i]));
-      std::remove(files_[i].c_str());
-    }
-    children_.clear();
-    return all;
-  }
-  uint64_t dropped() const { return dropped_; }
-
- private:
-  uint64_t dropped_ = 0;
-  std::string dir_, tag_;
-  std::vector<std::string> files_;
-  std::vector<std::unique_ptr<Child>> children_;
-};
-
 std::vector<int64_t> merged(const std::vector<std::vector<int64_t>>& parts) {
   std::vector<int64_t> all;
   for (const auto& p : parts) all.insert(all.end(), p.begin(), p.end());
   return all;
 }
 
-void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
 
 RunResult run_library(const BenchDaemon& daemon, NotifyPath notify, int n, uint64_t samples,
                       int round, const Options& o) {

@@ -397,6 +397,11 @@ def iceoryx_section(doc, lines, targets):
     ]
 
 
+def targets_table(targets):
+    return (["| what | measured | target | |", "|---|---:|---:|---|"] +
+            [f"| {w} | {m} | {t} | {verdict(ok)} |" for w, m, t, ok in targets])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("copy_json", nargs="?")
@@ -425,9 +430,7 @@ def main():
             iceoryx_section(iceoryx, body, targets)
         head = ["## Benchmarks", ""]
         if targets:
-            head += ["| what | measured | target | |", "|---|---:|---:|---|"]
-            head += [f"| {w} | {m} | {t} | {verdict(ok)} |" for w, m, t, ok in targets]
-            head.append("")
+            head += targets_table(targets) + [""]
         write(head + body, args.output)
         return
 
@@ -457,11 +460,10 @@ def main():
         "",
         "### Targets (issues 3 and 9)",
         "",
-        "| what | measured | target | |",
-        "|---|---:|---:|---|",
+        *targets_table(targets),
+        "",
     ]
-    lines += [f"| {w} | {m} | {t} | {verdict(ok)} |" for w, m, t, ok in targets]
-    lines += [""] + body
+    lines += body
     write(lines, args.output)
 
 

@@ -142,4 +142,54 @@ std::vector<int64_t> read_samples(const std::string& path) {
   return out;
 }
 
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, sep);) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
+
+void Crew::start(int n, const std::vector<std::string>& role_args) {
+  for (int i = 0; i < n; ++i) {
+    const std::string out = dir_ + "/" + tag_ + "-" + std::to_string(i) + ".bin";
+    std::vector<std::string> argv = {self_exe()};
+    argv.insert(argv.end(), role_args.begin(), role_args.end());
+    argv.insert(argv.end(), {"--out", out});
+    files_.push_back(out);
+    children_.push_back(std::make_unique<Child>(argv));
+  }
+  for (auto& c : children_) {
+    if (!c->wait_for_line("ready", std::chrono::seconds(20))) {
+      throw std::runtime_error(tag_ + ": a child process did not get ready");
+    }
+  }
+}
+
+std::vector<std::vector<int64_t>> Crew::finish(bool terminate) {
+  std::vector<std::vector<int64_t>> all;
+  dropped_ = missed_ = 0;
+  for (size_t i = 0; i < children_.size(); ++i) {
+    if (terminate) children_[i]->signal(SIGTERM);
+    if (auto line = children_[i]->wait_for_line("dropped ", std::chrono::seconds(15))) {
+      dropped_ += std::stoull(line->substr(8));
+    }
+    if (auto line = children_[i]->wait_for_line("missed ", std::chrono::seconds(5))) {
+      missed_ += std::stoull(line->substr(7));
+    }
+    const auto st = children_[i]->wait(std::chrono::seconds(15));
+    if (!st || !WIFEXITED(*st) || WEXITSTATUS(*st) != 0) {
+      std::fprintf(stderr, "%s: child %zu ended badly\n", tag_.c_str(), i);
+    }
+    all.push_back(read_samples(files_[i]));
+    std::remove(files_[i].c_str());
+  }
+  children_.clear();
+  files_.clear();
+  return all;
+}
+
 }  // namespace tensoripc::bench

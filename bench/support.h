@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,6 +98,36 @@ std::string daemon_binary();
 // The machine and the moment, as JSON object members without the braces:
 // "date", "host", "kernel", "cpu", "num_cpus" and "load_avg" (1, 5, 15 min).
 std::string machine_json_fields();
+
+// "a,b,,c" -> {"a", "b", "c"} (flags' lists).
+std::vector<std::string> split(const std::string& s, char sep);
+
+// A pause for connections and subscriptions to settle before a measured run.
+void settle();
+
+// Child processes of this binary in one role, for one configuration: started
+// with `role_args` and "--out FILE", each awaited until it prints "ready";
+// at the end stopped (SIGTERM when asked), waited for, and their sample
+// files read back. A child may print "dropped N" and "missed N" (library
+// consumers: frame events the daemon dropped, callbacks whose view had moved
+// on) before it exits; they are summed.
+class Crew {
+ public:
+  Crew(std::string dir, std::string tag) : dir_(std::move(dir)), tag_(std::move(tag)) {}
+
+  // Throws std::runtime_error when a child does not get ready within 20 s.
+  void start(int n, const std::vector<std::string>& role_args);
+  // The samples of every child, one vector each.
+  std::vector<std::vector<int64_t>> finish(bool terminate);
+  uint64_t dropped() const { return dropped_; }
+  uint64_t missed() const { return missed_; }
+
+ private:
+  uint64_t dropped_ = 0, missed_ = 0;
+  std::string dir_, tag_;
+  std::vector<std::string> files_;
+  std::vector<std::unique_ptr<Child>> children_;
+};
 
 // Latency samples in ns, summarised in µs.
 struct LatencySummary {

@@ -40,8 +40,7 @@ struct WaitvEntry {
   uint32_t flags;
   uint32_t reserved;
 };
-constexpr uint32_t kFutex2SizeU32 = 0x02;
-constexpr uint32_t kFutex2Private = 128;  // FUTEX_PRIVATE_FLAG
+constexpr uint32_t kFutex2SizeU32 = 0x02;  // shared: no FUTEX2_PRIVATE
 #ifdef SYS_futex_waitv
 constexpr long kSysFutexWaitv = SYS_futex_waitv;
 #else
@@ -67,7 +66,7 @@ int futex_wait_any(const FutexWaitItem* items, size_t count, int64_t deadline_ns
   for (size_t i = 0; i < count; ++i) {
     entries[i].val = items[i].expected;
     entries[i].uaddr = reinterpret_cast<uint64_t>(items[i].word);
-    entries[i].flags = kFutex2SizeU32 | (items[i].process_private ? kFutex2Private : 0);
+    entries[i].flags = kFutex2SizeU32;
     entries[i].reserved = 0;
   }
   struct timespec ts {};

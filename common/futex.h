@@ -21,10 +21,10 @@ void futex_wake_all(std::atomic<uint32_t>* word);
 // ---- waiting on several words at once (futex_waitv, Linux 5.16 and later)
 
 // One word of a multi-word wait: sleep while *word == expected.
+// Words are waited on as shared futexes (any mapping, any process).
 struct FutexWaitItem {
   std::atomic<uint32_t>* word = nullptr;
   uint32_t expected = 0;
-  bool process_private = false;  // the word is in this process's own memory
 };
 
 // The most words one futex_wait_any call takes (the kernel's FUTEX_WAITV_MAX).

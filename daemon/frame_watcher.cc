@@ -170,7 +170,7 @@ void FrameWatcher::run(Group& group) {
     // futex_waiters by the registry).
     for (size_t i = 0; i < n; ++i) {
       std::atomic<uint32_t>& word = maps[i]->header().futex_word;
-      items[i] = FutexWaitItem{&word, word.load(std::memory_order_seq_cst), false};
+      items[i] = FutexWaitItem{&word, word.load(std::memory_order_seq_cst)};
     }
     for (size_t i = 0; i < n; ++i) {
       const uint64_t latest = maps[i]->header().latest_seq.load(std::memory_order_seq_cst);
@@ -181,8 +181,8 @@ void FrameWatcher::run(Group& group) {
     }
     const int64_t deadline = rescan_.count() > 0 ? deadline_after(rescan_.count()) : INT64_MAX;
     if (waitv) {
-      // Not process_private: futex_kick wakes with a shared FUTEX_WAKE.
-      items[n] = FutexWaitItem{&group.control, control_seen, false};
+      // Shared, as futex_kick's FUTEX_WAKE is.
+      items[n] = FutexWaitItem{&group.control, control_seen};
       futex_wait_any(items, n + 1, deadline);
     } else {
       if (group.control.load(std::memory_order_seq_cst) != control_seen) continue;

@@ -117,12 +117,8 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
                         "; only that user, root or the daemon's admin group may resume or "
                         "replace it (caller: " + caller.to_string() + ")");
     }
-    if (pool.cuda.present()) {
-      // Not reached while release() drops GPU pools; kept so that a GPU
-      // pool is never resumed into device memory its producer took along.
-      erase_pool(it, "replaced: a GPU pool's device memory is its producer's");
-      it = pools_.end();
-    } else if (same_identity(md, pool.metadata)) {
+    // (A GPU pool never gets here without a holder: release() drops it.)
+    if (same_identity(md, pool.metadata)) {
       resumed = true;
       // Not part of the identity, and they belong to the producer now holding it.
       pool.metadata.backend_type = md.backend_type;

@@ -145,4 +145,11 @@ std::string kind(const v1::SubscribeEvent& ev) {
   }
 }
 
+grpc::Status get_pool(v1::Broker::Stub& stub, const std::string& name, v1::PoolInfo* info) {
+  grpc::ClientContext ctx;
+  v1::GetPoolRequest req;
+  req.set_name(name);
+  return stub.GetPool(&ctx, req, info);
+}
+
 }  // namespace tensoripc::testing

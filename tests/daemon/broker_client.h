@@ -96,6 +96,9 @@ class TestSubscriber {
   std::optional<grpc::Status> end_;
 };
 
+// GetPool of `name` into *info.
+grpc::Status get_pool(v1::Broker::Stub& stub, const std::string& name, v1::PoolInfo* info);
+
 // A one-word description of an event, for asserting sequences:
 // "waiting", "attached", "frame", "gone", "removed".
 std::string kind(const v1::SubscribeEvent& ev);

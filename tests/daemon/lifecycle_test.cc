@@ -35,13 +35,6 @@ bool exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-grpc::Status get_pool(v1::Broker::Stub& stub, const std::string& name, v1::PoolInfo* info) {
-  grpc::ClientContext ctx;
-  v1::GetPoolRequest req;
-  req.set_name(name);
-  return stub.GetPool(&ctx, req, info);
-}
-
 // One request on grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo,
 // sent as raw protobuf bytes, as grpcurl would; returns the response's fields.
 std::unique_ptr<UnknownFieldSet> reflect(const std::shared_ptr<grpc::Channel>& channel, int field,

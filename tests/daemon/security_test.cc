@@ -35,13 +35,6 @@ using std::chrono::seconds;
 // would reach only runuser).
 constexpr char kSetpriv[] = "/usr/bin/setpriv";
 
-grpc::Status get_pool(v1::Broker::Stub& stub, const std::string& name, v1::PoolInfo* info) {
-  grpc::ClientContext ctx;
-  v1::GetPoolRequest req;
-  req.set_name(name);
-  return stub.GetPool(&ctx, req, info);
-}
-
 // A daemon that another user may reach: its directory searchable, its
 // sockets 0666 (what the tensor-ipc group gets with the system service).
 std::unique_ptr<DaemonProcess> shared_daemon(std::vector<std::string> extra = {}) {

@@ -67,31 +67,21 @@ int main(int argc, char** argv) {
     std::printf("SUBSCRIBED\n");
     for (;;) ::pause();
   }
-  grpc::ClientContext ctx;
-  auto stream = stub->ProducerSession(&ctx);
-  if (argc > 3 && std::string(argv[3]) == "gpu") {
-    tensoripc::v1::ProducerMessage msg;
-    *msg.mutable_claim() = tensoripc::testing::gpu_claim_of(argv[2]);
-    stream->Write(msg);
-    tensoripc::v1::ProducerEvent ev;
-    if (!stream->Read(&ev)) {
-      grpc::Status st = stream->Finish();
-      std::printf("REFUSED %d %s\n", static_cast<int>(st.error_code()), st.error_message().c_str());
-      return 3;
-    }
-    std::printf("CLAIMED %llu\n",
-                static_cast<unsigned long long>(ev.granted().layout().generation()));
-    for (;;) ::pause();
-  }
-  const int frames = argc > 3 ? std::atoi(argv[3]) : 0;
-
+  // A GPU pool with stand-in handles, or uint8 [16] x 4 on the host.
+  const bool gpu = argc > 3 && std::string(argv[3]) == "gpu";
   tensoripc::v1::ProducerMessage msg;
   tensoripc::v1::ClaimPool* claim = msg.mutable_claim();
+  if (gpu) {
+    *claim = tensoripc::testing::gpu_claim_of(argv[2]);
+  } else {
+    claim->mutable_metadata()->set_name(argv[2]);
+    claim->mutable_metadata()->add_shape(16);
+    claim->mutable_metadata()->set_dtype_str("uint8");
+    claim->mutable_metadata()->set_history_len(4);
+  }
   claim->set_pid(::getpid());
-  claim->mutable_metadata()->set_name(argv[2]);
-  claim->mutable_metadata()->add_shape(16);
-  claim->mutable_metadata()->set_dtype_str("uint8");
-  claim->mutable_metadata()->set_history_len(4);
+  grpc::ClientContext ctx;
+  auto stream = stub->ProducerSession(&ctx);
   stream->Write(msg);
   tensoripc::v1::ProducerEvent ev;
   if (!stream->Read(&ev)) {
@@ -99,6 +89,12 @@ int main(int argc, char** argv) {
     std::printf("REFUSED %d %s\n", static_cast<int>(st.error_code()), st.error_message().c_str());
     return 3;
   }
+  if (gpu) {  // nothing to map: the frames would be on the device
+    std::printf("CLAIMED %llu\n",
+                static_cast<unsigned long long>(ev.granted().layout().generation()));
+    for (;;) ::pause();
+  }
+  const int frames = argc > 3 ? std::atoi(argv[3]) : 0;
   auto grant = tensoripc::wire::from_proto(ev.granted());
   if (!grant.ok()) return 4;
   auto memory =
