@@ -15,8 +15,6 @@ namespace {
 // client cannot grow the daemon without limit.
 constexpr size_t kMaxSubscriptions = 65536;
 
-Status unavailable(std::string m) { return Status(StatusCode::kUnavailable, std::move(m)); }
-
 Status topic_held(const std::string& message, int32_t pid) {
   return already_exists(message).set_holder_pid(pid);
 }

@@ -63,7 +63,8 @@ bool wait_slot_settled(const PoolMapping& m, const SlotHeader& slot, uint64_t od
 // One attempt at frame `seq`; on kOk dst (if not null) holds it and *ts its
 // time. `busy` is set to the odd counter when a write is in progress on the
 // slot (then the result is kOverwritten: the frame is going away).
-ReadStatus try_read(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts, uint64_t* busy) {
+ReadStatus try_read(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts, uint64_t* busy,
+                    const FrameSource* source) {
   const SlotHeader& slot = m.slot(seq % m.slot_count());
   for (;;) {
     const uint64_t begin = slot_read_begin(slot);
@@ -78,7 +79,13 @@ ReadStatus try_read(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts, 
       // (a writer died before finishing it); it will not appear later.
       return frame_seq > seq ? ReadStatus::kOverwritten : ReadStatus::kLost;
     }
-    if (dst) std::memcpy(dst, m.frame(seq % m.slot_count()), m.frame_size());
+    if (dst) {
+      if (source) {
+        source->copy_out(seq % m.slot_count(), dst);
+      } else {
+        std::memcpy(dst, m.frame(seq % m.slot_count()), m.frame_size());
+      }
+    }
     const int64_t t = slot.timestamp_ns.load(std::memory_order_relaxed);
     if (slot_read_valid(slot, begin)) {
       if (ts) *ts = t;
@@ -89,34 +96,35 @@ ReadStatus try_read(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts, 
 
 }  // namespace
 
-FrameStamp write_frame(const PoolMapping& m, uint64_t seq, const void* src) {
+void publish_frame(const PoolMapping& m, uint64_t seq) {
   PoolHeader& h = m.header();
-  FrameStamp w;
-  w.seq = seq;
-  w.slot = seq % m.slot_count();
-  SlotHeader& slot = m.slot(w.slot);
-  const uint64_t odd = slot_write_begin(slot);
-  if (src) std::memcpy(m.writable_frame(w.slot), src, m.frame_size());
-  w.timestamp_ns = realtime_ns();
-  slot_write_end(slot, odd, w.seq, w.timestamp_ns);
-  h.latest_seq.store(w.seq, std::memory_order_release);
+  h.latest_seq.store(seq, std::memory_order_release);
   futex_signal(h.futex_word, h.futex_waiters);
-  return w;
 }
 
-ReadStatus read_frame(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts) {
-  if (seq == 0) {
-    if (dst) std::memset(dst, 0, m.frame_size());
-    return ReadStatus::kLost;
-  }
+FrameStamp write_frame(const PoolMapping& m, uint64_t seq, const void* src) {
+  return write_frame_with(m, seq, [&](uint64_t slot) {
+    if (src) std::memcpy(m.writable_frame(slot), src, m.frame_size());
+    return true;
+  });
+}
+
+ReadStatus read_frame(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts,
+                      const FrameSource* source) {
   uint64_t busy = 0;
-  const ReadStatus r = try_read(m, seq, dst, ts, &busy);
-  if (r == ReadStatus::kLost && dst) std::memset(dst, 0, m.frame_size());
+  const ReadStatus r = seq == 0 ? ReadStatus::kLost : try_read(m, seq, dst, ts, &busy, source);
+  if (r == ReadStatus::kLost && dst) {
+    if (source) {
+      source->zero(dst, m.frame_size());
+    } else {
+      std::memset(dst, 0, m.frame_size());
+    }
+  }
   return r;
 }
 
 uint64_t read_history(const PoolMapping& m, size_t count, bool latest_first, void* dst,
-                      uint64_t* seqs, int64_t* timestamps_ns) {
+                      uint64_t* seqs, int64_t* timestamps_ns, const FrameSource* source) {
   const PoolHeader& h = m.header();
   const uint64_t frame = m.frame_size();
   char* out = static_cast<char*>(dst);
@@ -143,7 +151,7 @@ uint64_t read_history(const PoolMapping& m, size_t count, bool latest_first, voi
       ReadStatus r = ReadStatus::kLost;
       if (seq != 0) {
         uint64_t busy = 0;
-        r = try_read(m, seq, frame_dst, &ts, &busy);
+        r = try_read(m, seq, frame_dst, &ts, &busy, source);
         if (r == ReadStatus::kOverwritten && busy != 0 &&
             !wait_slot_settled(m, m.slot(seq % m.slot_count()), busy, get_deadline())) {
           r = ReadStatus::kLost;  // the writer died on this slot (or stalls)
@@ -153,7 +161,11 @@ uint64_t read_history(const PoolMapping& m, size_t count, bool latest_first, voi
         }
       }
       if (r != ReadStatus::kOk) {
-        std::memset(frame_dst, 0, frame);
+        if (source) {
+          source->zero(frame_dst, frame);
+        } else {
+          std::memset(frame_dst, 0, frame);
+        }
         seq = 0;
         ts = 0;
       }

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/clock.h"
 #include "pool/layout.h"
 #include "pool/mapping.h"
 
@@ -57,7 +58,29 @@ inline bool slot_read_valid(const SlotHeader& slot, uint64_t begin) {
   return (begin & 1) == 0 && slot.lock.load(std::memory_order_relaxed) == begin;
 }
 
+// Where a pool's frames are when they are not in its mapping: a GPU pool's
+// device memory (the client's DeviceFrameSource). The ring's reads copy
+// through it under the same seqlock; each copy must be complete when it
+// returns, so that the slot checked after it vouches for what was copied.
+// Errors are thrown.
+class FrameSource {
+ public:
+  virtual ~FrameSource() = default;
+  // Frame `slot` (frame_size bytes) to `dst`.
+  virtual void copy_out(uint64_t slot, void* dst) const = 0;
+  // `bytes` of zeros at `dst` (a frame lost or never written).
+  virtual void zero(void* dst, uint64_t bytes) const = 0;
+};
+
 // ---- the producer
+
+// Writes frame `seq` into slot seq % slot_count: under the slot's seqlock,
+// `fill(slot)` puts the data there (a GPU pool's copy and event record); then
+// the frame is published (latest_seq = seq, release) and futex waiters woken.
+// If fill returns false the write is abandoned: the slot's old frame reads as
+// lost, nothing is published, and the returned stamp has seq 0.
+template <typename Fill>
+FrameStamp write_frame_with(const PoolMapping& mapping, uint64_t seq, Fill&& fill);
 
 // Writes mapping.frame_size() bytes from `src` (null: the slot's data is left
 // as it is) as frame `seq` into slot seq % slot_count, publishes it
@@ -82,7 +105,8 @@ enum class ReadStatus {
 // and its timestamp into *timestamp_ns (if not null), both under the slot's
 // seqlock. A null `dst` reads the timestamp (and whether the frame is still
 // there) without copying the data. On kLost `dst` is zero-filled.
-ReadStatus read_frame(const PoolMapping& mapping, uint64_t seq, void* dst, int64_t* timestamp_ns);
+ReadStatus read_frame(const PoolMapping& mapping, uint64_t seq, void* dst, int64_t* timestamp_ns,
+                      const FrameSource* source = nullptr);
 
 // Reads the last `count` frames (count <= slot_count) into `dst`
 // (count * frame_size bytes), latest first or oldest first. A consistent
@@ -93,8 +117,11 @@ ReadStatus read_frame(const PoolMapping& mapping, uint64_t seq, void* dst, int64
 // when the pool holds no frame yet. Bounded: waits and restarts together
 // stop after 50 ms + 2 ms per MB of frame; frames still unread then (a
 // producer lapping the reader, or stalled mid-write) read as lost.
+// With a `source`, the frames come from it (a GPU pool) and `dst` is
+// wherever it can copy to.
 uint64_t read_history(const PoolMapping& mapping, size_t count, bool latest_first, void* dst,
-                      uint64_t* seqs, int64_t* timestamps_ns);
+                      uint64_t* seqs, int64_t* timestamps_ns,
+                      const FrameSource* source = nullptr);
 
 // Where a zero-copy view of the latest frame points.
 struct LatestFrame {
@@ -123,5 +150,28 @@ uint64_t wait_for_seq_after(const PoolMapping& mapping, uint64_t after,
 // its last check and its sleep misses this wake-up: stop waiters with a flag
 // and wake until they are gone (or let their timeout end the wait).
 void wake_waiters(const PoolMapping& mapping);
+
+// ---- implementation
+
+// latest_seq = seq (release), then one wake of the pool's futex word when
+// anyone waits on it. The end of every write.
+void publish_frame(const PoolMapping& mapping, uint64_t seq);
+
+template <typename Fill>
+FrameStamp write_frame_with(const PoolMapping& mapping, uint64_t seq, Fill&& fill) {
+  FrameStamp w;
+  w.slot = seq % mapping.slot_count();
+  SlotHeader& slot = mapping.slot(w.slot);
+  const uint64_t odd = slot_write_begin(slot);
+  if (!fill(w.slot)) {
+    slot_write_end(slot, odd, 0, 0);  // the old frame is gone; no new one
+    return FrameStamp{0, w.slot, 0};
+  }
+  w.seq = seq;
+  w.timestamp_ns = realtime_ns();
+  slot_write_end(slot, odd, w.seq, w.timestamp_ns);
+  publish_frame(mapping, seq);
+  return w;
+}
 
 }  // namespace tensoripc

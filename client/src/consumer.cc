@@ -38,8 +38,9 @@ const char* to_string(PoolState state) {
 // Fills FrameView's private fields; the one friend the view has.
 struct FrameViewAccess {
   static FrameView make(TensorView tensor, const LatestFrame& f, const SlotHeader* slot,
-                        std::shared_ptr<const void> mapping) {
+                        std::shared_ptr<const void> mapping, void* cuda_event) {
     FrameView v;
+    v.cuda_event_ = cuda_event;
     v.tensor_ = tensor;
     v.seq_ = f.frame.seq;
     v.timestamp_ns_ = f.frame.timestamp_ns;
@@ -62,9 +63,8 @@ bool FrameView::still_valid() const {
 Consumer::Impl::Impl(PoolMetadata expected, ConsumerOptions options)
     : expected_(std::move(expected)), options_(std::move(options)) {
   expected_.validate_and_complete();
-  if (expected_.memory_device().kind != MemoryKind::kHost) {
-    throw InvalidArgumentError("pool '" + expected_.name + "' is on " + expected_.device +
-                               "; this build of libtensoripc-client reads host (cpu) pools only");
+  if (expected_.memory_device().kind == MemoryKind::kCuda) {
+    if (Status s = check_device_pools(expected_); !s.ok()) throw_device_status(s);
   }
   frame_shape_ = Shape(expected_.shape);
   pool_md_ = expected_;
@@ -108,12 +108,21 @@ Consumer::Impl::Impl(PoolMetadata expected, ConsumerOptions options)
   }
 }
 
-std::shared_ptr<PoolMapping> Consumer::Impl::current_mapping(const char* what) const {
+Readable Consumer::Impl::readable_locked() const {
+  Readable r{mapping_, device_};
+  if (r.mapping && r.mapping->layout().memory_kind == MemoryKind::kCuda &&
+      (!r.device || r.mapping->header().producer_pid.load(std::memory_order_acquire) == 0)) {
+    return {};  // a GPU pool whose producer left: its memory went with it
+  }
+  return r;
+}
+
+Readable Consumer::Impl::current_mapping(const char* what) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_)
     throw StateError(std::string(what) + " on pool '" + expected_.name + "' after cleanup()");
   if (state_ == PoolState::kError) throw StateError(error_);
-  return mapping_;
+  return readable_locked();
 }
 
 void Consumer::Impl::note_seen(uint64_t seq) {
@@ -132,14 +141,16 @@ void Consumer::Impl::check_history_len(const char* what, size_t count) const {
 
 std::optional<FrameHistory> Consumer::Impl::read(size_t count, bool latest_first) {
   check_history_len("read", count);
-  const std::shared_ptr<PoolMapping> m = current_mapping("read");
-  if (!m) return std::nullopt;
-  std::shared_ptr<void> storage = buffers_->acquire(count * m->frame_size());
+  const Readable r = current_mapping("read");
+  if (!r) return std::nullopt;
+  std::shared_ptr<void> storage = buffers_->acquire(count * r.mapping->frame_size());
   FrameHistory h;
   h.seqs.resize(count);
   h.timestamps_ns.resize(count);
+  std::optional<DeviceFrameSource> source;
   const uint64_t latest =
-      read_history(*m, count, latest_first, storage.get(), h.seqs.data(), h.timestamps_ns.data());
+      read_history(*r.mapping, count, latest_first, storage.get(), h.seqs.data(),
+                   h.timestamps_ns.data(), r.source(source, options_.cuda_stream));
   if (latest == 0) return std::nullopt;
   note_seen(latest);
   void* data = storage.get();
@@ -151,10 +162,12 @@ std::optional<FrameHistory> Consumer::Impl::read(size_t count, bool latest_first
 // allocation, no control block); no seqs.
 std::optional<Tensor> Consumer::Impl::get(size_t count, bool latest_first) {
   check_history_len("get", count);
-  const std::shared_ptr<PoolMapping> m = current_mapping("get");
-  if (!m) return std::nullopt;
-  std::shared_ptr<void> storage = buffers_->acquire(count * m->frame_size());
-  const uint64_t latest = read_history(*m, count, latest_first, storage.get(), nullptr, nullptr);
+  const Readable r = current_mapping("get");
+  if (!r) return std::nullopt;
+  std::shared_ptr<void> storage = buffers_->acquire(count * r.mapping->frame_size());
+  std::optional<DeviceFrameSource> source;
+  const uint64_t latest = read_history(*r.mapping, count, latest_first, storage.get(), nullptr,
+                                       nullptr, r.source(source, options_.cuda_stream));
   if (latest == 0) return std::nullopt;
   note_seen(latest);
   void* data = storage.get();
@@ -165,11 +178,11 @@ std::optional<Tensor> Consumer::Impl::get(size_t count, bool latest_first) {
 
 bool Consumer::Impl::get_into(Tensor& out, size_t count, bool latest_first) {
   check_history_len("get_into", count);
-  const std::shared_ptr<PoolMapping> m = current_mapping("get_into");
+  const Readable r = current_mapping("get_into");
   // latest_seq never goes back to 0 in a mapping: past this check the read
   // below finds a frame, so `out` is only replaced when it gets one.
-  if (!m || m->header().latest_seq.load(std::memory_order_acquire) == 0) return false;
-  const size_t bytes = count * m->frame_size();
+  if (!r || r.mapping->header().latest_seq.load(std::memory_order_acquire) == 0) return false;
+  const size_t bytes = count * r.mapping->frame_size();
   if (out.empty() || out.dtype() != expected_.dtype || out.nbytes() != bytes ||
       out.shape() != result_shape(count)) {
     // Fully overwritten by the read: no zero-fill.
@@ -177,15 +190,18 @@ bool Consumer::Impl::get_into(Tensor& out, size_t count, bool latest_first) {
     void* data = storage.get();
     out = Tensor::adopt(std::move(storage), data, expected_.dtype, result_shape(count));
   }
-  const uint64_t latest = read_history(*m, count, latest_first, out.data(), nullptr, nullptr);
+  std::optional<DeviceFrameSource> source;
+  const uint64_t latest = read_history(*r.mapping, count, latest_first, out.data(), nullptr,
+                                       nullptr, r.source(source, options_.cuda_stream));
   note_seen(latest);
   return latest != 0;
 }
 
 uint64_t Consumer::Impl::read_into(void* dst, size_t bytes, size_t count, bool latest_first) {
   check_history_len("read_into", count);
-  const std::shared_ptr<PoolMapping> m = current_mapping("read_into");
-  if (!m) return 0;
+  const Readable r = current_mapping("read_into");
+  if (!r) return 0;
+  const PoolMapping* m = r.mapping.get();
   if (dst == nullptr || bytes < count * m->frame_size()) {
     throw InvalidArgumentError(
         "read_into on pool '" + expected_.name + "': " + std::to_string(count) + " frame(s) of " +
@@ -193,20 +209,36 @@ uint64_t Consumer::Impl::read_into(void* dst, size_t bytes, size_t count, bool l
         " bytes; the destination " +
         (dst == nullptr ? std::string("is null") : "holds " + std::to_string(bytes)));
   }
-  const uint64_t latest = read_history(*m, count, latest_first, dst, nullptr, nullptr);
+  std::optional<DeviceFrameSource> source;
+  const uint64_t latest = read_history(*m, count, latest_first, dst, nullptr, nullptr,
+                                       r.source(source, options_.cuda_stream));
   if (latest != 0) note_seen(latest);
   return latest;
 }
 
 std::optional<FrameView> Consumer::Impl::view() {
-  std::shared_ptr<PoolMapping> m = current_mapping("view");
-  if (!m) return std::nullopt;
-  const LatestFrame f = locate_latest(*m);
+  Readable r = current_mapping("view");
+  if (!r) return std::nullopt;
+  const PoolMapping& m = *r.mapping;
+  const LatestFrame f = locate_latest(m);
   if (f.frame.seq == 0) return std::nullopt;
   note_seen(f.frame.seq);
-  TensorView t(m->frame(f.frame.slot), expected_.dtype, frame_shape_);
-  const SlotHeader* slot = &m->slot(f.frame.slot);
-  return FrameViewAccess::make(t, f, slot, std::move(m));
+  const SlotHeader* slot = &m.slot(f.frame.slot);
+  if (!r.device) {
+    TensorView t(m.frame(f.frame.slot), expected_.dtype, frame_shape_);
+    return FrameViewAccess::make(t, f, slot, std::move(r.mapping), nullptr);
+  }
+  // A GPU frame: the consumer's stream waits for the slot's event, so work
+  // queued on it after this reads the whole frame.
+  const DeviceFrames& d = *r.device;
+  const device::Event event = d.event(f.frame.slot);
+  if (Status s = d.api().wait(d.ordinal(), options_.cuda_stream, event); !s.ok()) {
+    throw_device_status(Status(s.code(), "view of pool '" + expected_.name + "': " + s.message()));
+  }
+  TensorView t(d.frame(f.frame.slot), expected_.dtype, frame_shape_, Device::cuda(d.ordinal()));
+  // The view keeps both the host mapping (its seqlock) and the device memory.
+  auto both = std::make_shared<const Readable>(std::move(r));
+  return FrameViewAccess::make(t, f, slot, std::shared_ptr<const void>(both, both.get()), event);
 }
 
 bool Consumer::Impl::wait_for_frame(std::chrono::nanoseconds timeout) {
@@ -302,6 +334,7 @@ void Consumer::Impl::cleanup() {
   if (futex_thread_.joinable()) futex_thread_.join();
   std::lock_guard<std::mutex> lock(mu_);
   mapping_.reset();
+  device_.reset();
   state_ = PoolState::kClosed;
   connected_ = false;
 }

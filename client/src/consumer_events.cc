@@ -42,13 +42,13 @@ void Consumer::Impl::on_event(const StreamEvent& ev) {
   }
   if (ev.is_frame()) {
     if (first) return;
-    std::shared_ptr<PoolMapping> m;
+    Readable r;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (options_.notify != NotifyPath::kStream || !on_new_data_) return;
-      m = mapping_;
+      r = readable_locked();
     }
-    if (m) deliver(*m, ev.frame.seq, ev.frame.timestamp_ns, stream_frame_);
+    if (r) deliver(r, ev.frame.seq, ev.frame.timestamp_ns, stream_frame_);
     return;
   }
   const PoolEvent& life = *ev.lifecycle;
@@ -61,21 +61,30 @@ void Consumer::Impl::on_event(const StreamEvent& ev) {
       break;
     case PoolEvent::Kind::kProducerGone: {
       PoolState s;
+      std::shared_ptr<DeviceFrames> device;
       {
         std::lock_guard<std::mutex> lock(mu_);
         producer_pid_ = 0;
         s = mapping_ ? PoolState::kProducerGone : state_;
+        // A GPU pool's memory went with its producer: let go of it before
+        // anyone hears of the change (reads in progress keep it until they
+        // end).
+        device = std::move(device_);
       }
+      device.reset();
       set_state(s, life.producer_pid, "");
       break;
     }
     case PoolEvent::Kind::kRemoved: {
       std::shared_ptr<PoolMapping> old;
+      std::shared_ptr<DeviceFrames> device;
       {
         std::lock_guard<std::mutex> lock(mu_);
         old = std::move(mapping_);
+        device = std::move(device_);
         producer_pid_ = 0;
       }
+      device.reset();
       if (old) wake_waiters(*old);
       set_state(PoolState::kRemoved, 0, life.reason);
       break;
@@ -114,15 +123,32 @@ void Consumer::Impl::on_attached(const PoolEvent& a) {
       }
     }
   }
+  // A GPU pool: its device memory, imported once per process (or the one
+  // already open for this generation).
+  std::shared_ptr<DeviceFrames> device;
+  if (error.empty() && a.layout.memory_kind == MemoryKind::kCuda) {
+    device::Api* api = device::device_api();
+    auto imported = api ? DeviceFrames::import(*api, a.metadata, a.cuda, a.layout.generation)
+                        : StatusOr<std::shared_ptr<DeviceFrames>>(
+                              failed_precondition(device::device_api_unavailable()));
+    if (imported.ok()) {
+      device = std::move(*imported);
+    } else {
+      error = imported.status().message();
+      mapping.reset();
+    }
+  }
   if (!error.empty()) {
     if (first) {
       fail_first(mismatch ? std::make_exception_ptr(MetadataMismatchError(error))
                           : std::make_exception_ptr(Error(error)));
       return;
     }
+    std::shared_ptr<DeviceFrames> old_device;
     {
       std::lock_guard<std::mutex> lock(mu_);
       mapping_.reset();
+      old_device = std::move(device_);
       error_ = error;
     }
     if (current) wake_waiters(*current);
@@ -136,10 +162,12 @@ void Consumer::Impl::on_attached(const PoolEvent& a) {
       mapped_at_seq_ = mapping->header().latest_seq.load(std::memory_order_acquire);
     }
     mapping_ = mapping;
+    device_.swap(device);  // the old one (a remap) is let go below, unlocked
     pool_md_ = a.metadata;
     producer_pid_ = a.producer_pid;
     error_.clear();
   }
+  device.reset();
   if (current && current != mapping) wake_waiters(*current);
   set_state(a.producer_pid != 0 ? PoolState::kLive : PoolState::kProducerGone, a.producer_pid, "");
 }
@@ -162,7 +190,8 @@ bool Consumer::Impl::on_stream_end(const Status& status) {
   return options_.reconnect && status.code() != StatusCode::kInvalidArgument;
 }
 
-void Consumer::Impl::deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Frame& buf) {
+void Consumer::Impl::deliver(const Readable& r, uint64_t seq, int64_t ts, Frame& buf) {
+  const PoolMapping& m = *r.mapping;
   std::shared_ptr<const NewDataCallback> cb;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -178,7 +207,9 @@ void Consumer::Impl::deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Fra
   }
   // Even when the data is not copied: the futex path knows only the seq, and
   // the slot's stamp is the frame's only if read under the seqlock.
-  if (read_frame(m, seq, dst, &ts) != ReadStatus::kOk) {  // gone already
+  std::optional<DeviceFrameSource> source;
+  if (read_frame(m, seq, dst, &ts, r.source(source, options_.cuda_stream)) !=
+      ReadStatus::kOk) {  // gone already
     skipped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -198,6 +229,7 @@ void Consumer::Impl::deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Fra
 
 void Consumer::Impl::run_futex_thread() {
   std::shared_ptr<PoolMapping> m;
+  Readable r;
   uint64_t delivered = 0;
   while (!futex_stop_.load(std::memory_order_acquire)) {
     {
@@ -220,9 +252,17 @@ void Consumer::Impl::run_futex_thread() {
     // drops the oldest events of a stream consumer that falls behind.
     const uint64_t first = std::max(delivered + 1, latest >= keep ? latest - keep + 1 : 1);
     skipped_.fetch_add(first - (delivered + 1), std::memory_order_relaxed);
-    for (uint64_t s = first; s <= latest && !futex_stop_.load(std::memory_order_relaxed); ++s) {
-      deliver(*m, s, 0, futex_frame_);
+    // Taken now, not before the sleep: a GPU pool's frames may have gone
+    // meanwhile, and a sleeping thread must not keep them open.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      r = mapping_ == m ? readable_locked() : Readable{};
     }
+    for (uint64_t s = first; r && s <= latest && !futex_stop_.load(std::memory_order_relaxed);
+         ++s) {
+      deliver(r, s, 0, futex_frame_);
+    }
+    r = Readable{};
     delivered = latest;
   }
 }

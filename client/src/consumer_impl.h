@@ -8,20 +8,43 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "buffer_pool.h"
 #include "connection.h"
+#include "device_frames.h"
 #include "pool/mapping.h"
 #include "subscription.h"
 #include "tensoripc/consumer.h"
 
 namespace tensoripc {
 
+// What a read reads: the pool's mapping and, for a GPU pool, its frames on
+// the device (both shared, so that a read in progress keeps them).
+struct Readable {
+  std::shared_ptr<PoolMapping> mapping;
+  std::shared_ptr<DeviceFrames> device;  // a GPU pool's; null for a host pool
+  explicit operator bool() const { return mapping != nullptr; }
+  // The frames' source for the ring's reads: null (the mapping) for a host
+  // pool.
+  const FrameSource* source(std::optional<DeviceFrameSource>& holder, device::Stream stream) const {
+    if (!device) return nullptr;
+    holder.emplace(*device, stream);
+    return &*holder;
+  }
+};
+
 // The consumer's state. The subscription thread applies stream events under
-// mu_; readers copy the current mapping (a shared_ptr) under mu_ and then
+// mu_; readers copy the current mapping (shared_ptrs) under mu_ and then
 // read shared memory with no lock held. An optional futex thread drives the
 // callback on the futex path.
+//
+// A GPU pool's device frames are imported when it is attached and let go
+// when its producer leaves (CUDA IPC memory is its exporter's), before the
+// lifecycle event reaches the application; reads find nothing to read from
+// then on, and also whenever the pool's header says no producer holds it
+// (the daemon clears it before it tells anyone).
 class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription::Handler {
  public:
   Impl(PoolMetadata expected, ConsumerOptions options);
@@ -44,9 +67,12 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   bool on_stream_end(const Status& status) override;
 
  private:
-  // The mapping to read, or null when there is nothing to read; throws when
-  // the consumer is closed or in error.
-  std::shared_ptr<PoolMapping> current_mapping(const char* what) const;
+  // What to read, empty when there is nothing to read; throws when the
+  // consumer is closed or in error.
+  Readable current_mapping(const char* what) const;
+  // mapping_ and device_ as a Readable (mu_ held), empty when a GPU pool's
+  // frames are gone.
+  Readable readable_locked() const;
   void on_attached(const PoolEvent& attached);
   void set_state(PoolState state, int pid, std::string message);
   void fail_first(std::exception_ptr error);
@@ -59,7 +85,7 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   }
   // Reads frame `seq` into `buf` if asked, then calls the callback; counts
   // the frame as skipped when it is no longer in the ring.
-  void deliver(const PoolMapping& m, uint64_t seq, int64_t ts, Frame& buf);
+  void deliver(const Readable& r, uint64_t seq, int64_t ts, Frame& buf);
   void run_futex_thread();
   // wait_for_seq_after, counted in sleepers_.
   uint64_t sleep_for_seq_after(const PoolMapping& m, uint64_t after,
@@ -80,6 +106,7 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   std::condition_variable cv_;  // mapping changes, first event
   PoolState state_ = PoolState::kWaitingForProducer;
   std::shared_ptr<PoolMapping> mapping_;
+  std::shared_ptr<DeviceFrames> device_;  // a GPU pool's frames, while readable
   // mapping_'s latest_seq when this consumer mapped it: the futex path
   // delivers the frames after it (the ones before are history, not news).
   uint64_t mapped_at_seq_ = 0;

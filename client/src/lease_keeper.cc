@@ -95,7 +95,7 @@ LeaseKeeper::ClaimResult LeaseKeeper::claim(bool initial) {
     if (stopping_) return ClaimResult::kRefused;
     id = ++next_id_;
   }
-  Claim request{requested_, static_cast<int32_t>(::getpid()), "", {}};
+  Claim request{requested_, static_cast<int32_t>(::getpid()), "", writer_.device_memory()};
   if (std::shared_ptr<PoolMapping> held = writer_.mapping()) {
     // A daemon that restarted lost the pool; it carries on in the memory we
     // hand back, history and generation kept. A daemon that still has it

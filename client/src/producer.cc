@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "connection.h"
+#include "device_frames.h"
 #include "lease_keeper.h"
 #include "pool/model.h"
 #include "tensoripc/error.h"
@@ -23,7 +24,7 @@ class __attribute__((visibility("hidden"))) Producer::Impl {
   Impl(PoolMetadata metadata, const ProducerOptions& options);
   ~Impl() { cleanup(); }
 
-  PutResult put(const TensorView& frame) { return writer_.put(frame); }
+  PutResult put(const TensorView& frame, CudaStream stream) { return writer_.put(frame, stream); }
   void cleanup();
 
   const PoolMetadata& metadata() const { return granted_; }
@@ -32,6 +33,9 @@ class __attribute__((visibility("hidden"))) Producer::Impl {
 
  private:
   static PoolMetadata checked(PoolMetadata md);
+  // A GPU pool's frames, allocated and exported before the claim (which
+  // carries their handles); null for a host pool.
+  static std::shared_ptr<DeviceFrames> device_frames(const PoolMetadata& md);
 
   const PoolMetadata requested_;
   const std::shared_ptr<Connection> conn_;
@@ -43,18 +47,21 @@ class __attribute__((visibility("hidden"))) Producer::Impl {
 
 PoolMetadata Producer::Impl::checked(PoolMetadata md) {
   md.validate_and_complete();
-  if (md.memory_device().kind != MemoryKind::kHost) {
-    throw InvalidArgumentError("pool '" + md.name + "' is on " + md.device +
-                               "; this build of libtensoripc-client publishes host (cpu) pools "
-                               "only");
-  }
   return md;
+}
+
+std::shared_ptr<DeviceFrames> Producer::Impl::device_frames(const PoolMetadata& md) {
+  if (md.memory_device().kind != MemoryKind::kCuda) return nullptr;
+  if (Status s = check_device_pools(md); !s.ok()) throw_device_status(s);
+  auto frames = DeviceFrames::allocate(*device::device_api(), md);
+  if (!frames.ok()) throw_device_status(frames.status());
+  return std::move(*frames);
 }
 
 Producer::Impl::Impl(PoolMetadata metadata, const ProducerOptions& options)
     : requested_(checked(std::move(metadata))),
       conn_(Connection::get(options.socket_path)),
-      writer_(requested_),
+      writer_(requested_, device_frames(requested_), options.cuda_stream),
       keeper_(conn_, requested_, options, writer_) {
   if (!conn_->wait_connected(options.connect_timeout)) {
     throw_daemon_unavailable(
@@ -88,9 +95,11 @@ Producer::~Producer() = default;
 Producer::Producer(Producer&&) noexcept = default;
 Producer& Producer::operator=(Producer&&) noexcept = default;
 
-PutResult Producer::put(const TensorView& frame) {
+PutResult Producer::put(const TensorView& frame) { return put(frame, nullptr); }
+
+PutResult Producer::put(const TensorView& frame, CudaStream stream) {
   if (!impl_) throw StateError("put on a moved-from Producer");
-  return impl_->put(frame);
+  return impl_->put(frame, stream);
 }
 
 const PoolMetadata& Producer::metadata() const {

@@ -5,13 +5,15 @@
 
 namespace tensoripc {
 
-Writer::Writer(const PoolMetadata& pool) : pool_(pool) {}
+Writer::Writer(const PoolMetadata& pool, std::shared_ptr<DeviceFrames> device,
+               device::Stream stream)
+    : pool_(pool), device_(std::move(device)), stream_(stream) {}
 
 void Writer::reject(const std::string& why) const {
   throw InvalidArgumentError("put on pool '" + pool_.name + "': " + why + "; nothing was written");
 }
 
-PutResult Writer::put(const TensorView& frame) {
+PutResult Writer::put(const TensorView& frame, device::Stream stream) {
   if (frame.dtype() != pool_.dtype) {
     reject("frame dtype is " + std::string(dtype_name(frame.dtype())) + ", the pool holds " +
            std::string(pool_.dtype_str()));
@@ -23,7 +25,8 @@ PutResult Writer::put(const TensorView& frame) {
     reject("frame shape is " + shape.to_string() + ", the pool's frames are " +
            Shape(pool_.shape).to_string());
   }
-  if (frame.device().kind != MemoryKind::kHost) {
+  // A GPU pool takes host frames too (one host-to-device copy).
+  if (!device_ && frame.device().kind != MemoryKind::kHost) {
     reject("frame is in " + frame.device().to_string() + " memory, the pool is a host (cpu) pool");
   }
   if (frame.data() == nullptr) reject("frame has no data (null pointer)");
@@ -37,7 +40,22 @@ PutResult Writer::put(const TensorView& frame) {
   claim_header_or_throw();
   // The frame, latest_seq, and one wake of the pool's word when anyone is
   // subscribed (futex consumers and the daemon, for its stream consumers).
-  const FrameStamp w = write_next_frame(*mapping_, frame.data());
+  if (!device_) {
+    const FrameStamp w = write_next_frame(*mapping_, frame.data());
+    return PutResult{w.slot, w.seq, w.timestamp_ns};
+  }
+  // A GPU pool: the copy and the slot's event under the seqlock; readers
+  // that find the frame published wait on the event before they read it.
+  Status copied;
+  const uint64_t seq = mapping_->header().latest_seq.load(std::memory_order_relaxed) + 1;
+  const FrameStamp w = write_frame_with(*mapping_, seq, [&](uint64_t slot) {
+    copied = device_->copy_in(slot, frame.data(), stream ? stream : stream_);
+    return copied.ok();
+  });
+  if (!copied.ok()) {
+    throw_device_status(
+        Status(copied.code(), "put on " + copied.message() + "; nothing was published"));
+  }
   return PutResult{w.slot, w.seq, w.timestamp_ns};
 }
 

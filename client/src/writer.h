@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "device_frames.h"
 #include "pool/mapping.h"
 #include "tensoripc/metadata.h"
 #include "tensoripc/producer.h"
@@ -24,12 +25,20 @@ namespace tensoripc {
 // while calling anything but the ring (lock-free).
 class Writer {
  public:
-  explicit Writer(const PoolMetadata& pool);
+  // `device`: a GPU pool's frames (null for a host pool), written on
+  // `stream` unless put() names another.
+  Writer(const PoolMetadata& pool, std::shared_ptr<DeviceFrames> device, device::Stream stream);
 
   // Throws InvalidArgumentError (nothing written) for a frame of another
   // dtype, shape or memory kind, StateError after close(), and what fail()
-  // recorded.
-  PutResult put(const TensorView& frame);
+  // recorded. A GPU pool takes host or device frames: one copy on `stream`
+  // (the writer's own when null), then the slot's event recorded, then the
+  // frame published; a failed copy throws with CUDA's text and publishes
+  // nothing.
+  PutResult put(const TensorView& frame, device::Stream stream = nullptr);
+
+  // A GPU pool's device memory, as the claim carries it (empty for host).
+  CudaMemory device_memory() const { return device_ ? device_->memory() : CudaMemory{}; }
 
   // The mapping of a (re)granted pool: puts go there from now on, as
   // `producer_pid` (this process's pid as the daemon sees it, which wrote it
@@ -56,6 +65,8 @@ class Writer {
   void claim_header_or_throw();
 
   const PoolMetadata pool_;
+  const std::shared_ptr<DeviceFrames> device_;
+  const device::Stream stream_;
 
   mutable std::mutex mu_;  // serialises put(); guards the members below
   std::shared_ptr<PoolMapping> mapping_;

@@ -81,6 +81,10 @@ struct ConsumerOptions {
   LifecycleCallback on_lifecycle;
   bool reconnect = true;
   std::chrono::milliseconds reconnect_backoff_max{1000};
+  // GPU pools: the stream reads copy on (each read waits for it, as a read
+  // must be complete before the frame's slot is checked again), and the
+  // stream view() makes wait for the frame's event.
+  CudaStream cuda_stream = nullptr;
 };
 
 // What a consumer knows about its pool right now.
@@ -104,6 +108,13 @@ struct ConsumerStatus {
 // the view lives (the mapping is kept), but its content is only that frame
 // until the producer wraps round the ring: check still_valid() after using
 // the data. Copyable; thread-compatible.
+//
+// A GPU pool's view is device memory (tensor().device() is cuda:N, DLPack
+// kDLCUDA). view() has made ConsumerOptions::cuda_stream wait for the
+// frame's event: work queued there afterwards sees the whole frame; another
+// stream must wait on cuda_event() (a cudaEvent_t) first. The view keeps the
+// imported memory open, but a GPU pool's memory is its producer's: after
+// the producer leaves, the data is gone whatever still_valid() says.
 class TENSORIPC_EXPORT FrameView {
  public:
   const TensorView& tensor() const { return tensor_; }
@@ -116,6 +127,8 @@ class TENSORIPC_EXPORT FrameView {
   // mapped for as long as its consumer holds it; the content is that frame
   // only until the producer wraps round (still_valid()).
   DLManagedTensor* to_dlpack() const { return tensor_.to_dlpack(mapping_); }
+  // A GPU frame's slot event (cudaEvent_t) to wait on; null for host frames.
+  void* cuda_event() const { return cuda_event_; }
 
  private:
   friend struct FrameViewAccess;  // the library fills views in
@@ -124,6 +137,7 @@ class TENSORIPC_EXPORT FrameView {
   int64_t timestamp_ns_ = 0;
   uint64_t lock_ = 0;
   const void* slot_ = nullptr;
+  void* cuda_event_ = nullptr;
   std::shared_ptr<const void> mapping_;
 };
 
@@ -136,7 +150,11 @@ class TENSORIPC_EXPORT Consumer {
   // against `expected` (name, shape, dtype, history_len, device):
   // MetadataMismatchError on a difference. If not, the consumer waits for a
   // producer in the background and get() returns nothing until then.
-  // DaemonUnavailableError when the daemon cannot be reached.
+  // DaemonUnavailableError when the daemon cannot be reached. A GPU pool
+  // (device cuda:N) needs a build with CUDA and a usable GPU here: else
+  // InvalidArgumentError (no CUDA in this build) or Error (CUDA's text).
+  // Its memory is found by UUID, whatever CUDA_VISIBLE_DEVICES numbers it;
+  // a GPU this process cannot see puts the consumer in kError naming both.
   explicit Consumer(PoolMetadata expected, ConsumerOptions options = {});
   // A consumer that expects frames like `sample`.
   static Consumer from_sample(std::string name, const TensorView& sample, uint32_t history_len = 1,
@@ -148,6 +166,11 @@ class TENSORIPC_EXPORT Consumer {
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
 
+  // Reads of a GPU pool copy its frames to host memory (get, read,
+  // get_into) or to wherever read_into's `dst` is (host or device memory):
+  // each frame's copy waits for its slot's event, on
+  // ConsumerOptions::cuda_stream.
+  //
   // The last `count` frames (Python's history_len argument) as an owning
   // copy: frame shape for 1, else [count, *frame shape], latest first unless
   // `latest_first` is false.
@@ -162,7 +185,8 @@ class TENSORIPC_EXPORT Consumer {
   // tensor. False, and `out` untouched, when no frame was ever published.
   bool get_into(Tensor& out, size_t count = 1, bool latest_first = true);
   // As get(), into caller memory: `dst` must hold `bytes` >= count x
-  // the frame size (else InvalidArgumentError). Returns the latest frame's
+  // the frame size (else InvalidArgumentError); host memory, or for a GPU
+  // pool host or device memory. Returns the latest frame's
   // seq, 0 (and nothing written) when no frame was ever published.
   uint64_t read_into(void* dst, size_t bytes, size_t count = 1, bool latest_first = true);
   // As get(), with each frame's seq and timestamp.

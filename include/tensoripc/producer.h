@@ -30,6 +30,8 @@ struct ProducerOptions {
   // put() keeps writing shared memory meanwhile.
   bool reconnect = true;
   std::chrono::milliseconds reconnect_backoff_max{1000};
+  // GPU pools: the stream put() copies frames on, unless it is given one.
+  CudaStream cuda_stream = nullptr;
 };
 
 // What put() did: the frame index (the slot written, what Python's put
@@ -49,7 +51,13 @@ class TENSORIPC_EXPORT Producer {
   // Claims the pool described by `metadata` (shape, dtype, history_len,
   // device; the rest is filled in). Throws TopicTakenError (another producer
   // holds it; its pid in the message), InvalidArgumentError,
-  // ResourceExhaustedError, DaemonUnavailableError.
+  // ResourceExhaustedError, DaemonUnavailableError. A GPU pool (device
+  // cuda:N) is one device allocation made here, with one interprocess event
+  // per slot; their CUDA IPC handles go to the daemon, which hands them to
+  // consumers. It needs a build with CUDA and a usable GPU: else
+  // InvalidArgumentError (no CUDA in this build) or Error (CUDA's text).
+  // The memory is this producer's: when it ends, consumers let go of it and
+  // the pool goes; a new producer makes a new one.
   explicit Producer(PoolMetadata metadata, ProducerOptions options = {});
   // A producer of a pool for frames like `sample`.
   static Producer from_sample(std::string name, const TensorView& sample, uint32_t history_len = 1,
@@ -62,10 +70,20 @@ class TENSORIPC_EXPORT Producer {
   Producer& operator=(const Producer&) = delete;
 
   // Copies `frame` into the next slot and tells waiting consumers. The frame
-  // must match the pool's dtype, shape and memory kind, else
-  // InvalidArgumentError and nothing is written. Never blocks on the daemon;
-  // no system call but a futex wake when a consumer waits on the futex.
+  // must match the pool's dtype and shape, else InvalidArgumentError and
+  // nothing is written. Never blocks on the daemon; no system call but a
+  // futex wake when a consumer waits on the futex.
+  //
+  // A host pool takes host frames. A GPU pool takes device frames (one
+  // device-to-device copy) or host frames (one host-to-device copy), queued
+  // on `stream` (ProducerOptions::cuda_stream by default), then the slot's
+  // interprocess event is recorded there and the frame published: put()
+  // does not wait for the copy, and consumers wait on the event, so work the
+  // caller queued on the stream before put() (what made the frame) is
+  // complete before any consumer reads it. The frame's memory may be reused
+  // by later work on that stream.
   PutResult put(const TensorView& frame);
+  PutResult put(const TensorView& frame, CudaStream stream);
 
   // The granted metadata (shm_name, sizes and creator_pid filled in).
   const PoolMetadata& metadata() const;

@@ -29,6 +29,10 @@ namespace tensoripc {
 // Where a tensor's bytes live.
 enum class MemoryKind : uint8_t { kHost, kCuda };
 
+// A cudaStream_t, without the CUDA headers. nullptr is the legacy default
+// stream (as in CUDA), which orders against every blocking stream.
+using CudaStream = void*;
+
 // A memory kind and, for GPUs, the CUDA ordinal. Value type.
 struct TENSORIPC_EXPORT Device {
   MemoryKind kind = MemoryKind::kHost;

@@ -2,18 +2,23 @@
 // frame it sees (frame_pattern.h) and reports what it saw.
 //
 //   test_consumer --name N --bytes B --history H --mode get|stream|futex
-//                 [--get-history K] [--keep-last L]
+//                 [--get-history K] [--keep-last L] [--device cpu|cuda:N]
 //
 // Modes: "get" loops get(K) (and read) as fast as it can, timing each call;
 // "stream" / "futex" count on_new_data callbacks on that notification path.
 // Prints "READY <pid>" once subscribed; on SIGTERM prints
 //   RESULT gets=<n> frames=<n> intact=<n> zero=<n> torn=<n> max_get_us=<n>
 //          order_errors=<n> last_seq=<n> first_seq=<n> lifecycle=<n>
-// and exits 0.
+//          stale_imports=<n>
+// and exits 0. stale_imports counts lifecycle callbacks for a producer that
+// left (or a pool removed) that found the GPU pool's memory still mapped in
+// this process (the host double's, named in /proc/self/maps): a consumer
+// must let go of it before it tells the application.
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -36,9 +41,21 @@ const char* arg(int argc, char** argv, const char* name, const char* def) {
   return def;
 }
 
+// Mappings of the host double's device memory for pool `name` in this process.
+int double_mappings(const std::string& name) {
+  std::ifstream maps("/proc/self/maps");
+  const std::string needle = "memfd:tipc-cuda-double:" + name + " ";
+  int n = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find(needle) != std::string::npos) ++n;
+  }
+  return n;
+}
+
 struct Tally {
   std::atomic<uint64_t> gets{0}, frames{0}, intact{0}, zero{0}, torn{0}, max_get_us{0};
   std::atomic<uint64_t> order_errors{0}, last_seq{0}, first_seq{0}, lifecycle{0};
+  std::atomic<uint64_t> stale_imports{0};
 
   void frame(const uint8_t* p, size_t n, uint64_t expected_seq) {
     frames++;
@@ -75,7 +92,14 @@ int main(int argc, char** argv) {
   Tally t;
   ConsumerOptions options;
   options.keep_last = static_cast<uint32_t>(std::atoi(arg(argc, argv, "--keep-last", "64")));
-  options.on_lifecycle = [&](const LifecycleEvent&) { t.lifecycle++; };
+  const std::string device = arg(argc, argv, "--device", "cpu");
+  options.on_lifecycle = [&](const LifecycleEvent& e) {
+    t.lifecycle++;
+    if ((e.state == PoolState::kProducerGone || e.state == PoolState::kRemoved) &&
+        double_mappings(name) > 0) {
+      t.stale_imports++;
+    }
+  };
   if (mode == "stream" || mode == "futex") {
     options.notify = mode == "futex" ? NotifyPath::kFutex : NotifyPath::kStream;
     options.on_new_data = [&](const Frame& f) {
@@ -87,7 +111,7 @@ int main(int argc, char** argv) {
     };
   }
   try {
-    Consumer consumer(PoolMetadata::create(name, {bytes}, DType::kUInt8, history), options);
+    Consumer consumer(PoolMetadata::create(name, {bytes}, DType::kUInt8, history, device), options);
     std::printf("READY %d\n", ::getpid());
     while (!g_stop) {
       if (mode != "get") {
@@ -122,10 +146,11 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "RESULT gets=%llu frames=%llu intact=%llu zero=%llu torn=%llu max_get_us=%llu "
-      "order_errors=%llu last_seq=%llu first_seq=%llu lifecycle=%llu\n",
+      "order_errors=%llu last_seq=%llu first_seq=%llu lifecycle=%llu stale_imports=%llu\n",
       (unsigned long long)t.gets, (unsigned long long)t.frames, (unsigned long long)t.intact,
       (unsigned long long)t.zero, (unsigned long long)t.torn, (unsigned long long)t.max_get_us,
       (unsigned long long)t.order_errors, (unsigned long long)t.last_seq,
-      (unsigned long long)t.first_seq, (unsigned long long)t.lifecycle);
+      (unsigned long long)t.first_seq, (unsigned long long)t.lifecycle,
+      (unsigned long long)t.stale_imports);
   return 0;
 }

@@ -2,7 +2,11 @@
 // test frames (frame_pattern.h) into a uint8 pool of --bytes per frame.
 //
 //   test_producer --name N --bytes B --history H [--frames K] [--interval-us U]
-//                 [--hold]
+//                 [--hold] [--device cpu|cuda:N]
+//
+// With --device cuda:N the pool is a GPU pool and each frame is put from host
+// memory (one host-to-device copy); without a GPU, tests run it on the host
+// double (TENSORIPC_CUDA_BACKEND=host-double).
 //
 // Prints "READY <pid> <latest_seq>" once it holds the pool, "DONE <seq>"
 // after --frames frames (then exits, or with --hold waits to be killed), or
@@ -49,10 +53,11 @@ int main(int argc, char** argv) {
   const long frames = std::atol(arg(argc, argv, "--frames", "-1"));  // -1: until killed
   const long interval_us = std::atol(arg(argc, argv, "--interval-us", "0"));
   const bool hold = flag(argc, argv, "--hold");
+  const std::string device = arg(argc, argv, "--device", "cpu");
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
   try {
-    Producer producer(PoolMetadata::create(name, {bytes}, DType::kUInt8, history));
+    Producer producer(PoolMetadata::create(name, {bytes}, DType::kUInt8, history, device));
     std::printf("READY %d %llu\n", ::getpid(),
                 static_cast<unsigned long long>(producer.latest_seq()));
     std::vector<uint8_t> frame(static_cast<size_t>(bytes));

@@ -14,6 +14,10 @@
 //   tipc_broker_helper SOCKET POOL subscribe
 // subscribes to POOL with keep_last 4, reads the first event, prints
 // "SUBSCRIBED", and then never reads again (a stuck subscriber).
+//   tipc_broker_helper SOCKET POOL info
+// prints what GetPool says of POOL's device memory, "INFO device=<d>
+// sharing=<n> ordinal=<n> uuid=<hex> memory_handle=<hex> allocation_size=<n>
+// slot_stride=<n> events=<n>", and exits 0; "REFUSED ..." and 3 on an error.
 //   tipc_broker_helper SOCKET POOL delete
 // deletes POOL with force, prints "DELETED" and exits 0, or prints
 // "REFUSED <code> <message>" and exits 3.
@@ -26,6 +30,7 @@
 #include <string>
 
 #include "common/descriptor_channel.h"
+#include "pool/cuda_memory.h"  // to_hex
 #include "pool/mapping.h"
 #include "pool/ring.h"
 #include "proto/wire.h"
@@ -53,6 +58,26 @@ int main(int argc, char** argv) {
       return 3;
     }
     std::printf("DELETED\n");
+    return 0;
+  }
+  if (argc > 3 && std::string(argv[3]) == "info") {
+    grpc::ClientContext ctx;
+    tensoripc::v1::GetPoolRequest req;
+    req.set_name(argv[2]);
+    tensoripc::v1::PoolInfo info;
+    const grpc::Status st = stub->GetPool(&ctx, req, &info);
+    if (!st.ok()) {
+      std::printf("REFUSED %d %s\n", static_cast<int>(st.error_code()), st.error_message().c_str());
+      return 3;
+    }
+    const auto& c = info.cuda();
+    std::printf(
+        "INFO device=%s sharing=%d ordinal=%d uuid=%s memory_handle=%s allocation_size=%llu "
+        "slot_stride=%llu events=%d\n",
+        info.metadata().device().c_str(), static_cast<int>(c.sharing()), c.device_ordinal(),
+        tensoripc::to_hex(c.device_uuid()).c_str(), tensoripc::to_hex(c.memory_handle()).c_str(),
+        static_cast<unsigned long long>(c.allocation_size()),
+        static_cast<unsigned long long>(c.slot_stride()), c.event_handles_size());
     return 0;
   }
   if (argc > 3 && std::string(argv[3]) == "subscribe") {
