@@ -37,7 +37,11 @@ Status PoolMapping::map_control(bool prefault) {
 }
 
 Status PoolMapping::map_frames() {
-  if (role_ == Role::kBroker || layout_.data_size == 0) return {};
+  // A GPU pool's frames are on the device (the client's DeviceFrames).
+  if (role_ == Role::kBroker || layout_.memory_kind != MemoryKind::kHost ||
+      layout_.data_size == 0) {
+    return {};
+  }
   const auto access =
       role_ == Role::kProducer ? Mapping::Access::kReadWrite : Mapping::Access::kRead;
   auto data = Mapping::map(file_, layout_.data_offset, layout_.data_size, access, true);
@@ -99,9 +103,6 @@ StatusOr<std::shared_ptr<PoolMapping>> PoolMapping::adopt(ShmFile file, const Po
 StatusOr<std::shared_ptr<PoolMapping>> PoolMapping::open(ShmFile file, const Layout& layout,
                                                          const PoolMetadata& md, Role role) {
   const std::string pool = "pool '" + md.name + "': ";
-  if (role != Role::kBroker && layout.memory_kind != MemoryKind::kHost) {
-    return failed_precondition(pool + "is a GPU pool; this build maps host pools only");
-  }
   Layout expected = compute_layout(md);
   if (!same_geometry(expected, layout)) {
     return failed_precondition(pool + "the daemon's layout does not match the pool's metadata");
