@@ -208,8 +208,14 @@ void Consumer::Impl::deliver(const Readable& r, uint64_t seq, int64_t ts, Frame&
   // Even when the data is not copied: the futex path knows only the seq, and
   // the slot's stamp is the frame's only if read under the seqlock.
   std::optional<DeviceFrameSource> source;
-  if (read_frame(m, seq, dst, &ts, r.source(source, options_.cuda_stream)) !=
-      ReadStatus::kOk) {  // gone already
+  ReadStatus read = ReadStatus::kLost;
+  try {
+    read = read_frame(m, seq, dst, &ts, r.source(source, options_.cuda_stream));
+  } catch (const std::exception& e) {  // a GPU pool's copy failed (CUDA's error)
+    std::fprintf(stderr, "tensor-ipc: pool '%s': frame %llu not delivered: %s\n",
+                 expected_.name.c_str(), static_cast<unsigned long long>(seq), e.what());
+  }
+  if (read != ReadStatus::kOk) {  // gone already (or unreadable)
     skipped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
