@@ -96,12 +96,6 @@ ReadStatus try_read(const PoolMapping& m, uint64_t seq, void* dst, int64_t* ts, 
 
 }  // namespace
 
-void publish_frame(const PoolMapping& m, uint64_t seq) {
-  PoolHeader& h = m.header();
-  h.latest_seq.store(seq, std::memory_order_release);
-  futex_signal(h.futex_word, h.futex_waiters);
-}
-
 FrameStamp write_frame(const PoolMapping& m, uint64_t seq, const void* src) {
   return write_frame_with(m, seq, [&](uint64_t slot) {
     if (src) std::memcpy(m.writable_frame(slot), src, m.frame_size());

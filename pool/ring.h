@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "common/clock.h"
+#include "common/futex.h"
 #include "pool/layout.h"
 #include "pool/mapping.h"
 
@@ -155,7 +156,11 @@ void wake_waiters(const PoolMapping& mapping);
 
 // latest_seq = seq (release), then one wake of the pool's futex word when
 // anyone waits on it. The end of every write.
-void publish_frame(const PoolMapping& mapping, uint64_t seq);
+inline void publish_frame(const PoolMapping& mapping, uint64_t seq) {
+  PoolHeader& h = mapping.header();
+  h.latest_seq.store(seq, std::memory_order_release);
+  futex_signal(h.futex_word, h.futex_waiters);
+}
 
 template <typename Fill>
 FrameStamp write_frame_with(const PoolMapping& mapping, uint64_t seq, Fill&& fill) {

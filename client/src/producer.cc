@@ -95,7 +95,10 @@ Producer::~Producer() = default;
 Producer::Producer(Producer&&) noexcept = default;
 Producer& Producer::operator=(Producer&&) noexcept = default;
 
-PutResult Producer::put(const TensorView& frame) { return put(frame, nullptr); }
+PutResult Producer::put(const TensorView& frame) {
+  if (!impl_) throw StateError("put on a moved-from Producer");
+  return impl_->put(frame, nullptr);
+}
 
 PutResult Producer::put(const TensorView& frame, CudaStream stream) {
   if (!impl_) throw StateError("put on a moved-from Producer");

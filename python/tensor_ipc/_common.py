@@ -16,8 +16,9 @@ def core_metadata_args(pool_metadata, role):
         raise GpuPoolsNotSupportedError(
             f"pool '{pool_metadata.name}' is a GPU pool (backend_type "
             f"'{pool_metadata.backend_type}', device '{pool_metadata.device}'): GPU pools are "
-            f"not in this release of tensor-ipc, so a {role} cannot use it yet. "
-            "Publish CPU tensors (MetadataCreator.from_torch_sample, backend 'torch') instead."
+            f"not in the Python bindings yet (the C++ library serves them), so a {role} cannot "
+            "use it from Python. Publish CPU tensors (MetadataCreator.from_torch_sample, backend "
+            "'torch') instead."
         )
     return args
 

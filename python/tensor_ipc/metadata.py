@@ -197,8 +197,9 @@ class MetadataCreator:
         ``tensor_pool``, when given, is a CUDA tensor holding the pool's frames;
         its CUDA IPC handle goes into ``payload_json``. TypeError if
         ``sample_data`` is not a torch tensor, ValueError if it is not on a CUDA
-        device. GPU pools are not in this release: producers and consumers of
-        such metadata raise GpuPoolsNotSupportedError.
+        device. GPU pools are not in the Python bindings yet (the C++ library
+        serves them): producers and consumers of such metadata raise
+        GpuPoolsNotSupportedError.
         """
         if not is_torch_tensor(sample_data):
             raise TypeError(

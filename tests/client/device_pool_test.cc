@@ -290,6 +290,52 @@ TEST_F(DevicePoolTest, SameProcessProducerAndConsumer) {
   EXPECT_EQ(producer.latest_seq(), before);
 }
 
+// The daemon is killed and restarted: the producer hands its pool back with
+// the same device memory, and consumers carry on in the import they have
+// (same handles, same generation), with no gap in the history.
+TEST_F(DevicePoolTest, DaemonRestartKeepsTheDeviceMemory) {
+  const std::string name = "gpurestart";
+  const int64_t bytes = 8192;
+  Consumer consumer(gpu_pool(name, bytes, 8), consumer_options());
+  auto producer = start_gpu_producer(name, bytes, 8, {"--interval-us", "2000"});
+  ASSERT_TRUE(eventually([&] {
+    auto f = consumer.read();
+    return f && f->seqs[0] > 5;
+  }));
+  auto before = consumer.view();
+  ASSERT_TRUE(before);
+  const void* device_before = before->tensor().data();
+
+  daemon_->restart(/*kill=*/true);
+  const uint64_t at_restart = consumer.read()->seqs[0];
+  ASSERT_TRUE(eventually([&] {
+    return consumer.status().connected && consumer.status().state == PoolState::kLive &&
+           consumer.read()->seqs[0] > at_restart + 10;
+  }, milliseconds(20000)));
+  auto h = consumer.read(8);
+  ASSERT_TRUE(h);
+  for (size_t i = 0; i < 8; ++i) {
+    uint64_t seq = 0;
+    EXPECT_EQ(check_test_frame(h->tensor.data_as<uint8_t>() + i * bytes, bytes, &seq),
+              FrameCheck::kIntact);
+    EXPECT_EQ(seq, h->seqs[i]);
+    if (i > 0) EXPECT_EQ(h->seqs[i] + 1, h->seqs[i - 1]) << "a gap in the history";
+  }
+  // The same import: one mapping, at the same address.
+  EXPECT_EQ(double_mappings(::getpid(), name), 1);
+  auto after = consumer.view();
+  ASSERT_TRUE(after);
+  const auto slot_of = [](uint64_t seq) { return static_cast<std::ptrdiff_t>(seq % 8); };
+  EXPECT_EQ(static_cast<const char*>(after->tensor().data()) -
+                static_cast<const char*>(device_before),
+            (slot_of(after->seq()) - slot_of(before->seq())) * bytes);
+  ChildProcess helper({TIPC_BROKER_HELPER, daemon_->socket_path(), name, "info"});
+  auto line = helper.wait_for_line("INFO", seconds(20));
+  ASSERT_TRUE(line.has_value());
+  EXPECT_NE(line->find("device=cuda:0 "), std::string::npos) << *line;
+  producer->signal(SIGKILL);
+}
+
 // A consumer that cannot see the pool's GPU (another UUID) is told which
 // GPU the pool is on and which it sees.
 TEST_F(DevicePoolTest, UnreachableGpuIsNamed) {

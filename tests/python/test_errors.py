@@ -143,7 +143,7 @@ def test_gpu_pools_are_refused_with_the_reason(daemon, pool_name):
     md = PoolMetadata(name=pool_name, shape=[4], dtype_str="float32", backend_type="torch_cuda",
                       device="cuda:0")
     for make in (TensorProducer, TensorConsumer):
-        with pytest.raises(NotImplementedError, match="GPU pools are not in this release") as info:
+        with pytest.raises(NotImplementedError, match="GPU pools are not in the Python bindings yet") as info:
             make(md)
         assert isinstance(info.value, GpuPoolsNotSupportedError)
 
@@ -172,5 +172,5 @@ def test_from_torch_cuda_sample_works_and_its_pool_is_refused(daemon, pool_name)
     assert MetadataCreator.from_sample(pool_name, sample, 3, "torch_cuda") == md
     for make in (lambda: TensorProducer(md), lambda: TensorConsumer(md),
                  lambda: TensorProducer.from_sample(pool_name, sample)):
-        with pytest.raises(NotImplementedError, match="GPU pools are not in this release"):
+        with pytest.raises(NotImplementedError, match="GPU pools are not in the Python bindings yet"):
             make()
