@@ -39,6 +39,9 @@ struct RawSettings {
         log_level(d.log_level),
         max_pools(d.registry.max_pools),
         max_pool_bytes(format_byte_size(d.registry.max_pool_bytes)),
+        max_total_bytes(d.registry.max_total_bytes == 0
+                            ? std::string("auto")
+                            : format_byte_size(d.registry.max_total_bytes)),
         retention(retention_name(d.registry.retention)),
         frame_watch(watch_name(d.registry.watch_mode)),
         max_streams(d.streams.max_streams),
@@ -52,6 +55,7 @@ struct RawSettings {
   std::string log_level;
   uint32_t max_pools;
   std::string max_pool_bytes;
+  std::string max_total_bytes;
   std::string retention;
   std::string frame_watch;
   uint32_t max_streams;
@@ -171,6 +175,10 @@ ParseOutcome parse_config(int argc, const char* const* argv,
                  "Largest pool (all history_len frames); a number of bytes, or with K, M, G, T "
                  "(powers of 1024)")
       ->capture_default_str();
+  app.add_option("--max-total-bytes", raw.max_total_bytes,
+                 "Memory of all pools together (kept ones included); a size as for "
+                 "--max-pool-bytes, or auto: half of the machine's physical memory")
+      ->capture_default_str();
   app.add_option("--retention", raw.retention,
                  "What becomes of a pool whose producer left: keep (while the daemon runs, a "
                  "producer of the same user and metadata resumes it) or remove")
@@ -254,6 +262,17 @@ ParseOutcome parse_config(int argc, const char* const* argv,
     return out;
   }
   config.registry.max_pool_bytes = *bytes;
+  if (raw.max_total_bytes == "auto") {
+    config.registry.max_total_bytes = 0;
+  } else {
+    auto total = parse_byte_size(raw.max_total_bytes);
+    if (!total || *total == 0) {
+      out.exit_code = fail("--max-total-bytes: '" + raw.max_total_bytes +
+                           "' is not auto or a size above 0 like 16G");
+      return out;
+    }
+    config.registry.max_total_bytes = *total;
+  }
   config.registry.retention = raw.retention == "remove" ? Retention::kRemove : Retention::kKeep;
   config.registry.watch_mode =
       raw.frame_watch == "per-pool" ? FrameWatcher::Mode::kPerPool : FrameWatcher::Mode::kAuto;
@@ -269,7 +288,10 @@ std::string describe(const Config& c) {
   return "socket " + c.socket_path + " (mode " + octal(c.socket_mode) + "), memory label prefix '" +
          r.shm_prefix + "', admin group " + (c.admin_group.empty() ? "none" : c.admin_group) +
          ", max " + std::to_string(r.max_pools) +
-         " pools of at most " + std::to_string(r.max_pool_bytes) + " bytes, retention " +
+         " pools of at most " + std::to_string(r.max_pool_bytes) + " bytes (" +
+         (r.max_total_bytes == 0 ? std::string("half of physical memory")
+                                 : std::to_string(r.max_total_bytes) + " bytes") +
+         " together), retention " +
          retention_name(r.retention) + ", frame watch " + watch_name(r.watch_mode) +
          ", at most " + std::to_string(c.streams.max_streams) + " streams (" +
          std::to_string(c.streams.max_streams_per_uid) + " per user), claim timeout " +

@@ -1,6 +1,7 @@
 #include "daemon/registry.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <random>
@@ -75,8 +76,18 @@ void Registry::Pool::observe(int64_t now_ns) {
   if (read_frame(*segment, seen, nullptr, &ts) == ReadStatus::kOk) last_publish_unix_ns = ts;
 }
 
+// Half of physical memory: where pool memory (shmem) lives.
+static uint64_t default_max_total_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return UINT64_MAX;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 2;
+}
+
 Registry::Registry(RegistryOptions options)
     : options_(std::move(options)),
+      max_total_bytes_(options_.max_total_bytes != 0 ? options_.max_total_bytes
+                                                     : default_max_total_bytes()),
       watcher_([this](uint64_t id) { on_wake(id); }, options_.watch_mode) {}
 
 Registry::~Registry() { watcher_.stop(); }
@@ -136,6 +147,18 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
                                 " pools, its limit (--max-pools); delete unused ones with "
                                 "DeletePool");
     }
+    // All pools' memory together, the ones being created included.
+    const uint64_t bytes = compute_layout(md).segment_size;
+    uint64_t held = creating_bytes_;
+    for (const auto& [other, pool] : pools_) held += pool->segment->layout().segment_size;
+    if (held + bytes > max_total_bytes_) {
+      return resource_exhausted(
+          "pool '" + name + "' needs " + std::to_string(bytes) + " bytes; the daemon's " +
+          std::to_string(pools_.size()) + " pools hold " + std::to_string(held) +
+          " of the " + std::to_string(max_total_bytes_) +
+          " bytes all pools may take together (--max-total-bytes); delete unused ones with "
+          "DeletePool");
+    }
     md.shm_name = memory_label(options_.shm_prefix, name);
     md.creator_pid = caller.pid;
     if (claim.cuda.present() && md.payload_json.empty()) {
@@ -147,6 +170,7 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
     // takes ~0.25 s per GiB here, and publishes of every other pool must not
     // wait for it. The name is reserved meanwhile.
     creating_.emplace(name, caller.pid);
+    creating_bytes_ += bytes;
     lock.unlock();
     StatusOr<std::shared_ptr<PoolMapping>> seg = failed_precondition("no memory handed back");
     if (handed_back) {
@@ -160,6 +184,7 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
     if (!seg.ok()) seg = PoolMapping::create(md, random_generation());
     lock.lock();
     creating_.erase(name);
+    creating_bytes_ -= bytes;
     if (!seg.ok()) {
       return Status(seg.status().code(), "pool '" + name + "': " + seg.status().message());
     }

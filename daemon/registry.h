@@ -51,6 +51,10 @@ struct RegistryOptions {
   std::string shm_prefix = "tensoripc.";
   uint32_t max_pools = 256;
   uint64_t max_pool_bytes = kDefaultMaxPoolBytes;  // all history_len frames of one pool
+  // The memory of all pools together (kept ones included): a claim that
+  // would go past it is RESOURCE_EXHAUSTED. 0: half of the machine's
+  // physical memory, where pool memory (shmem) lives.
+  uint64_t max_total_bytes = 0;
   Retention retention = Retention::kKeep;
   // How the daemon sleeps on the pools' futex words (kPerPool: kernels
   // before 5.16, and the tests of that path).
@@ -199,6 +203,8 @@ class Registry {
   // space for a large pool takes a while and must not stall every other
   // pool's fan-out), with the claimant's pid. Counted against max_pools.
   std::map<std::string, int32_t> creating_;
+  uint64_t creating_bytes_ = 0;  // the memory those claims are creating
+  uint64_t max_total_bytes_;     // options_.max_total_bytes, resolved
   std::multimap<std::string, EventSink*> subscribers_by_name_;
   std::map<uint64_t, Pool*> watched_;  // watch id -> pool
   uint64_t next_watch_id_ = 0;

@@ -38,6 +38,7 @@ TEST(DaemonConfig, Defaults) {
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.registry.max_pools, 256u);
   EXPECT_EQ(c.registry.max_pool_bytes, 4ULL << 30);
+  EXPECT_EQ(c.registry.max_total_bytes, 0u) << "auto: half of physical memory";
   EXPECT_EQ(c.registry.retention, Retention::kKeep);
   EXPECT_TRUE(c.config_file.empty());
 }
@@ -45,7 +46,8 @@ TEST(DaemonConfig, Defaults) {
 TEST(DaemonConfig, Flags) {
   ParseOutcome out = parse({"--socket", "/tmp/x.sock", "--socket-mode", "0600", "--shm-prefix",
                             "t1.", "--admin-group", "video", "--log-level", "debug", "--max-pools",
-                            "8", "--max-pool-bytes", "512M", "--retention", "remove"});
+                            "8", "--max-pool-bytes", "512M", "--retention", "remove",
+                            "--max-total-bytes", "16G"});
   ASSERT_TRUE(out.config.has_value());
   const Config& c = *out.config;
   EXPECT_EQ(c.socket_path, "/tmp/x.sock");
@@ -55,6 +57,7 @@ TEST(DaemonConfig, Flags) {
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.registry.max_pools, 8u);
   EXPECT_EQ(c.registry.max_pool_bytes, 512ULL << 20);
+  EXPECT_EQ(c.registry.max_total_bytes, 16ULL << 30);
   EXPECT_EQ(c.registry.retention, Retention::kRemove);
 }
 
@@ -72,6 +75,7 @@ TEST(DaemonConfig, TheExampleConfigFileHoldsTheDefaults) {
   EXPECT_EQ(c.admin_group, defaults.admin_group);
   EXPECT_EQ(c.registry.max_pools, defaults.registry.max_pools);
   EXPECT_EQ(c.registry.max_pool_bytes, defaults.registry.max_pool_bytes);
+  EXPECT_EQ(c.registry.max_total_bytes, defaults.registry.max_total_bytes);
   EXPECT_EQ(c.registry.retention, defaults.registry.retention);
   EXPECT_EQ(c.registry.watch_mode, defaults.registry.watch_mode);
   EXPECT_EQ(c.streams.max_streams, defaults.streams.max_streams);
@@ -150,6 +154,8 @@ TEST(DaemonConfig, BadSettingsExitWithCode2) {
       {"--max-pool-bytes", "lots"},
       {"--max-pool-bytes", "0"},
       {"--max-pool-bytes", "99999999999T"},
+      {"--max-total-bytes", "0"},
+      {"--max-total-bytes", "plenty"},
       {"--retention", "forever"},
       {"--socket", ""},
       {"--socket", "/" + std::string(200, 's')},

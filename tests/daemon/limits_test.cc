@@ -76,5 +76,38 @@ TEST(DaemonLimits, ASessionWithoutItsClaimIsEnded) {
   EXPECT_TRUE(claimed.close().ok());
 }
 
+// The memory of all pools together is bounded: a claim that would go past
+// --max-total-bytes is RESOURCE_EXHAUSTED naming it, and nothing is created;
+// a deleted pool gives its room back.
+TEST(DaemonLimits, AllPoolsTogetherAreBounded) {
+  DaemonProcess daemon({"--max-total-bytes", "3M", "--retention", "keep"});
+  auto stub = broker_stub(daemon);
+  // 2 frames of 640 KiB: 1.25 MiB and a few pages each.
+  const auto md = [](const std::string& name) {
+    return pool_metadata(name, {640, 1024}, "uint8", 2);
+  };
+  {
+    TestProducer a(*stub), b(*stub);
+    ASSERT_TRUE(a.claim(md("a")).ok());
+    ASSERT_TRUE(b.claim(md("b")).ok());
+  }  // both producers leave; their pools are kept, and still count
+  TestProducer c(*stub);
+  const grpc::Status refused = c.claim(md("c"));
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.error_message().find("--max-total-bytes"), std::string::npos)
+      << refused.error_message();
+  EXPECT_EQ(daemon.segments().size(), 2u) << "a refused claim created nothing";
+  // A small pool still fits beside them.
+  TestProducer small(*stub);
+  EXPECT_TRUE(small.claim(pool_metadata("tiny", {1024}, "uint8", 2)).ok());
+  grpc::ClientContext ctx;
+  v1::DeletePoolRequest req;
+  req.set_name("a");
+  v1::DeletePoolResponse resp;
+  ASSERT_TRUE(stub->DeletePool(&ctx, req, &resp).ok());
+  TestProducer again(*stub);
+  EXPECT_TRUE(again.claim(md("c")).ok()) << "a deleted pool's room is free again";
+}
+
 }  // namespace
 }  // namespace tensoripc::testing
