@@ -117,7 +117,8 @@ TEST_F(DevicePoolTest, FramesReachEightConsumersInOtherProcesses) {
   std::vector<std::string> modes = {"stream", "stream", "stream", "stream",
                                     "futex",  "futex",  "get",    "get"};
   for (const auto& mode : modes) {
-    consumers.push_back(start_gpu_consumer(name, bytes, 4, mode, {"--get-history", "4"}));
+    consumers.push_back(
+        start_gpu_consumer(name, bytes, 4, mode, {"--get-history", "4", "--print-frames"}));
   }
   auto producer = start_gpu_producer(name, bytes, 4,
                                      {"--frames", "300", "--interval-us", "1000", "--hold"});
@@ -131,10 +132,13 @@ TEST_F(DevicePoolTest, FramesReachEightConsumersInOtherProcesses) {
         << "consumer " << c->pid() << " has " << double_mappings(c->pid(), name)
         << " mappings of the pool's device memory";
   }
-  std::this_thread::sleep_for(milliseconds(300));  // the last frames' events
   for (size_t i = 0; i < consumers.size(); ++i) {
-    auto r = finish_consumer(*consumers[i]);
     SCOPED_TRACE("consumer " + std::to_string(i) + " (" + modes[i] + ")");
+    if (modes[i] != "get") {  // its callback gets the last frame
+      EXPECT_TRUE(consumers[i]->wait_for_line(
+          "FRAME " + std::to_string(producer->pid()) + " " + std::to_string(done), seconds(20)));
+    }
+    auto r = finish_consumer(*consumers[i]);
     EXPECT_GT(r["intact"], 0u);
     EXPECT_EQ(r["torn"], 0u);
     EXPECT_EQ(r["order_errors"], 0u);
@@ -174,7 +178,9 @@ TEST_F(DevicePoolTest, ProducerKilledThenReplaced) {
   const std::string name = "gpukill";
   const int64_t bytes = 4096;
   std::vector<std::unique_ptr<ChildProcess>> consumers;
-  for (int i = 0; i < 3; ++i) consumers.push_back(start_gpu_consumer(name, bytes, 4, "stream"));
+  for (int i = 0; i < 3; ++i) {
+    consumers.push_back(start_gpu_consumer(name, bytes, 4, "stream", {"--print-frames"}));
+  }
   std::atomic<int> stale{0}, gone{0};
   ConsumerOptions options = consumer_options();
   options.on_lifecycle = [&](const LifecycleEvent& e) {
@@ -229,6 +235,10 @@ TEST_F(DevicePoolTest, ProducerKilledThenReplaced) {
   EXPECT_EQ(double_mappings(::getpid(), name), 1);
   for (auto& c : consumers) {
     EXPECT_TRUE(eventually([&] { return double_mappings(c->pid(), name) == 1; }));
+    // Its callback got the new producer's last frame, read from the new memory.
+    EXPECT_TRUE(c->wait_for_line("FRAME " + std::to_string(second->pid()) + " " +
+                                     std::to_string(done2),
+                                 seconds(20)));
     auto r = finish_consumer(*c);
     EXPECT_EQ(r["stale_imports"], 0u);
     EXPECT_EQ(r["torn"], 0u);

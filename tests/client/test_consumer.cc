@@ -3,7 +3,10 @@
 //
 //   test_consumer --name N --bytes B --history H --mode get|stream|futex
 //                 [--get-history K] [--keep-last L] [--device cpu|cuda:N]
+//                 [--print-frames]
 //
+// --print-frames (stream and futex modes): "FRAME <producer pid> <seq>" for
+// every frame the callback gets, so a test can wait for a given one.
 // Modes: "get" loops get(K) (and read) as fast as it can, timing each call;
 // "stream" / "futex" count on_new_data callbacks on that notification path.
 // Prints "READY <pid>" once subscribed; on SIGTERM prints
@@ -93,8 +96,12 @@ int main(int argc, char** argv) {
   ConsumerOptions options;
   options.keep_last = static_cast<uint32_t>(std::atoi(arg(argc, argv, "--keep-last", "64")));
   const std::string device = arg(argc, argv, "--device", "cpu");
+  bool print_frames = false;
+  for (int i = 1; i < argc; ++i) print_frames |= std::strcmp(argv[i], "--print-frames") == 0;
+  std::atomic<int> producer_pid{0};
   options.on_lifecycle = [&](const LifecycleEvent& e) {
     t.lifecycle++;
+    if (e.state == PoolState::kLive) producer_pid = e.producer_pid;
     if ((e.state == PoolState::kProducerGone || e.state == PoolState::kRemoved) &&
         double_mappings(name) > 0) {
       t.stale_imports++;
@@ -108,6 +115,9 @@ int main(int argc, char** argv) {
       if (t.first_seq.load() == 0) t.first_seq = f.seq;
       t.last_seq = f.seq;
       t.frame(static_cast<const uint8_t*>(f.tensor.data()), f.tensor.nbytes(), f.seq);
+      if (print_frames) {
+        std::printf("FRAME %d %llu\n", producer_pid.load(), static_cast<unsigned long long>(f.seq));
+      }
     };
   }
   try {
