@@ -189,6 +189,11 @@ Status DeviceFrames::copy_in(uint64_t slot, const void* src, device::Stream stre
   return s.ok() ? s : with_pool(pool_, s);
 }
 
+Status DeviceFrames::record(uint64_t slot, device::Stream stream) const {
+  Status s = api_->record(ordinal_, events_[slot], stream);
+  return s.ok() ? s : with_pool(pool_, s);
+}
+
 void DeviceFrames::zero(void* dst, uint64_t bytes, device::Stream stream) const {
   Status s = api_->zero(ordinal_, dst, bytes, stream);
   if (s.ok()) s = api_->synchronize(ordinal_, stream);

@@ -63,6 +63,9 @@ class DeviceFrames {
   // copied in on `stream`, then the slot's event recorded there. Queued,
   // not waited for: readers wait on the event.
   Status copy_in(uint64_t slot, const void* src, device::Stream stream) const;
+  // The slot's event recorded on `stream` (a frame written there in place:
+  // Producer::loan()).
+  Status record(uint64_t slot, device::Stream stream) const;
   // Frame `slot` to `dst` (host or device memory), ordered after the slot's
   // event, complete when this returns; what a seqlock read needs before it
   // checks the slot again. Throws tensoripc::Error with CUDA's text.

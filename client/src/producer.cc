@@ -24,11 +24,12 @@ class __attribute__((visibility("hidden"))) Producer::Impl {
   Impl(PoolMetadata metadata, const ProducerOptions& options);
   ~Impl() { cleanup(); }
 
-  PutResult put(const TensorView& frame, CudaStream stream) { return writer_.put(frame, stream); }
+  PutResult put(const TensorView& frame, CudaStream stream) { return writer_->put(frame, stream); }
+  const std::shared_ptr<Writer>& writer() const { return writer_; }
   void cleanup();
 
   const PoolMetadata& metadata() const { return granted_; }
-  uint64_t latest_seq() const { return writer_.latest_seq(); }
+  uint64_t latest_seq() const { return writer_->latest_seq(); }
   bool connected() const { return keeper_.connected(); }
 
  private:
@@ -39,7 +40,8 @@ class __attribute__((visibility("hidden"))) Producer::Impl {
 
   const PoolMetadata requested_;
   const std::shared_ptr<Connection> conn_;
-  Writer writer_;
+  // Shared with the loans it hands out, which may outlive the producer.
+  const std::shared_ptr<Writer> writer_;
   LeaseKeeper keeper_;
   PoolMetadata granted_;  // written by the constructor, then constant
   std::once_flag cleaned_up_;
@@ -61,8 +63,8 @@ std::shared_ptr<DeviceFrames> Producer::Impl::device_frames(const PoolMetadata& 
 Producer::Impl::Impl(PoolMetadata metadata, const ProducerOptions& options)
     : requested_(checked(std::move(metadata))),
       conn_(Connection::get(options.socket_path)),
-      writer_(requested_, device_frames(requested_), options.cuda_stream),
-      keeper_(conn_, requested_, options, writer_) {
+      writer_(std::make_shared<Writer>(requested_, device_frames(requested_), options.cuda_stream)),
+      keeper_(conn_, requested_, options, *writer_) {
   if (!conn_->wait_connected(options.connect_timeout)) {
     throw_daemon_unavailable(
         conn_->socket_path(),
@@ -75,7 +77,7 @@ Producer::Impl::Impl(PoolMetadata metadata, const ProducerOptions& options)
 void Producer::Impl::cleanup() {
   std::call_once(cleaned_up_, [this] {
     keeper_.stop();
-    writer_.close();
+    writer_->close();
     keeper_.end_lease();
   });
 }
@@ -103,6 +105,51 @@ PutResult Producer::put(const TensorView& frame) {
 PutResult Producer::put(const TensorView& frame, CudaStream stream) {
   if (!impl_) throw StateError("put on a moved-from Producer");
   return impl_->put(frame, stream);
+}
+
+Loan Producer::loan() {
+  if (!impl_) throw StateError("loan on a moved-from Producer");
+  const Writer::Lent lent = impl_->writer()->lend();
+  const PoolMetadata& md = impl_->metadata();
+  Loan loan;
+  loan.writer_ = impl_->writer();
+  loan.data_ = lent.data;
+  loan.tensor_ = TensorView(lent.data, md.dtype, Shape(md.shape), lent.device);
+  loan.seq_ = lent.seq;
+  return loan;
+}
+
+// ---- Loan
+
+Loan::~Loan() { abandon(); }
+
+Loan::Loan(Loan&& other) noexcept
+    : writer_(std::move(other.writer_)),
+      data_(other.data_),
+      tensor_(other.tensor_),
+      seq_(other.seq_) {}
+
+Loan& Loan::operator=(Loan&& other) noexcept {
+  if (this != &other) {
+    abandon();
+    writer_ = std::move(other.writer_);
+    data_ = other.data_;
+    tensor_ = other.tensor_;
+    seq_ = other.seq_;
+  }
+  return *this;
+}
+
+PutResult Loan::commit(CudaStream stream) {
+  if (!writer_) throw StateError("commit of a loan that is not active (committed or abandoned)");
+  const std::shared_ptr<Writer> writer = std::move(writer_);
+  return writer->commit(seq_, stream);
+}
+
+void Loan::abandon() {
+  if (!writer_) return;
+  const std::shared_ptr<Writer> writer = std::move(writer_);
+  writer->abandon(seq_);
 }
 
 const PoolMetadata& Producer::metadata() const {

@@ -32,10 +32,10 @@ PutResult Writer::put(const TensorView& frame, device::Stream stream) {
   if (frame.data() == nullptr) reject("frame has no data (null pointer)");
 
   std::lock_guard<std::mutex> lock(mu_);
-  if (closed_) throw StateError("put on pool '" + pool_.name + "' after cleanup()");
-  if (!failure_.empty()) {
-    if (failure_taken_) throw TopicTakenError(failure_, pool_.name, failure_holder_pid_);
-    throw StateError(failure_);
+  throw_if_closed_or_failed("put");
+  if (lent_seq_ != 0) {
+    throw StateError("put on pool '" + pool_.name + "' while frame " + std::to_string(lent_seq_) +
+                     " is on loan: commit or abandon it first; nothing was written");
   }
   claim_header_or_throw();
   // The frame, latest_seq, and one wake of the pool's word when anyone is
@@ -57,6 +57,70 @@ PutResult Writer::put(const TensorView& frame, device::Stream stream) {
         Status(copied.code(), "put on " + copied.message() + "; nothing was published"));
   }
   return PutResult{w.slot, w.seq, w.timestamp_ns};
+}
+
+void Writer::throw_if_closed_or_failed(const char* what) const {
+  if (closed_) throw StateError(std::string(what) + " on pool '" + pool_.name + "' after cleanup()");
+  if (!failure_.empty()) {
+    if (failure_taken_) throw TopicTakenError(failure_, pool_.name, failure_holder_pid_);
+    throw StateError(failure_);
+  }
+}
+
+Writer::Lent Writer::lend() {
+  std::lock_guard<std::mutex> lock(mu_);
+  throw_if_closed_or_failed("loan");
+  if (lent_seq_ != 0) {
+    throw StateError("loan on pool '" + pool_.name + "': frame " + std::to_string(lent_seq_) +
+                     " is on loan already; commit or abandon it first");
+  }
+  claim_header_or_throw();
+  const uint64_t seq = mapping_->header().latest_seq.load(std::memory_order_relaxed) + 1;
+  const uint64_t slot = seq % mapping_->slot_count();
+  // Retire the slot's frame before anyone writes there: a reader that had
+  // begun to read it sees the seqlock move and finds frame_seq 0 (lost).
+  SlotHeader& header = mapping_->slot(slot);
+  slot_write_end(header, slot_write_begin(header), 0, 0);
+  lent_seq_ = seq;
+  lent_mapping_ = mapping_;
+  if (device_) return Lent{seq, device_->frame(slot), Device::cuda(device_->ordinal())};
+  return Lent{seq, mapping_->writable_frame(slot), Device::host()};
+}
+
+PutResult Writer::commit(uint64_t seq, device::Stream stream) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const bool outstanding = seq != 0 && seq == lent_seq_;
+  const bool same_memory = lent_mapping_ == mapping_;
+  lent_seq_ = 0;
+  lent_mapping_.reset();
+  throw_if_closed_or_failed("commit");
+  if (!outstanding) {
+    throw StateError("commit on pool '" + pool_.name + "': frame " + std::to_string(seq) +
+                     " is not on loan (committed or abandoned already)");
+  }
+  if (!same_memory) {
+    throw StateError("commit on pool '" + pool_.name + "': the pool's memory changed while frame " +
+                     std::to_string(seq) + " was on loan (the daemon made it anew); nothing "
+                     "was published");
+  }
+  claim_header_or_throw();
+  Status recorded;
+  const FrameStamp w = write_frame_with(*mapping_, seq, [&](uint64_t slot) {
+    if (device_) recorded = device_->record(slot, stream ? stream : stream_);
+    return recorded.ok();
+  });
+  if (!recorded.ok()) {
+    throw_device_status(
+        Status(recorded.code(), "commit on " + recorded.message() + "; nothing was published"));
+  }
+  return PutResult{w.slot, w.seq, w.timestamp_ns};
+}
+
+void Writer::abandon(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (seq == 0 || seq != lent_seq_) return;
+  lent_seq_ = 0;  // the slot was retired when lent: nothing to undo
+  lent_mapping_.reset();
 }
 
 void Writer::claim_header_or_throw() {
@@ -99,6 +163,7 @@ void Writer::close() {
   std::lock_guard<std::mutex> lock(mu_);
   closed_ = true;
   mapping_.reset();
+  lent_mapping_.reset();
 }
 
 }  // namespace tensoripc

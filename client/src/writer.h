@@ -37,6 +37,23 @@ class Writer {
   // nothing.
   PutResult put(const TensorView& frame, device::Stream stream = nullptr);
 
+  // Producer::loan(): retires the next slot's old frame (its frame_seq goes
+  // to 0 under the seqlock, so no reader takes its data from now on) and
+  // lends the slot. Throws as put() does, and StateError while a loan is
+  // outstanding.
+  struct Lent {
+    uint64_t seq = 0;
+    void* data = nullptr;
+    Device device;
+  };
+  Lent lend();
+  // Publishes lent frame `seq` (a GPU pool's slot event recorded on
+  // `stream` first). StateError when it is not the outstanding loan (or
+  // after close()); the loan is over either way.
+  PutResult commit(uint64_t seq, device::Stream stream);
+  // Ends lent frame `seq` without publishing. No-op when it is not outstanding.
+  void abandon(uint64_t seq);
+
   // A GPU pool's device memory, as the claim carries it (empty for host).
   CudaMemory device_memory() const { return device_ ? device_->memory() : CudaMemory{}; }
 
@@ -56,6 +73,8 @@ class Writer {
 
  private:
   [[noreturn]] void reject(const std::string& why) const;
+  // StateError after close(), or what fail() recorded. mu_ held.
+  void throw_if_closed_or_failed(const char* what) const;
   // The header's producer_pid says who writes the ring. The daemon sets it at
   // each grant and clears it when a lease ends; while this producer is
   // disconnected (daemon restart) it writes on and marks the pool its own, so
@@ -72,6 +91,8 @@ class Writer {
   std::shared_ptr<PoolMapping> mapping_;
   int32_t self_pid_ = static_cast<int32_t>(::getpid());
   bool closed_ = false;
+  uint64_t lent_seq_ = 0;  // the outstanding loan's seq; 0: none
+  std::shared_ptr<PoolMapping> lent_mapping_;  // ... and the mapping it is in
   std::string failure_;
   bool failure_taken_ = false;
   int failure_holder_pid_ = 0;

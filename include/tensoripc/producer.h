@@ -43,6 +43,53 @@ struct PutResult {
   int64_t timestamp_ns = 0;  // CLOCK_REALTIME when the frame was complete
 };
 
+class Writer;  // the library's (client/src/writer.h)
+
+// The next slot of a pool, lent to the caller to write a frame in place,
+// without the copy put() makes (iceoryx calls it loaning): Producer::loan().
+// commit() publishes what was written; a loan dropped (or abandon()ed)
+// without commit publishes nothing. From loan() on, the slot's old frame
+// (the pool's oldest) is gone: reads of it return a lost frame (zeros,
+// seq 0), never a half-written one.
+//
+// One loan at a time per producer; put() and loan() throw StateError while
+// one is outstanding. Movable, not copyable; not thread-safe (one writer).
+// It may outlive its Producer: commit() then throws StateError.
+class TENSORIPC_EXPORT Loan {
+ public:
+  Loan() = default;
+  ~Loan();
+  Loan(Loan&& other) noexcept;
+  Loan& operator=(Loan&& other) noexcept;
+  Loan(const Loan&) = delete;
+  Loan& operator=(const Loan&) = delete;
+
+  // The slot: nbytes() writable bytes, host memory for a host pool, device
+  // memory (tensor().device() is cuda:N) for a GPU pool.
+  void* data() const { return data_; }
+  size_t nbytes() const { return tensor_.nbytes(); }
+  // The slot as a tensor of the pool's dtype and shape (DLPack: to_dlpack()).
+  const TensorView& tensor() const { return tensor_; }
+  // The sequence number commit() publishes it as.
+  uint64_t seq() const { return seq_; }
+  bool active() const { return writer_ != nullptr; }
+
+  // Publishes the frame. A GPU pool's slot event is recorded on `stream`
+  // first: the stream the frame was written on (its work queued before
+  // commit() is complete before any consumer reads the frame). Throws
+  // StateError when the loan is not active or the producer was cleaned up.
+  PutResult commit(CudaStream stream = nullptr);
+  // Gives the slot back; nothing is published. Idempotent.
+  void abandon();
+
+ private:
+  friend class Producer;
+  std::shared_ptr<Writer> writer_;  // null: not active
+  void* data_ = nullptr;
+  TensorView tensor_;
+  uint64_t seq_ = 0;
+};
+
 // Owns the lease, the mapping of the pool and a background session with the
 // daemon. Movable, not copyable. put() may be called from any thread (calls
 // are serialised); cleanup() and the destructor end the lease.
@@ -84,6 +131,11 @@ class TENSORIPC_EXPORT Producer {
   // by later work on that stream.
   PutResult put(const TensorView& frame);
   PutResult put(const TensorView& frame, CudaStream stream);
+
+  // The next slot, to write the frame in place (see Loan): no copy. Throws
+  // as put() does (StateError after cleanup(), TopicTakenError, ...) and
+  // StateError while another loan of this producer is outstanding.
+  Loan loan();
 
   // The granted metadata (shm_name, sizes and creator_pid filled in).
   const PoolMetadata& metadata() const;

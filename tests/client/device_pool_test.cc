@@ -346,6 +346,29 @@ TEST_F(DevicePoolTest, DaemonRestartKeepsTheDeviceMemory) {
   producer->signal(SIGKILL);
 }
 
+// A frame written in place into the device slot (Producer::loan): the loan
+// is device memory, and its commit records the slot's event and publishes.
+TEST_F(DevicePoolTest, LoanedDeviceFramesReachOtherProcesses) {
+  const std::string name = "gpuloan";
+  const int64_t bytes = 4096;
+  {
+    Producer producer(gpu_pool(name, bytes, 4), producer_options());
+    Loan loan = producer.loan();
+    EXPECT_EQ(loan.tensor().device(), Device::cuda(0));
+    EXPECT_EQ(loan.nbytes(), static_cast<size_t>(bytes));
+    loan.abandon();
+  }
+  auto consumer = start_gpu_consumer(name, bytes, 4, "stream", {"--print-frames"});
+  auto producer = start_gpu_producer(name, bytes, 4, {"--frames", "50", "--loan", "--hold"});
+  const uint64_t done = wait_done(*producer);
+  EXPECT_TRUE(consumer->wait_for_line(
+      "FRAME " + std::to_string(producer->pid()) + " " + std::to_string(done), seconds(20)));
+  auto r = finish_consumer(*consumer);
+  EXPECT_EQ(r["torn"], 0u);
+  EXPECT_GT(r["intact"], 0u);
+  producer->signal(SIGKILL);
+}
+
 // A consumer that cannot see the pool's GPU (another UUID) is told which
 // GPU the pool is on and which it sees.
 TEST_F(DevicePoolTest, UnreachableGpuIsNamed) {

@@ -2,8 +2,11 @@
 // test frames (frame_pattern.h) into a uint8 pool of --bytes per frame.
 //
 //   test_producer --name N --bytes B --history H [--frames K] [--interval-us U]
-//                 [--hold] [--device cpu|cuda:N]
+//                 [--hold] [--device cpu|cuda:N] [--loan]
 //
+// --loan writes each frame in place (Producer::loan, then commit) instead of
+// put(); host pools, or GPU pools on the host double, whose device memory
+// the CPU can write.
 // With --device cuda:N the pool is a GPU pool and each frame is put from host
 // memory (one host-to-device copy); without a GPU, tests run it on the host
 // double (TENSORIPC_CUDA_BACKEND=host-double).
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
   const long interval_us = std::atol(arg(argc, argv, "--interval-us", "0"));
   const bool hold = flag(argc, argv, "--hold");
   const std::string device = arg(argc, argv, "--device", "cpu");
+  const bool loan = flag(argc, argv, "--loan");
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
   try {
@@ -64,9 +68,15 @@ int main(int argc, char** argv) {
     const TensorView view(frame.data(), DType::kUInt8, {bytes});
     uint64_t last = 0;
     for (long i = 0; frames < 0 || i < frames; ++i) {
-      // The next seq is latest + 1; the frame carries it so readers can check.
-      fill_test_frame(frame.data(), frame.size(), producer.latest_seq() + 1);
-      last = producer.put(view).seq;
+      if (loan) {
+        Loan slot = producer.loan();
+        fill_test_frame(static_cast<uint8_t*>(slot.data()), slot.nbytes(), slot.seq());
+        last = slot.commit().seq;
+      } else {
+        // The next seq is latest + 1; the frame carries it so readers can check.
+        fill_test_frame(frame.data(), frame.size(), producer.latest_seq() + 1);
+        last = producer.put(view).seq;
+      }
       if (interval_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(interval_us));
     }
     std::printf("DONE %llu\n", static_cast<unsigned long long>(last));
