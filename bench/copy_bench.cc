@@ -6,6 +6,9 @@
 //   memcpy/N          heap -> heap, both pre-faulted: the target's baseline
 //   memcpy_to_shm/N   heap -> a pre-faulted shared mapping of our own
 //   put/N             Producer::put of the same heap frame (history_len 1)
+//   fill_put/N        a frame made (memset) in the producer's buffer, then put
+//   loan_fill/N       the same frame made in a loaned slot, then committed
+//   loan_commit/N     Producer::loan() + Loan::commit() alone
 //   memcpy_from_shm/N a pre-faulted shared mapping -> pre-faulted heap
 //   get/N             Consumer::get() (owning copy of the latest frame)
 //   get_into/N        Consumer::get_into(t): into the same Tensor each time
@@ -156,6 +159,44 @@ void bm_memcpy_to_shm(benchmark::State& state, const FrameKind& k) {
   finish(state, k);
 }
 
+// A producer that makes its frame (here: fills it) in its own buffer and
+// puts it, beside one that makes it in a loaned slot and commits: the loan
+// saves put()'s copy. loan_commit alone is the loan's own cost.
+void bm_fill_put(benchmark::State& state, const FrameKind& k) {
+  Fixture& f = fixture(k);
+  Producer& p = f.put_producer();
+  std::vector<uint8_t> own(k.bytes);
+  const TensorView view(own.data(), k.dtype, Shape(k.shape));
+  int fill = 0;
+  for (auto _ : state) {
+    std::memset(own.data(), ++fill & 0xff, k.bytes);
+    benchmark::DoNotOptimize(p.put(view));
+  }
+  finish(state, k);
+}
+
+void bm_loan_fill(benchmark::State& state, const FrameKind& k) {
+  Fixture& f = fixture(k);
+  Producer& p = f.put_producer();
+  int fill = 0;
+  for (auto _ : state) {
+    Loan loan = p.loan();
+    std::memset(loan.data(), ++fill & 0xff, k.bytes);
+    benchmark::DoNotOptimize(loan.commit());
+  }
+  finish(state, k);
+}
+
+void bm_loan_commit(benchmark::State& state, const FrameKind& k) {
+  Fixture& f = fixture(k);
+  Producer& p = f.put_producer();
+  for (auto _ : state) {
+    Loan loan = p.loan();
+    benchmark::DoNotOptimize(loan.commit());
+  }
+  finish(state, k);
+}
+
 void bm_put(benchmark::State& state, const FrameKind& k) {
   Fixture& f = fixture(k);
   Producer& p = f.put_producer();
@@ -258,6 +299,9 @@ void register_all() {
       {"memcpy", bm_memcpy},
       {"memcpy_to_shm", bm_memcpy_to_shm},
       {"put", bm_put},
+      {"fill_put", bm_fill_put},
+      {"loan_fill", bm_loan_fill},
+      {"loan_commit", bm_loan_commit},
       {"memcpy_from_shm", bm_memcpy_from_shm},
       {"get", bm_get},
       {"get_into", bm_get_into},
