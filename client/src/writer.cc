@@ -32,20 +32,26 @@ PutResult Writer::put(const TensorView& frame, device::Stream stream) {
   if (frame.data() == nullptr) reject("frame has no data (null pointer)");
 
   std::lock_guard<std::mutex> lock(mu_);
-  throw_if_closed_or_failed("put");
-  if (lent_seq_ != 0) {
-    throw StateError("put on pool '" + pool_.name + "' while frame " + std::to_string(lent_seq_) +
-                     " is on loan: commit or abandon it first; nothing was written");
-  }
+  // The uncommon cases out of line, so that the host path stays short.
+  if (closed_ || !failure_.empty() || lent_seq_ != 0) throw_unwritable("put");
   claim_header_or_throw();
+  if (device_) return put_on_device(frame, stream);
   // The frame, latest_seq, and one wake of the pool's word when anyone is
   // subscribed (futex consumers and the daemon, for its stream consumers).
-  if (!device_) {
-    const FrameStamp w = write_next_frame(*mapping_, frame.data());
-    return PutResult{w.slot, w.seq, w.timestamp_ns};
-  }
-  // A GPU pool: the copy and the slot's event under the seqlock; readers
-  // that find the frame published wait on the event before they read it.
+  const FrameStamp w = write_next_frame(*mapping_, frame.data());
+  return PutResult{w.slot, w.seq, w.timestamp_ns};
+}
+
+void Writer::throw_unwritable(const char* what) const {
+  throw_if_closed_or_failed(what);
+  throw StateError(std::string(what) + " on pool '" + pool_.name + "' while frame " +
+                   std::to_string(lent_seq_) +
+                   " is on loan: commit or abandon it first; nothing was written");
+}
+
+PutResult Writer::put_on_device(const TensorView& frame, device::Stream stream) {
+  // The copy and the slot's event under the seqlock; readers that find the
+  // frame published wait on the event before they read it.
   Status copied;
   const uint64_t seq = mapping_->header().latest_seq.load(std::memory_order_relaxed) + 1;
   const FrameStamp w = write_frame_with(*mapping_, seq, [&](uint64_t slot) {

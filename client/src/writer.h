@@ -75,6 +75,10 @@ class Writer {
   [[noreturn]] void reject(const std::string& why) const;
   // StateError after close(), or what fail() recorded. mu_ held.
   void throw_if_closed_or_failed(const char* what) const;
+  // That, or StateError for a loan outstanding. mu_ held.
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_unwritable(const char* what) const;
+  // put() of a GPU pool's frame, checked and mu_ held.
+  PutResult put_on_device(const TensorView& frame, device::Stream stream);
   // The header's producer_pid says who writes the ring. The daemon sets it at
   // each grant and clears it when a lease ends; while this producer is
   // disconnected (daemon restart) it writes on and marks the pool its own, so
