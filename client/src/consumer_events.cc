@@ -102,7 +102,11 @@ void Consumer::Impl::on_attached(const PoolEvent& a) {
   }
   std::string error;
   bool mismatch = false;
-  const std::string diff = describe_identity_mismatch(expected_, a.metadata);
+  // A consumer may keep less history than the pool holds: its reads are
+  // bounded by its own history_len.
+  PoolMetadata wanted = expected_;
+  if (wanted.history_len <= a.metadata.history_len) wanted.history_len = a.metadata.history_len;
+  const std::string diff = describe_identity_mismatch(wanted, a.metadata);
   std::shared_ptr<PoolMapping> mapping = current;
   if (!diff.empty()) {
     mismatch = true;

@@ -147,8 +147,9 @@ class TENSORIPC_EXPORT FrameView {
 class TENSORIPC_EXPORT Consumer {
  public:
   // Subscribes to the pool `expected.name`. If the pool exists, it is checked
-  // against `expected` (name, shape, dtype, history_len, device):
-  // MetadataMismatchError on a difference. If not, the consumer waits for a
+  // against `expected` (name, shape, dtype, device, and a history_len of at
+  // most the pool's: a consumer may keep less history, and its reads are
+  // bounded by its own): MetadataMismatchError on a difference. If not, the consumer waits for a
   // producer in the background and get() returns nothing until then.
   // DaemonUnavailableError when the daemon cannot be reached. A GPU pool
   // (device cuda:N) needs a build with CUDA and a usable GPU here: else

@@ -293,6 +293,15 @@ TEST_F(ClientTest, MetadataMismatchIsAClearError) {
   EXPECT_THROW(
       Consumer(PoolMetadata::create("mm", {480, 640, 3}, DType::kUInt8, 3), consumer_options()),
       MetadataMismatchError);
+  // Less history than the pool is fine: reads are bounded by the consumer's.
+  std::vector<uint8_t> frame(480 * 640 * 3, 7);
+  producer.put(TensorView(frame.data(), DType::kUInt8, {480, 640, 3}));
+  Consumer shallow(PoolMetadata::create("mm", {480, 640, 3}, DType::kUInt8, 1), consumer_options());
+  auto got = shallow.get();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->data_as<uint8_t>()[0], 7);
+  EXPECT_EQ(shallow.metadata().history_len, 2u) << "the pool's metadata, once attached";
+  EXPECT_THROW(shallow.get(2), InvalidArgumentError);
   // backend_type is not identity: a torch consumer reads a numpy pool.
   PoolMetadata torch = PoolMetadata::create("mm", {480, 640, 3}, DType::kUInt8, 2);
   torch.backend_type = "torch";
