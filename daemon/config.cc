@@ -63,6 +63,13 @@ struct RawSettings {
   uint32_t claim_timeout_ms;
 };
 
+// A byte size above 0 (parse_byte_size's forms), or nullopt.
+std::optional<uint64_t> positive_size(const std::string& text) {
+  auto bytes = parse_byte_size(text);
+  if (!bytes || *bytes == 0) return std::nullopt;
+  return bytes;
+}
+
 int fail(const std::string& message) {
   std::cerr << "tensor-ipcd: " << message << "\n";
   return 2;
@@ -255,24 +262,22 @@ ParseOutcome parse_config(int argc, const char* const* argv,
   config.admin_group = raw.admin_group;
   config.log_level = raw.log_level;
   config.registry.max_pools = raw.max_pools;
-  auto bytes = parse_byte_size(raw.max_pool_bytes);
-  if (!bytes || *bytes == 0) {
+  const auto bytes = positive_size(raw.max_pool_bytes);
+  if (!bytes) {
     out.exit_code = fail("--max-pool-bytes: '" + raw.max_pool_bytes +
                          "' is not a size above 0 like 4294967296, 512M or 4GiB");
     return out;
   }
   config.registry.max_pool_bytes = *bytes;
-  if (raw.max_total_bytes == "auto") {
-    config.registry.max_total_bytes = 0;
-  } else {
-    auto total = parse_byte_size(raw.max_total_bytes);
-    if (!total || *total == 0) {
-      out.exit_code = fail("--max-total-bytes: '" + raw.max_total_bytes +
-                           "' is not auto or a size above 0 like 16G");
-      return out;
-    }
-    config.registry.max_total_bytes = *total;
+  // auto is 0: the registry resolves it.
+  const auto total = raw.max_total_bytes == "auto" ? std::optional<uint64_t>(0)
+                                                   : positive_size(raw.max_total_bytes);
+  if (!total) {
+    out.exit_code = fail("--max-total-bytes: '" + raw.max_total_bytes +
+                         "' is not auto or a size above 0 like 16G");
+    return out;
   }
+  config.registry.max_total_bytes = *total;
   config.registry.retention = raw.retention == "remove" ? Retention::kRemove : Retention::kKeep;
   config.registry.watch_mode =
       raw.frame_watch == "per-pool" ? FrameWatcher::Mode::kPerPool : FrameWatcher::Mode::kAuto;

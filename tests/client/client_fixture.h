@@ -22,14 +22,18 @@ namespace tensoripc::testing {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// "RESULT a=1 b=2" -> {a:1, b:2}.
+// "RESULT a=1 b=2 c=x" -> {a:1, b:2}: the numeric fields (up to 19 digits).
 inline std::map<std::string, uint64_t> parse_result(const std::string& line) {
   std::map<std::string, uint64_t> out;
   std::istringstream in(line);
   std::string word;
   while (in >> word) {
     const auto eq = word.find('=');
-    if (eq != std::string::npos) out[word.substr(0, eq)] = std::stoull(word.substr(eq + 1));
+    if (eq == std::string::npos || eq + 1 == word.size()) continue;
+    const std::string value = word.substr(eq + 1);
+    if (value.size() < 20 && value.find_first_not_of("0123456789") == std::string::npos) {
+      out[word.substr(0, eq)] = std::stoull(value);
+    }
   }
   return out;
 }

@@ -12,11 +12,12 @@
 
 #include <atomic>
 #include <cstring>
-#include <fstream>
 #include <thread>
 
 #include "client_fixture.h"
 #include "frame_pattern.h"
+#include "host_double_maps.h"
+#include "pool/cuda_memory.h"  // to_hex
 
 namespace tensoripc::testing {
 namespace {
@@ -24,52 +25,8 @@ namespace {
 constexpr char kBackend[] = "TENSORIPC_CUDA_BACKEND";
 constexpr char kDoubleDevices[] = "TENSORIPC_HOST_DOUBLE_DEVICES";
 
-// Mappings of the host double's device memory of pool `name` in process `pid`.
-int double_mappings(pid_t pid, const std::string& name) {
-  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-  const std::string needle = "memfd:tipc-cuda-double:" + name + " ";
-  int n = 0;
-  for (std::string line; std::getline(maps, line);) {
-    if (line.find(needle) != std::string::npos) ++n;
-  }
-  return n;
-}
-
-std::string hex(const std::string& bytes) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
-// "INFO a=1 b=x" -> {a:1}: the numeric fields only.
-std::map<std::string, uint64_t> numeric_fields(const std::string& line) {
-  std::map<std::string, uint64_t> out;
-  std::istringstream in(line);
-  std::string word;
-  while (in >> word) {
-    const auto eq = word.find('=');
-    if (eq == std::string::npos || eq + 1 == word.size()) continue;
-    const std::string value = word.substr(eq + 1);
-    if (value.find_first_not_of("0123456789") == std::string::npos && value.size() < 20) {
-      out[word.substr(0, eq)] = std::stoull(value);
-    }
-  }
-  return out;
-}
-
-template <typename Pred>
-bool eventually(Pred pred, milliseconds timeout = milliseconds(10000)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return pred();
-}
+// Long enough for a process's death to reach every consumer under ASan.
+constexpr milliseconds kPatience{10000};
 
 PoolMetadata gpu_pool(const std::string& name, int64_t bytes, uint32_t history) {
   return PoolMetadata::create(name, {bytes}, DType::kUInt8, history, "cuda:0");
@@ -128,7 +85,7 @@ TEST_F(DevicePoolTest, FramesReachEightConsumersInOtherProcesses) {
   // allocation.
   EXPECT_EQ(double_mappings(producer->pid(), name), 1);
   for (auto& c : consumers) {
-    EXPECT_TRUE(eventually([&] { return double_mappings(c->pid(), name) == 1; }))
+    EXPECT_TRUE(eventually([&] { return double_mappings(c->pid(), name) == 1; }, kPatience))
         << "consumer " << c->pid() << " has " << double_mappings(c->pid(), name)
         << " mappings of the pool's device memory";
   }
@@ -157,16 +114,16 @@ TEST_F(DevicePoolTest, GetPoolShowsTheDeviceMemory) {
   ChildProcess helper({TIPC_BROKER_HELPER, daemon_->socket_path(), "gpuinfo", "info"});
   auto line = helper.wait_for_line("INFO", seconds(20));
   ASSERT_TRUE(line.has_value());
-  const auto info = numeric_fields(*line);
+  const auto info = parse_result(*line);
   EXPECT_NE(line->find("device=cuda:0 "), std::string::npos) << *line;
   EXPECT_EQ(info.at("sharing"), 1u) << *line;  // CUDA_SHARING_LEGACY_IPC
   EXPECT_EQ(info.at("ordinal"), 0u);
-  EXPECT_NE(line->find("uuid=" + hex("tipc-host-double") + " "), std::string::npos) << *line;
+  EXPECT_NE(line->find("uuid=" + to_hex("tipc-host-double") + " "), std::string::npos) << *line;
   EXPECT_EQ(info.at("allocation_size"), 2u << 20);  // 3 x 1024 rounded up to 2 MiB
   EXPECT_EQ(info.at("slot_stride"), 1024u);          // 1000 rounded up to 256
   EXPECT_EQ(info.at("events"), 3u);
   // The handle names the producer's process (the double's format: magic, pid).
-  EXPECT_EQ(line->find("memory_handle=" + hex("TIPCDBLM")), line->find("memory_handle="))
+  EXPECT_EQ(line->find("memory_handle=" + to_hex("TIPCDBLM")), line->find("memory_handle="))
       << *line;
   producer->signal(SIGKILL);
 }
@@ -196,7 +153,7 @@ TEST_F(DevicePoolTest, ProducerKilledThenReplaced) {
   ASSERT_TRUE(eventually([&] {
     auto f = consumer.read();
     return f && f->seqs[0] == done;
-  }));
+  }, kPatience));
   auto frame = consumer.get();
   ASSERT_TRUE(frame);
   uint64_t seq = 0;
@@ -205,19 +162,19 @@ TEST_F(DevicePoolTest, ProducerKilledThenReplaced) {
   EXPECT_EQ(seq, done);
   EXPECT_EQ(double_mappings(::getpid(), name), 1);
   for (auto& c : consumers) {
-    EXPECT_TRUE(eventually([&] { return double_mappings(c->pid(), name) == 1; }));
+    EXPECT_TRUE(eventually([&] { return double_mappings(c->pid(), name) == 1; }, kPatience));
   }
 
   first->signal(SIGKILL);
   first->wait(seconds(10));
-  ASSERT_TRUE(eventually([&] { return gone.load() > 0; }));
+  ASSERT_TRUE(eventually([&] { return gone.load() > 0; }, kPatience));
   EXPECT_EQ(stale.load(), 0) << "the application heard of the producer's end while the "
                                 "consumer still held its memory";
   EXPECT_EQ(double_mappings(::getpid(), name), 0);
   EXPECT_FALSE(consumer.get().has_value());
   EXPECT_FALSE(consumer.view().has_value());
   for (auto& c : consumers) {
-    EXPECT_TRUE(eventually([&] { return double_mappings(c->pid(), name) == 0; }))
+    EXPECT_TRUE(eventually([&] { return double_mappings(c->pid(), name) == 0; }, kPatience))
         << "consumer " << c->pid() << " still maps the dead producer's memory";
   }
 
@@ -226,7 +183,7 @@ TEST_F(DevicePoolTest, ProducerKilledThenReplaced) {
   ASSERT_TRUE(eventually([&] {
     auto f = consumer.read();
     return f && f->seqs[0] == done2 && consumer.status().state == PoolState::kLive;
-  }));
+  }, kPatience));
   frame = consumer.get();
   ASSERT_TRUE(frame);
   EXPECT_EQ(check_test_frame(frame->data_as<uint8_t>(), frame->nbytes(), &seq),
@@ -234,7 +191,7 @@ TEST_F(DevicePoolTest, ProducerKilledThenReplaced) {
   EXPECT_EQ(seq, done2);
   EXPECT_EQ(double_mappings(::getpid(), name), 1);
   for (auto& c : consumers) {
-    EXPECT_TRUE(eventually([&] { return double_mappings(c->pid(), name) == 1; }));
+    EXPECT_TRUE(eventually([&] { return double_mappings(c->pid(), name) == 1; }, kPatience));
     // Its callback got the new producer's last frame, read from the new memory.
     EXPECT_TRUE(c->wait_for_line("FRAME " + std::to_string(second->pid()) + " " +
                                      std::to_string(done2),
@@ -262,7 +219,8 @@ TEST_F(DevicePoolTest, SameProcessProducerAndConsumer) {
   producer.put(TensorView(a.data(), DType::kFloat32, {2, 3}));  // host -> device
   // A device frame (on the double, device memory is host memory).
   producer.put(TensorView(b.data(), DType::kFloat32, {2, 3}, Device::cuda(0)));
-  ASSERT_TRUE(eventually([&] { return consumer.status().state == PoolState::kLive; }));
+  ASSERT_TRUE(
+      eventually([&] { return consumer.status().state == PoolState::kLive; }, kPatience));
   auto h = consumer.read(2, /*latest_first=*/false);
   ASSERT_TRUE(h);
   EXPECT_EQ(h->seqs, (std::vector<uint64_t>{1, 2}));
@@ -311,7 +269,7 @@ TEST_F(DevicePoolTest, DaemonRestartKeepsTheDeviceMemory) {
   ASSERT_TRUE(eventually([&] {
     auto f = consumer.read();
     return f && f->seqs[0] > 5;
-  }));
+  }, kPatience));
   auto before = consumer.view();
   ASSERT_TRUE(before);
   const void* device_before = before->tensor().data();
@@ -329,7 +287,9 @@ TEST_F(DevicePoolTest, DaemonRestartKeepsTheDeviceMemory) {
     EXPECT_EQ(check_test_frame(h->tensor.data_as<uint8_t>() + i * bytes, bytes, &seq),
               FrameCheck::kIntact);
     EXPECT_EQ(seq, h->seqs[i]);
-    if (i > 0) EXPECT_EQ(h->seqs[i] + 1, h->seqs[i - 1]) << "a gap in the history";
+    if (i > 0) {
+      EXPECT_EQ(h->seqs[i] + 1, h->seqs[i - 1]) << "a gap in the history";
+    }
   }
   // The same import: one mapping, at the same address.
   EXPECT_EQ(double_mappings(::getpid(), name), 1);
@@ -380,8 +340,8 @@ TEST_F(DevicePoolTest, UnreachableGpuIsNamed) {
     ADD_FAILURE() << "a consumer on another GPU attached";
   } catch (const Error& e) {
     const std::string m = e.what();
-    EXPECT_NE(m.find(hex("tipc-host-double")), std::string::npos) << m;
-    EXPECT_NE(m.find(hex(std::string("other-gpu-00001") + '\0')), std::string::npos) << m;
+    EXPECT_NE(m.find(to_hex("tipc-host-double")), std::string::npos) << m;
+    EXPECT_NE(m.find(to_hex(std::string("other-gpu-00001") + '\0')), std::string::npos) << m;
     EXPECT_NE(m.find("CUDA_VISIBLE_DEVICES"), std::string::npos) << m;
   }
   EXPECT_EQ(double_mappings(::getpid(), "gpufar"), 0);

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +29,7 @@
 #include <thread>
 
 #include "frame_pattern.h"
+#include "host_double_maps.h"
 #include "tensoripc/tensoripc.h"
 
 namespace {
@@ -42,17 +42,6 @@ const char* arg(int argc, char** argv, const char* name, const char* def) {
     if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
   }
   return def;
-}
-
-// Mappings of the host double's device memory for pool `name` in this process.
-int double_mappings(const std::string& name) {
-  std::ifstream maps("/proc/self/maps");
-  const std::string needle = "memfd:tipc-cuda-double:" + name + " ";
-  int n = 0;
-  for (std::string line; std::getline(maps, line);) {
-    if (line.find(needle) != std::string::npos) ++n;
-  }
-  return n;
 }
 
 struct Tally {
@@ -103,7 +92,7 @@ int main(int argc, char** argv) {
     t.lifecycle++;
     if (e.state == PoolState::kLive) producer_pid = e.producer_pid;
     if ((e.state == PoolState::kProducerGone || e.state == PoolState::kRemoved) &&
-        double_mappings(name) > 0) {
+        tensoripc::testing::double_mappings(::getpid(), name) > 0) {
       t.stale_imports++;
     }
   };
