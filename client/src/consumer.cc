@@ -60,6 +60,16 @@ bool FrameView::still_valid() const {
   return slot != nullptr && still_holds(*slot, lock_);
 }
 
+void FrameView::wait_on(CudaStream stream) const {
+  if (cuda_event_ == nullptr) return;
+  // A GPU frame's view holds its Readable (Consumer::Impl::view()).
+  const auto* r = static_cast<const Readable*>(mapping_.get());
+  const DeviceFrames& d = *r->device;
+  if (Status s = d.api().wait(d.ordinal(), stream, cuda_event_); !s.ok()) {
+    throw_device_status(Status(s.code(), "pool '" + d.pool() + "': " + s.message()));
+  }
+}
+
 Consumer::Impl::Impl(PoolMetadata expected, ConsumerOptions options)
     : expected_(std::move(expected)), options_(std::move(options)) {
   expected_.validate_and_complete();
@@ -197,7 +207,8 @@ bool Consumer::Impl::get_into(Tensor& out, size_t count, bool latest_first) {
   return latest != 0;
 }
 
-uint64_t Consumer::Impl::read_into(void* dst, size_t bytes, size_t count, bool latest_first) {
+uint64_t Consumer::Impl::read_into(void* dst, size_t bytes, size_t count, bool latest_first,
+                                   device::Stream stream) {
   check_history_len("read_into", count);
   const Readable r = current_mapping("read_into");
   if (!r) return 0;
@@ -210,10 +221,17 @@ uint64_t Consumer::Impl::read_into(void* dst, size_t bytes, size_t count, bool l
         (dst == nullptr ? std::string("is null") : "holds " + std::to_string(bytes)));
   }
   std::optional<DeviceFrameSource> source;
-  const uint64_t latest = read_history(*m, count, latest_first, dst, nullptr, nullptr,
-                                       r.source(source, options_.cuda_stream));
+  const uint64_t latest =
+      read_history(*m, count, latest_first, dst, nullptr, nullptr, r.source(source, stream));
   if (latest != 0) note_seen(latest);
   return latest;
+}
+
+std::optional<Device> Consumer::Impl::device() const {
+  const Readable r = current_mapping("device");
+  if (expected_.memory_device().kind != MemoryKind::kCuda) return Device::host();
+  if (!r.device) return std::nullopt;
+  return Device::cuda(r.device->ordinal());
 }
 
 std::optional<FrameView> Consumer::Impl::view() {
@@ -370,8 +388,16 @@ bool Consumer::get_into(Tensor& out, size_t count, bool latest_first) {
 }
 
 uint64_t Consumer::read_into(void* dst, size_t bytes, size_t count, bool latest_first) {
-  return checked(impl_).read_into(dst, bytes, count, latest_first);
+  Impl& impl = checked(impl_);
+  return impl.read_into(dst, bytes, count, latest_first, impl.default_stream());
 }
+
+uint64_t Consumer::read_into(void* dst, size_t bytes, size_t count, bool latest_first,
+                             CudaStream stream) {
+  return checked(impl_).read_into(dst, bytes, count, latest_first, stream);
+}
+
+std::optional<Device> Consumer::device() const { return checked(impl_).device(); }
 
 std::optional<FrameHistory> Consumer::read(size_t count, bool latest_first) {
   return checked(impl_).read(count, latest_first);

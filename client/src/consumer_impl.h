@@ -53,7 +53,10 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   std::optional<FrameHistory> read(size_t count, bool latest_first);
   std::optional<Tensor> get(size_t count, bool latest_first);
   bool get_into(Tensor& out, size_t count, bool latest_first);
-  uint64_t read_into(void* dst, size_t bytes, size_t count, bool latest_first);
+  uint64_t read_into(void* dst, size_t bytes, size_t count, bool latest_first,
+                     device::Stream stream);
+  device::Stream default_stream() const { return options_.cuda_stream; }
+  std::optional<Device> device() const;
   std::optional<FrameView> view();
   bool wait_for_frame(std::chrono::nanoseconds timeout);
   void set_on_new_data(NewDataCallback cb);

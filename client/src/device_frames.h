@@ -58,6 +58,7 @@ class DeviceFrames {
   }
   device::Event event(uint64_t slot) const { return events_[slot]; }
   device::Api& api() const { return *api_; }
+  const std::string& pool() const { return pool_; }
 
   // The producer's write of frame `slot`: `src` (host or device memory)
   // copied in on `stream`, then the slot's event recorded there. Queued,

@@ -44,6 +44,14 @@ DLManagedTensor* make_dlpack(const void* data, DType dtype, const Shape& shape, 
 
 }  // namespace
 
+bool built_with_cuda() {
+#ifdef TENSORIPC_HAVE_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::string Device::to_string() const {
   return kind == MemoryKind::kCuda ? "cuda:" + std::to_string(ordinal) : "cpu";
 }

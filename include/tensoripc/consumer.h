@@ -129,6 +129,11 @@ class TENSORIPC_EXPORT FrameView {
   DLManagedTensor* to_dlpack() const { return tensor_.to_dlpack(mapping_); }
   // A GPU frame's slot event (cudaEvent_t) to wait on; null for host frames.
   void* cuda_event() const { return cuda_event_; }
+  // Makes work queued on `stream` after this wait for the frame's write
+  // (cudaStreamWaitEvent on cuda_event()): for reading a GPU frame on a
+  // stream other than ConsumerOptions::cuda_stream. Nothing for host frames.
+  // Error with CUDA's text when CUDA refuses.
+  void wait_on(CudaStream stream) const;
 
  private:
   friend struct FrameViewAccess;  // the library fills views in
@@ -190,6 +195,10 @@ class TENSORIPC_EXPORT Consumer {
   // pool host or device memory. Returns the latest frame's
   // seq, 0 (and nothing written) when no frame was ever published.
   uint64_t read_into(void* dst, size_t bytes, size_t count = 1, bool latest_first = true);
+  // As read_into() above, on `stream` instead of ConsumerOptions::cuda_stream
+  // (a GPU pool; a host pool ignores it): the copy is queued after the work
+  // already on `stream` (what last used `dst`), and complete on return.
+  uint64_t read_into(void* dst, size_t bytes, size_t count, bool latest_first, CudaStream stream);
   // As get(), with each frame's seq and timestamp.
   std::optional<FrameHistory> read(size_t count = 1, bool latest_first = true);
   // The latest frame without a copy; nullopt when there is none.
@@ -204,6 +213,12 @@ class TENSORIPC_EXPORT Consumer {
   void set_on_lifecycle(LifecycleCallback callback);
 
   ConsumerStatus status() const;
+  // Where this consumer's reads find the frames, in this process's
+  // numbering: the host for a host pool; for a GPU pool the GPU with the
+  // pool's UUID (its ordinal may differ from the metadata's cuda:N, which is
+  // the producer's), once attached, and nullopt until then (and while its
+  // producer is gone). StateError after cleanup() or in kError.
+  std::optional<Device> device() const;
   // The expected metadata; once attached, the pool's (shm_name etc. filled in).
   PoolMetadata metadata() const;
 

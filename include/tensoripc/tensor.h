@@ -33,6 +33,10 @@ enum class MemoryKind : uint8_t { kHost, kCuda };
 // stream (as in CUDA), which orders against every blocking stream.
 using CudaStream = void*;
 
+// Whether this build of the library serves GPU pools (it was built with the
+// CUDA toolkit). A GPU pool needs a usable GPU at run time as well.
+TENSORIPC_EXPORT bool built_with_cuda();
+
 // A memory kind and, for GPUs, the CUDA ordinal. Value type.
 struct TENSORIPC_EXPORT Device {
   MemoryKind kind = MemoryKind::kHost;

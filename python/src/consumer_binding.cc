@@ -3,9 +3,11 @@
 // released, into a buffer the returned array owns; view() hands the frame
 // out without a copy. Callbacks run on the library's notification thread and
 // hold the GIL only while Python code runs.
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "bindings.h"
 #include "convert.h"
@@ -29,13 +31,36 @@ struct CallbackState {
   // lets go. Guarded by the GIL.
   PyObject* callable = nullptr;
   Backend backend = Backend::kNumpy;
+  // Set once the Consumer is made; a GPU pool's callback asks it for the
+  // pool's GPU in this process.
+  std::atomic<const Consumer*> consumer{nullptr};
   std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> errors{0};
   BufferRecycler buffers;
 };
 
+// Where a GPU pool's frames are in this process ("cuda:N"), asked of the
+// consumer: the first frames can come while its constructor is still
+// returning. Empty if it never does (closed).
+std::string gpu_of(CallbackState& s) {
+  const Consumer* c = nullptr;
+  while ((c = s.consumer.load(std::memory_order_acquire)) == nullptr) {
+    if (s.closed.load(std::memory_order_acquire)) return {};
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  try {
+    std::optional<Device> d = c->device();
+    return d ? d->to_string() : std::string();
+  } catch (const Error&) {  // cleaned up meanwhile
+    return {};
+  }
+}
+
 // The frame's copy for Python is made before taking the GIL; the library's
-// buffer is reused for the next frame, so the callback needs its own.
+// buffer is reused for the next frame, so the callback needs its own. A GPU
+// pool's frame reaches the callback as get() gives it, a tensor on the GPU:
+// the library copied it to host memory, and it goes back up (torch's
+// Tensor.to on the current stream), a round trip that get() does not make.
 void deliver(CallbackState& s, const Frame& frame) {
   if (s.closed.load(std::memory_order_acquire) || shutting_down() || frame.tensor.empty()) {
     return;
@@ -45,6 +70,8 @@ void deliver(CallbackState& s, const Frame& frame) {
   std::memcpy(buffer.get(), frame.tensor.data(), nbytes);
   void* data = buffer.get();
   Tensor copy = Tensor::adopt(std::move(buffer), data, frame.tensor.dtype(), frame.tensor.shape());
+  const std::string gpu = s.backend == Backend::kTorchCuda ? gpu_of(s) : std::string();
+  if (s.backend == Backend::kTorchCuda && gpu.empty()) return;  // producer gone or closed
 
   CallbackScope scope;
   py::gil_scoped_acquire gil;
@@ -61,7 +88,9 @@ void deliver(CallbackState& s, const Frame& frame) {
   auto callback = py::reinterpret_borrow<py::object>(s.callable);
   s.delivered.fetch_add(1, std::memory_order_relaxed);
   try {
-    callback(to_python(std::move(copy), s.backend));
+    py::object value = to_python(std::move(copy), s.backend);
+    if (!gpu.empty()) value = value.attr("to")(gpu);
+    callback(value);
   } catch (py::error_already_set& e) {
     s.errors.fetch_add(1, std::memory_order_relaxed);
     e.discard_as_unraisable(callback);  // sys.unraisablehook; the consumer goes on
@@ -101,6 +130,7 @@ NotifyPath parse_notify(const std::string& notify) {
 struct PyFrameView {
   FrameView view;
   Backend backend;
+  bool on_gpu() const { return view.tensor().device().kind == MemoryKind::kCuda; }
 };
 
 // Thread-safe: any Python thread may call any method (the GIL orders them;
@@ -130,6 +160,7 @@ class PyConsumer {
         BlockSignals quiet;  // the consumer's threads must never take Ctrl-C
         return std::make_shared<Consumer>(std::move(md), std::move(options));
       });
+      state_->consumer.store(consumer_.get(), std::memory_order_release);
     } catch (...) {
       state_->closed.store(true, std::memory_order_release);
       state_->callable = nullptr;
@@ -152,6 +183,29 @@ class PyConsumer {
         without_gil([&] { return c->get(static_cast<size_t>(history_len), latest_first); });
     if (!t) return py::none();
     return to_python(std::move(*t), as_numpy ? Backend::kNumpy : backend_);
+  }
+
+  // Into caller memory at address `dst` (host, or device memory for a GPU
+  // pool): the frames' seq of the latest, 0 when there is none yet. The GIL
+  // is released for the copy; `stream` as stream_of().
+  uint64_t read_into(uintptr_t dst, size_t nbytes, int64_t history_len, bool latest_first,
+                     std::optional<uintptr_t> stream) {
+    std::shared_ptr<Consumer> c = consumer("read_into");
+    check_history_len(history_len);
+    return without_gil([&] {
+      void* p = reinterpret_cast<void*>(dst);
+      const auto count = static_cast<size_t>(history_len);
+      return stream ? c->read_into(p, nbytes, count, latest_first, stream_of(stream))
+                    : c->read_into(p, nbytes, count, latest_first);
+    });
+  }
+
+  // "cpu", "cuda:N" (this process's numbering of the pool's GPU), or None
+  // while a GPU pool is not attached.
+  py::object device() {
+    std::optional<Device> d = consumer("device")->device();
+    if (!d) return py::none();
+    return py::str(d->to_string());
   }
 
   py::object view() {
@@ -230,6 +284,7 @@ class PyConsumer {
     if (closed_) return;
     closed_ = true;
     state_->closed.store(true, std::memory_order_release);
+    state_->consumer.store(nullptr, std::memory_order_release);
     state_->callable = nullptr;
     std::shared_ptr<Consumer> c = std::move(consumer_);
     if (!c) return;
@@ -308,24 +363,51 @@ written to (torch has no read-only tensors; a write crashes the process).)doc")
       .def(
           "still_valid", [](const PyFrameView& v) { return v.view.still_valid(); },
           "True while the producer has not started overwriting this frame's slot.")
+      .def_property_readonly(
+          "device", [](const PyFrameView& v) { return v.view.tensor().device().to_string(); },
+          "'cpu', or 'cuda:N' for a GPU pool's frame (this process's numbering).")
       .def(
           "numpy",
           [](py::object self) {
-            return readonly_numpy(self.cast<const PyFrameView&>().view.tensor(), self);
+            const PyFrameView& v = self.cast<const PyFrameView&>();
+            if (v.on_gpu()) {
+              raise(PyError::kFrameMismatch,
+                    "this frame is in GPU memory (" + v.view.tensor().device().to_string() +
+                        "): numpy cannot view it; use torch() (a CUDA tensor) or "
+                        "get(as_numpy=True) (a copy in host memory)");
+            }
+            return readonly_numpy(v.view.tensor(), self);
           },
-          "The frame as a read-only numpy array over the shared memory (no copy).")
+          "The frame as a read-only numpy array over the shared memory (no copy); host "
+          "frames only.")
       .def(
           "torch", [](py::object self) { return torch_from_dlpack(self); },
-          "The frame as a torch tensor over the shared memory (no copy; do not write to it).")
+          "The frame as a torch tensor over the shared memory (no copy; do not write to it); "
+          "a GPU pool's frame is a CUDA tensor, ordered after the frame's write on torch's "
+          "current stream.")
       .def(
           "__dlpack__",
-          [](const PyFrameView& v, py::object stream) {
+          [](const PyFrameView& v, std::optional<int64_t> stream) {
+            // DLPack: the consumer's stream must see the whole frame; -1
+            // means the consumer asks for no ordering.
+            if (v.on_gpu() && !(stream && *stream == -1)) {
+              std::optional<uintptr_t> s;
+              if (stream) s = static_cast<uintptr_t>(*stream);
+              v.view.wait_on(stream_of(s));
+            }
             return dlpack_capsule(v.view.to_dlpack());
           },
           py::arg("stream") = py::none(),
-          "DLPack export (numpy.from_dlpack, torch.from_dlpack): no copy; read-only memory.")
+          "DLPack export (numpy.from_dlpack, torch.from_dlpack): no copy; read-only memory. "
+          "For a GPU frame, `stream` (DLPack's convention) is made to wait for the frame's "
+          "write.")
       .def("__dlpack_device__",
-           [](const PyFrameView&) { return py::make_tuple(static_cast<int>(kDLCPU), 0); })
+           [](const PyFrameView& v) {
+             const Device d = v.view.tensor().device();
+             return d.kind == MemoryKind::kCuda
+                        ? py::make_tuple(static_cast<int>(kDLCUDA), d.ordinal)
+                        : py::make_tuple(static_cast<int>(kDLCPU), 0);
+           })
       .def("__repr__", [](const PyFrameView& v) {
         return "<tensor_ipc.FrameView seq=" + std::to_string(v.view.seq()) + " " +
                v.view.tensor().shape().to_string() + " " +
@@ -350,6 +432,9 @@ written to (torch has no read-only tensors; a write crashes the process).)doc")
            py::arg("callback"))
       .def("get", &PyConsumer::get, py::arg("history_len"), py::arg("latest_first"),
            py::arg("as_numpy"))
+      .def("read_into", &PyConsumer::read_into, py::arg("dst"), py::arg("nbytes"),
+           py::arg("history_len"), py::arg("latest_first"), py::arg("stream") = py::none())
+      .def("device", &PyConsumer::device)
       .def("view", &PyConsumer::view)
       .def("wait_for_frame", &PyConsumer::wait_for_frame, py::arg("timeout"))
       .def("status", &PyConsumer::status)

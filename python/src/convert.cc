@@ -33,8 +33,16 @@ Shape shape_of(const py::ssize_t* dims, size_t ndim) {
 Backend parse_backend(const std::string& name) {
   if (name == "numpy") return Backend::kNumpy;
   if (name == "torch") return Backend::kTorch;
+  if (name == "torch_cuda") return Backend::kTorchCuda;
   throw InvalidArgumentError("backend_type '" + name +
-                             "' is not one this build hands out; use 'numpy' or 'torch'");
+                             "' is not one this build hands out; use 'numpy', 'torch' or "
+                             "'torch_cuda'");
+}
+
+CudaStream stream_of(const std::optional<uintptr_t>& stream) {
+  // cudaStreamLegacy is 0x1 and cudaStreamPerThread 0x2 in CUDA's own
+  // headers, so DLPack's 1 and 2 are already the handles CUDA takes.
+  return stream ? reinterpret_cast<CudaStream>(*stream) : nullptr;
 }
 
 DType dtype_of_numpy(const py::dtype& dtype, const std::string& pool) {
@@ -161,7 +169,7 @@ py::object torch_from_dlpack(py::handle capsule_or_object) {
 }
 
 py::object to_python(Tensor tensor, Backend backend) {
-  if (backend == Backend::kTorch) {
+  if (backend != Backend::kNumpy) {  // a host tensor: torch on the CPU
     DLManagedTensor* managed = tensor.to_dlpack();  // shares the buffer
     return torch_from_dlpack(dlpack_capsule(managed));
   }

@@ -17,11 +17,18 @@ namespace tensoripc::python {
 namespace py = pybind11;
 
 // What get() hands out: the pool's backend type, or numpy when asked.
-enum class Backend { kNumpy, kTorch };
+// kTorchCuda: torch tensors on the pool's GPU.
+enum class Backend { kNumpy, kTorch, kTorchCuda };
 
-// "numpy" -> kNumpy, "torch" -> kTorch; TypeError-free: anything else is an
-// InvalidArgumentError naming the backends (torch_cuda is refused earlier).
+// "numpy", "torch", "torch_cuda"; anything else is an InvalidArgumentError
+// naming the backends.
 Backend parse_backend(const std::string& name);
+
+// A CUDA stream as Python passes one (DLPack's convention: None or 0 the
+// legacy default stream, 1 the legacy default stream, 2 the per-thread
+// default stream, else a cudaStream_t's address, as torch's
+// Stream.cuda_stream gives it).
+CudaStream stream_of(const std::optional<uintptr_t>& stream);
 
 // A numpy array's dtype as a DType; raises TypeError (dtype not supported,
 // or not in native byte order).
@@ -35,7 +42,7 @@ py::dtype numpy_dtype(DType dtype);
 // it (the one extra copy a strided array costs).
 TensorView view_of_numpy(py::handle array, py::object* keep, const std::string& pool);
 
-// The same for a CPU torch tensor, through its DLPack export: `keep` holds
+// The same for a torch tensor (CPU or CUDA), through its DLPack export: `keep` holds
 // the capsule (and so the tensor) while the view is used. Detaches tensors
 // that require grad, resolves conjugate/negative views and makes strided
 // tensors contiguous (a copy) first, only when needed.

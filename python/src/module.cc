@@ -7,12 +7,15 @@
 #include "errors.h"
 #include "lifecycle.h"
 #include "metadata_convert.h"
+#include "tensoripc/tensor.h"
 
 namespace py = pybind11;
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "tensor-ipc's C++ core (libtensoripc-client); use the tensor_ipc package.";
   m.attr("__version__") = TENSORIPC_VERSION;
+  // Whether libtensoripc-client serves GPU pools (built with the CUDA toolkit).
+  m.attr("built_with_cuda") = tensoripc::built_with_cuda();
   tensoripc::python::register_errors(m);
   tensoripc::python::register_lifecycle(m);
   tensoripc::python::register_metadata(m);

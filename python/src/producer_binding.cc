@@ -47,14 +47,17 @@ class PyProducer {
   }
 
   // The frame index (the slot written) and the frame's sequence number.
-  std::pair<uint64_t, uint64_t> put(py::handle data, bool is_torch) {
+  // `stream`: a GPU pool's copy is queued there (stream_of()); None for the
+  // producer's default stream.
+  std::pair<uint64_t, uint64_t> put(py::handle data, bool is_torch,
+                                    std::optional<uintptr_t> stream) {
     std::shared_ptr<Producer> p = producer();
     py::object keep;
     const TensorView view =
         is_torch ? view_of_torch(data, &keep, name_) : view_of_numpy(data, &keep, name_);
     PutResult r;
     try {
-      r = without_gil([&] { return p->put(view); });
+      r = without_gil([&] { return stream ? p->put(view, stream_of(stream)) : p->put(view); });
     } catch (const InvalidArgumentError& e) {
       raise(PyError::kFrameMismatch, e.what());
     }
@@ -121,7 +124,8 @@ void register_producer(py::module_& m) {
            py::arg("name"), py::arg("shape"), py::arg("dtype_str"), py::arg("backend_type"),
            py::arg("history_len"), py::arg("device"), py::arg("payload_json"), py::arg("keep_last"),
            py::arg("socket_path"), py::arg("connect_timeout"))
-      .def("put", &PyProducer::put, py::arg("data"), py::arg("is_torch"))
+      .def("put", &PyProducer::put, py::arg("data"), py::arg("is_torch"),
+           py::arg("stream") = py::none())
       .def("metadata", &PyProducer::metadata)
       .def_property_readonly("latest_seq", &PyProducer::latest_seq)
       .def_property_readonly("connected", &PyProducer::connected)

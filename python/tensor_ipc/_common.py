@@ -1,8 +1,9 @@
-"""What TensorProducer and TensorConsumer share: argument checks and the
-refusal of GPU pools."""
+"""What TensorProducer and TensorConsumer share: argument checks, and GPU pools
+refused by a build without CUDA."""
 
 import operator
 
+from . import _core
 from .errors import GpuPoolsNotSupportedError
 from .metadata import PoolMetadata, _core_args
 
@@ -12,15 +13,19 @@ DEFAULT_CONNECT_TIMEOUT = 3.0  # seconds; the C++ library's default
 def core_metadata_args(pool_metadata, role):
     """The metadata's fields for _core, after the checks both sides make."""
     args = _core_args(pool_metadata)
-    if pool_metadata.backend_type == "torch_cuda" or not pool_metadata.device.startswith("cpu"):
+    if is_gpu_pool(pool_metadata) and not _core.built_with_cuda:
         raise GpuPoolsNotSupportedError(
             f"pool '{pool_metadata.name}' is a GPU pool (backend_type "
-            f"'{pool_metadata.backend_type}', device '{pool_metadata.device}'): GPU pools are "
-            f"not in the Python bindings yet (the C++ library serves them), so a {role} cannot "
-            "use it from Python. Publish CPU tensors (MetadataCreator.from_torch_sample, backend "
-            "'torch') instead."
+            f"'{pool_metadata.backend_type}', device '{pool_metadata.device}'), and this "
+            "libtensoripc-client was built without the CUDA toolkit, so a "
+            f"{role} cannot use it. Rebuild with the toolkit (TENSORIPC_CUDA=ON), or publish "
+            "CPU tensors (MetadataCreator.from_torch_sample, backend 'torch')."
         )
     return args
+
+
+def is_gpu_pool(pool_metadata):
+    return pool_metadata.backend_type == "torch_cuda" or not pool_metadata.device.startswith("cpu")
 
 
 def check_keep_last(keep_last):

@@ -5,7 +5,8 @@ from collections import namedtuple
 
 from . import _core, _lifecycle
 from ._common import (DEFAULT_CONNECT_TIMEOUT, check_keep_last, check_socket_args,
-                      core_metadata_args, granted_metadata)
+                      core_metadata_args, granted_metadata, is_gpu_pool)
+from .errors import InvalidArgumentError
 from .metadata import metadata_from_sample
 
 __all__ = ["TensorConsumer", "ConsumerStatus"]
@@ -67,6 +68,7 @@ class TensorConsumer:
             raise ValueError(f"notify must be 'stream' or 'futex', got {notify!r}")
         self._name = pool_metadata.name
         self._pool_metadata = pool_metadata
+        self._gpu = is_gpu_pool(pool_metadata)
         self.dds_participant = dds_participant
         self.keep_last = keep_last
         # Held here, where the garbage collector sees it (the C++ side only
@@ -95,12 +97,41 @@ class TensorConsumer:
         the pool's backend type (numpy.ndarray or torch.Tensor), numpy with
         ``as_numpy=True``, and is the caller's to keep and modify. ValueError if
         history_len is not within 1..the pool's history_len.
+
+        A "torch_cuda" pool's frames come as a CUDA tensor on the pool's GPU (one
+        device-to-device copy, on torch's current stream, complete on return), or
+        with ``as_numpy=True`` as a numpy array in host memory.
         """
         try:
             k = operator.index(history_len)
         except TypeError:
             raise TypeError(f"history_len must be an int, got {history_len!r}") from None
+        if self._gpu and not as_numpy:
+            return self._get_on_gpu(k, bool(latest_first))
         return self._core.get(k, bool(latest_first), bool(as_numpy))
+
+    def _get_on_gpu(self, k, latest_first):
+        md = self._pool_metadata
+        if not 1 <= k <= md.history_len:
+            raise InvalidArgumentError(
+                f"get on pool '{self._name}': history_len {k} is not within "
+                f"1..{md.history_len} (the pool's history_len)")
+        device = self._core.device()
+        if device is None:
+            return None  # not attached, or its producer left: nothing to read
+        import torch  # a torch_cuda pool's consumer is a torch program
+
+        dtype = getattr(torch, md.dtype_str, None)
+        if dtype is None:
+            raise TypeError(f"pool '{self._name}' holds {md.dtype_str}, which this torch "
+                            f"({torch.__version__}) has no dtype for; use get(as_numpy=True)")
+        shape = tuple(md.shape) if k == 1 else (k, *md.shape)
+        out = torch.empty(shape, dtype=dtype, device=device)
+        stream = torch.cuda.current_stream(out.device).cuda_stream
+        if self._core.read_into(out.data_ptr(), out.numel() * out.element_size(), k,
+                                latest_first, stream) == 0:
+            return None
+        return out
 
     def view(self):
         """The latest frame without a copy (a FrameView), or None before any frame.
@@ -110,6 +141,11 @@ class TensorConsumer:
         ``view.seq`` and ``view.timestamp_ns`` say which frame it is. The data is
         that frame only until the producer wraps round the ring: check
         ``view.still_valid()`` after reading it.
+
+        A "torch_cuda" pool's view is GPU memory (``view.device`` is "cuda:N"):
+        ``view.torch()`` gives a CUDA tensor, ordered after the frame's write on
+        torch's current stream; ``numpy()`` refuses it. The memory is the producer's
+        and goes with it.
         """
         return self._core.view()
 

@@ -12,7 +12,7 @@ for it keeps working::
     +-- DaemonUnavailableError(ConnectionError)  tensor-ipcd not reachable (.socket_path)
     +-- ResourceExhaustedError(RuntimeError) a daemon limit, or out of memory for a pool
     +-- StateError(RuntimeError)             used after cleanup(); pool changed identity
-    +-- GpuPoolsNotSupportedError(NotImplementedError)  torch_cuda pools, not in Python yet
+    +-- GpuPoolsNotSupportedError(NotImplementedError)  a GPU pool, in a build without CUDA
 
 The messages are the C++ library's: which pool, what was expected, what came,
 and what to run.
@@ -77,4 +77,6 @@ class StateError(Error, RuntimeError):
 
 
 class GpuPoolsNotSupportedError(Error, NotImplementedError):
-    """A torch_cuda (GPU) pool was used: GPU pools are not in the Python bindings yet."""
+    """A torch_cuda (GPU) pool was used, and libtensoripc-client was built without the
+    CUDA toolkit. (With the toolkit but no usable GPU, the error is Error, with CUDA's
+    text.)"""

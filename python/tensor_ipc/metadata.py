@@ -195,11 +195,11 @@ class MetadataCreator:
         """PoolMetadata for frames like the CUDA tensor ``sample_data``.
 
         ``tensor_pool``, when given, is a CUDA tensor holding the pool's frames;
-        its CUDA IPC handle goes into ``payload_json``. TypeError if
+        its CUDA IPC handle goes into ``payload_json`` (the pool's own handles
+        are brokered by tensor-ipcd; this is informational). TypeError if
         ``sample_data`` is not a torch tensor, ValueError if it is not on a CUDA
-        device. GPU pools are not in the Python bindings yet (the C++ library
-        serves them): producers and consumers of such metadata raise
-        GpuPoolsNotSupportedError.
+        device. Producers and consumers of such metadata raise
+        GpuPoolsNotSupportedError when the library was built without CUDA.
         """
         if not is_torch_tensor(sample_data):
             raise TypeError(

@@ -1,9 +1,9 @@
 """TensorProducer: publishes frames into a pool."""
 
 from . import _core, _lifecycle
-from ._backend import is_numpy_array, is_torch_tensor, type_name
+from ._backend import is_numpy_array, is_torch_tensor, torch_module, type_name
 from ._common import (DEFAULT_CONNECT_TIMEOUT, check_keep_last, check_socket_args,
-                      core_metadata_args, granted_metadata)
+                      core_metadata_args, granted_metadata, is_gpu_pool)
 from .errors import FrameMismatchError
 from .metadata import metadata_from_sample
 
@@ -15,7 +15,8 @@ class TensorProducer:
 
     Holds the pool's topic from tensor-ipcd for its whole life: one producer per
     topic at a time (a second one gets ValueError naming the holder's pid).
-    ``put()`` copies the frame once, straight into the pool's shared memory.
+    ``put()`` copies the frame once, straight into the pool's shared memory (a
+    ``torch_cuda`` pool's frames are in GPU memory: one copy on the GPU).
     Thread-safe: ``put()`` may be called from any thread (calls are serialised).
     ``cleanup()`` ends the lease; it runs on garbage collection and at
     interpreter exit too. Usable as a context manager.
@@ -39,7 +40,9 @@ class TensorProducer:
         socket_path, connect_timeout = check_socket_args(socket_path, connect_timeout)
         self._name = pool_metadata.name
         self._backend = pool_metadata.backend_type
-        self._is_torch = self._backend == "torch"
+        self._is_torch = self._backend in ("torch", "torch_cuda")
+        self._gpu = is_gpu_pool(pool_metadata)
+        self._device = pool_metadata.device
         self.dds_participant = dds_participant
         self.keep_last = keep_last
         self._core = _core.Producer(*args, keep_last, socket_path, connect_timeout)
@@ -58,17 +61,33 @@ class TensorProducer:
         """Copies ``data`` into the next slot of the pool and returns its frame index.
 
         ``data`` must be of the pool's backend (a numpy array for "numpy", a torch
-        tensor for "torch"), dtype and shape, else TypeError (FrameMismatchError) and
-        nothing is written. A non-contiguous array is made contiguous first (one
-        more copy). Extra arguments are accepted for ROS compatibility and ignored.
-        The GIL is released during the copy.
+        tensor for "torch" and "torch_cuda"), dtype and shape, else TypeError
+        (FrameMismatchError) and nothing is written. A non-contiguous array is made
+        contiguous first (one more copy). Extra arguments are accepted for ROS
+        compatibility and ignored. The GIL is released during the copy.
+
+        A "torch_cuda" pool takes a CUDA tensor on the pool's GPU (one device-to-device
+        copy) or a CPU tensor (one host-to-device copy). The copy is queued on torch's
+        current stream of that GPU, after whatever made the tensor, and put() returns
+        without waiting for it: consumers wait for it on the GPU. Work queued on that
+        stream later (freeing or overwriting ``data``) comes after the copy, as in torch.
         """
         if self._is_torch:
             if not is_torch_tensor(data):
                 raise FrameMismatchError(
-                    f"put on pool '{self._name}': the pool's backend_type is 'torch', so put() "
-                    f"takes a torch.Tensor, not a {type_name(data)}; nothing was written"
+                    f"put on pool '{self._name}': the pool's backend_type is "
+                    f"'{self._backend}', so put() takes a torch.Tensor, not a "
+                    f"{type_name(data)}; nothing was written"
                 )
+            if self._gpu and data.device.type == "cuda":
+                if str(data.device) != self._device:
+                    raise FrameMismatchError(
+                        f"put on pool '{self._name}': the pool is on {self._device}, the tensor "
+                        f"on {data.device}; move it there first (tensor.to('{self._device}')); "
+                        "nothing was written"
+                    )
+                stream = torch_module().cuda.current_stream(data.device).cuda_stream
+                return self._core.put(data, True, stream)[0]
         elif not is_numpy_array(data):
             raise FrameMismatchError(
                 f"put on pool '{self._name}': the pool's backend_type is '{self._backend}', so "

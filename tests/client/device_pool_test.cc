@@ -161,6 +161,7 @@ TEST_F(DevicePoolTest, ProducerKilledThenReplaced) {
             FrameCheck::kIntact);
   EXPECT_EQ(seq, done);
   EXPECT_EQ(double_mappings(::getpid(), name), 1);
+  EXPECT_EQ(consumer.device(), Device::cuda(0));
   for (auto& c : consumers) {
     EXPECT_TRUE(eventually([&] { return double_mappings(c->pid(), name) == 1; }, kPatience));
   }
@@ -173,6 +174,7 @@ TEST_F(DevicePoolTest, ProducerKilledThenReplaced) {
   EXPECT_EQ(double_mappings(::getpid(), name), 0);
   EXPECT_FALSE(consumer.get().has_value());
   EXPECT_FALSE(consumer.view().has_value());
+  EXPECT_FALSE(consumer.device().has_value());  // nothing to read on any device
   for (auto& c : consumers) {
     EXPECT_TRUE(eventually([&] { return double_mappings(c->pid(), name) == 0; }, kPatience))
         << "consumer " << c->pid() << " still maps the dead producer's memory";
@@ -244,10 +246,18 @@ TEST_F(DevicePoolTest, SameProcessProducerAndConsumer) {
   for (int i = 0; i < 3; ++i) producer.put(TensorView(a.data(), DType::kFloat32, {2, 3}));
   EXPECT_FALSE(v->still_valid());  // its slot was written again
 
-  // read_into, into host memory (device memory would do as well).
+  // read_into, into host memory (device memory would do as well), on the
+  // consumer's stream or a given one.
   std::vector<float> out(6, -1);
   EXPECT_EQ(consumer.read_into(out.data(), 24), 5u);
   EXPECT_EQ(out, a);
+  out.assign(6, -1);
+  EXPECT_EQ(consumer.read_into(out.data(), 24, 1, true, reinterpret_cast<CudaStream>(2)), 5u);
+  EXPECT_EQ(out, a);
+  EXPECT_EQ(consumer.device(), Device::cuda(0));
+  auto latest = consumer.view();
+  ASSERT_TRUE(latest);
+  EXPECT_NO_THROW(latest->wait_on(nullptr));
 
   // Checked before anything is written.
   const uint64_t before = producer.latest_seq();
@@ -326,6 +336,25 @@ TEST_F(DevicePoolTest, LoanedDeviceFramesReachOtherProcesses) {
   auto r = finish_consumer(*consumer);
   EXPECT_EQ(r["torn"], 0u);
   EXPECT_GT(r["intact"], 0u);
+  producer->signal(SIGKILL);
+}
+
+// The pool's GPU is found by UUID: in a process that sees it second, the
+// consumer's frames are on its cuda:1, whatever the metadata's cuda:0 (the
+// producer's numbering) says.
+TEST_F(DevicePoolTest, DeviceIsThisProcesssNumberingOfThePoolsGpu) {
+  auto producer = start_gpu_producer("gpunum", 64, 2, {"--frames", "3", "--hold"});
+  const uint64_t done = wait_done(*producer);
+  ::setenv(kDoubleDevices, "other-gpu-00001,tipc-host-double", 1);
+  Consumer consumer(gpu_pool("gpunum", 64, 2), consumer_options());
+  EXPECT_EQ(consumer.metadata().device, "cuda:0");
+  ASSERT_TRUE(eventually([&] { return consumer.device().has_value(); }, kPatience));
+  EXPECT_EQ(consumer.device(), Device::cuda(1));
+  auto v = consumer.view();
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->seq(), done);
+  EXPECT_EQ(v->tensor().device(), Device::cuda(1));
+  EXPECT_NO_THROW(v->wait_on(nullptr));
   producer->signal(SIGKILL);
 }
 
