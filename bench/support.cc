@@ -56,15 +56,17 @@ bool socket_accepts(const std::string& path) {
 
 }  // namespace
 
-BenchDaemon::BenchDaemon() {
+BenchDaemon::BenchDaemon(const std::vector<std::string>& extra_args) {
   std::string templ = std::filesystem::temp_directory_path().string() + "/tipc-bench-XXXXXX";
   if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
   dir_ = templ;
   socket_path_ = dir_ + "/tensor-ipcd.sock";
   shm_prefix_ = "tipcbench" + std::to_string(::getpid()) + ".";
-  child_.emplace(std::vector<std::string>{daemon_binary(), "--socket", socket_path_, "--shm-prefix",
-                                          shm_prefix_, "--retention", "remove", "--log-level",
-                                          "warn"});
+  std::vector<std::string> argv{daemon_binary(), "--socket",    socket_path_, "--shm-prefix",
+                                shm_prefix_,     "--retention", "remove",     "--log-level",
+                                "warn"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  child_.emplace(argv);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!socket_accepts(socket_path_)) {
     if (child_->wait(std::chrono::milliseconds(0))) {

@@ -76,7 +76,8 @@ using Child = testing::ChildProcess;
 // the destructor stops the daemon (SIGTERM) and removes what is left.
 class BenchDaemon {
  public:
-  BenchDaemon();
+  // `extra_args`: more tensor-ipcd flags (limits a benchmark must raise).
+  explicit BenchDaemon(const std::vector<std::string>& extra_args = {});
   ~BenchDaemon();
   BenchDaemon(const BenchDaemon&) = delete;
   BenchDaemon& operator=(const BenchDaemon&) = delete;
