@@ -3,7 +3,7 @@
 //
 //   tipc_bench_neighbours [--out FILE] [--samples 2000] [--warmup 100]
 //       [--rate 500] [--bytes 4096] [--flood 2000] [--flood-keep-last 10]
-//       [--flood-rate 1000] [--rounds 3]
+//       [--flood-rate 1000] [--rounds 3] [--frame-watch auto|per-pool]
 //
 // Pool B: a producer in this process puts --bytes frames at --rate; one
 // consumer process (stream path) records put -> callback latency. Pool A: a
@@ -51,6 +51,7 @@ struct Options {
   uint32_t flood_keep_last = 10;
   double flood_rate_hz = 1000;
   int rounds = 3;
+  std::string frame_watch;  // tensor-ipcd's --frame-watch, when given
 };
 
 constexpr int kStreamsPerChannel = 100;
@@ -225,7 +226,9 @@ std::string phase_json(const Phase& p) {
 
 int run(const Options& o) {
   const std::string streams = std::to_string(o.flood + 64);
-  BenchDaemon daemon({"--max-streams", streams, "--max-streams-per-uid", streams});
+  std::vector<std::string> args{"--max-streams", streams, "--max-streams-per-uid", streams};
+  if (!o.frame_watch.empty()) args.insert(args.end(), {"--frame-watch", o.frame_watch});
+  BenchDaemon daemon(args);
   ::setenv("TENSOR_IPC_SOCKET", daemon.socket_path().c_str(), 1);
   Phase alone, flooded;
   for (int r = 0; r < o.rounds; ++r) {
@@ -266,7 +269,7 @@ int run(const Options& o) {
   std::fprintf(stderr,
                "tipc_bench_neighbours: %s\nusage: tipc_bench_neighbours [--out FILE] "
                "[--samples 2000] [--warmup 100] [--rate 500] [--bytes 4096] [--flood 2000] "
-               "[--flood-keep-last 10] [--flood-rate 1000] [--rounds 3]\n",
+               "[--flood-keep-last 10] [--flood-rate 1000] [--rounds 3] [--frame-watch auto|per-pool]\n",
                why.c_str());
   std::exit(2);
 }
@@ -300,6 +303,7 @@ int main(int argc, char** argv) {
     o.flood_keep_last = static_cast<uint32_t>(std::stoul(flag("flood-keep-last", "10")));
     o.flood_rate_hz = std::stod(flag("flood-rate", "1000"));
     o.rounds = std::stoi(flag("rounds", "3"));
+    o.frame_watch = flag("frame-watch");
     if (o.bytes < 8 || o.rate_hz <= 0 || o.flood_rate_hz <= 0 || o.rounds < 1 || o.flood < 1) {
       usage("bad values");
     }

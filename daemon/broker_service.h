@@ -10,6 +10,7 @@
 #include "daemon/peer_table.h"
 #include "daemon/registry.h"
 #include "daemon/stream_tracker.h"
+#include "daemon/write_gate.h"
 #include "tensoripc/v1/broker.grpc.pb.h"
 
 namespace tensoripc::daemon {
@@ -43,6 +44,7 @@ class BrokerService final : public v1::Broker::CallbackService {
   DescriptorBroker& descriptors_;
   StreamTracker streams_;
   Deadlines deadlines_;  // a ProducerSession's ClaimPool
+  WriteGate writes_;     // Subscribe streams' turns at gRPC
 };
 
 }  // namespace tensoripc::daemon

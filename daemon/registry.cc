@@ -189,7 +189,7 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
       return Status(seg.status().code(), "pool '" + name + "': " + seg.status().message());
     }
     if (closed_) return unavailable("tensor-ipcd is shutting down");
-    auto pool = std::make_unique<Pool>();
+    auto pool = std::make_shared<Pool>();
     pool->metadata = md;
     pool->cuda = claim.cuda;
     pool->segment = std::move(*seg);
@@ -198,16 +198,22 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
     pool->rate_at_ns = monotonic_ns();
     for (auto [s, end] = subscribers_by_name_.equal_range(name); s != end; ++s) {
       ++pool->subscribers;
-      if (subscribers_.at(s->second).frames) ++pool->frame_subscribers;
+      const Subscriber& sub = subscribers_.at(s->second);
+      if (sub.frames) {
+        ++pool->frame_subscribers;
+        pool->frame_sinks.push_back(sub.sink);
+      }
     }
     // A handed-back pool keeps the waiters its consumers had until they
     // subscribe again; after that the count is this daemon's.
     if (!adopted || pool->subscribers > 0) pool->publish_waiters();
     it = pools_.emplace(name, std::move(pool)).first;
-    update_watch(*it->second);
+    std::lock_guard<std::mutex> fan(it->second->fanout_mu);
+    update_watch(it->second);
   }
 
   Pool& pool = *it->second;
+  std::lock_guard<std::mutex> fan(pool.fanout_mu);
   pool.holder = std::move(holder);
   pool.producer_pid = caller.pid;
   pool.set_producer_pid(caller.pid);
@@ -237,6 +243,7 @@ void Registry::release(const LeaseHolder* holder) {
   auto it = pools_.find(name);
   if (it == pools_.end()) return;
   Pool& pool = *it->second;
+  std::unique_lock<std::mutex> fan(pool.fanout_mu);
   announce(pool);  // what it wrote before it left
   const int32_t pid = pool.producer_pid;
   pool.holder.reset();
@@ -247,6 +254,7 @@ void Registry::release(const LeaseHolder* holder) {
   const bool keep = options_.retention == Retention::kKeep && !gpu;
   broadcast(name, gone_event(pid, keep));
   spdlog::info("pool '{}': producer pid {} left; pool {}", name, pid, keep ? "kept" : "removed");
+  fan.unlock();
   if (!keep) {
     erase_pool(it, "its producer (pid " + std::to_string(pid) + ") left " +
                        (gpu ? "with the pool's GPU memory (CUDA IPC memory is its exporter's)"
@@ -265,19 +273,25 @@ Status Registry::subscribe(const std::string& name, const Caller& caller,
   }
   EventSink* raw = sink.get();
   auto it = pools_.find(name);
+  subscribers_[raw] = Subscriber{name, caller.pid, frames, sink};
+  subscribers_by_name_.emplace(name, raw);
+  if (it == pools_.end()) {
+    raw->push_lifecycle(waiting_event());
+    return {};
+  }
+  Pool& pool = *it->second;
+  std::lock_guard<std::mutex> fan(pool.fanout_mu);
   // The frames so far go to the subscribers so far: the new one's frame
   // events start after its kAttached's latest_seq.
-  if (it != pools_.end()) announce(*it->second);
-  subscribers_[raw] = Subscriber{name, caller.pid, frames, std::move(sink)};
-  subscribers_by_name_.emplace(name, raw);
-  if (it != pools_.end()) {
-    Pool& pool = *it->second;
-    ++pool.subscribers;
-    if (frames) ++pool.frame_subscribers;
-    pool.publish_waiters();  // before the consumer can map the pool and sleep
-    update_watch(pool);
+  announce(pool);
+  ++pool.subscribers;
+  if (frames) {
+    ++pool.frame_subscribers;
+    pool.frame_sinks.push_back(std::move(sink));
   }
-  raw->push_lifecycle(it != pools_.end() ? attached_event(*it->second) : waiting_event());
+  pool.publish_waiters();  // before the consumer can map the pool and sleep
+  update_watch(it->second);
+  raw->push_lifecycle(attached_event(pool));
   return {};
 }
 
@@ -288,11 +302,16 @@ void Registry::unsubscribe(const EventSink* sink) {
   const std::string& name = sub->second.name;
   if (auto pool = pools_.find(name); pool != pools_.end()) {
     Pool& p = *pool->second;
+    std::lock_guard<std::mutex> fan(p.fanout_mu);
     p.departed_drops += sub->second.sink->stats().dropped;
     if (p.subscribers > 0) --p.subscribers;
     if (sub->second.frames && p.frame_subscribers > 0) --p.frame_subscribers;
+    auto& sinks = p.frame_sinks;
+    sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
+                               [sink](const auto& s) { return s.get() == sink; }),
+                sinks.end());
     p.publish_waiters();
-    update_watch(p);
+    update_watch(pool->second);
   }
   for (auto [it, end] = subscribers_by_name_.equal_range(name); it != end; ++it) {
     if (it->second == sink) {
@@ -339,7 +358,10 @@ Status Registry::remove(const std::string& name, bool force, const Caller& calle
     }
     std::shared_ptr<LeaseHolder> holder = std::move(pool.holder);
     leases_.erase(holder.get());
-    broadcast(name, gone_event(pool.producer_pid, false));
+    {
+      std::lock_guard<std::mutex> fan(pool.fanout_mu);
+      broadcast(name, gone_event(pool.producer_pid, false));
+    }
     holder->revoke(
         Status(StatusCode::kAborted, "pool '" + name + "' was deleted (DeletePool with force)"));
     spdlog::info("pool '{}': lease of pid {} revoked by DeletePool", name, pool.producer_pid);
@@ -351,23 +373,40 @@ Status Registry::remove(const std::string& name, bool force, const Caller& calle
 }
 
 void Registry::announce_all() {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [id, pool] : watched_) announce(*pool);
+  std::vector<std::shared_ptr<Pool>> pools;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, pool] : watched_) pools.push_back(pool);
+  }
+  for (const auto& pool : pools) {
+    std::lock_guard<std::mutex> fan(pool->fanout_mu);
+    if (!pool->erased) announce(*pool);
+  }
 }
 
 void Registry::on_wake(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = watched_.find(id); it != watched_.end()) announce(*it->second);
+  std::shared_ptr<Pool> pool;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = watched_.find(id);
+    if (it == watched_.end()) return;
+    pool = it->second;
+  }
+  // The registry is free meanwhile: claims, queries and other pools'
+  // fan-outs go on.
+  std::lock_guard<std::mutex> fan(pool->fanout_mu);
+  if (!pool->erased) announce(*pool);
 }
 
-void Registry::update_watch(Pool& pool) {
+void Registry::update_watch(const std::shared_ptr<Pool>& p) {
+  Pool& pool = *p;
   const bool want = pool.frame_subscribers > 0 && !closed_;
   if (want == (pool.watch_id != 0)) return;
   if (want) {
     // Nobody was told of the frames before: the watch starts from here.
     pool.latest_seq = std::max(pool.latest_seq, pool.header_latest_seq());
     pool.watch_id = ++next_watch_id_;
-    watched_[pool.watch_id] = &pool;
+    watched_[pool.watch_id] = p;
     watcher_.watch(pool.watch_id, pool.segment);
   } else {
     watched_.erase(pool.watch_id);
@@ -389,12 +428,8 @@ void Registry::announce(Pool& pool) {
   const uint64_t slots = pool.segment->slot_count();
   const uint64_t first = std::max(pool.latest_seq + 1, latest >= slots ? latest - slots + 1 : 1);
   uint64_t skipped = first - (pool.latest_seq + 1);
-  std::vector<EventSink*>& sinks = announce_sinks_;  // its capacity kept: no allocation per frame
-  sinks.clear();
-  for (auto [it, end] = subscribers_by_name_.equal_range(pool.metadata.name); it != end; ++it) {
-    if (subscribers_.at(it->second).frames) sinks.push_back(it->second);
-  }
-  std::vector<FrameStamp>& frames = announce_frames_;
+  const std::vector<std::shared_ptr<EventSink>>& sinks = pool.frame_sinks;
+  std::vector<FrameStamp>& frames = pool.announce_frames;  // no allocation per frame
   frames.clear();
   // Counted, not `seq <= latest`: latest may be UINT64_MAX.
   for (uint64_t i = 0, n = latest - first + 1; i < n; ++i) {
@@ -411,10 +446,10 @@ void Registry::announce(Pool& pool) {
   // The skips first: a subscriber learns its drop total from the events
   // written after it, and the frames below may be the last it ever gets.
   if (skipped > 0) {
-    for (EventSink* sink : sinks) sink->skip_frames(skipped);
+    for (const auto& sink : sinks) sink->skip_frames(skipped);
   }
   for (const FrameStamp& frame : frames) {
-    for (EventSink* sink : sinks) sink->push_frame(frame);
+    for (const auto& sink : sinks) sink->push_frame(frame);
   }
   pool.latest_seq = latest;
   pool.observe(monotonic_ns());
@@ -424,8 +459,9 @@ void Registry::shutdown() {
   std::lock_guard<std::mutex> lock(mu_);
   closed_ = true;
   for (auto& [name, pool] : pools_) {
+    std::lock_guard<std::mutex> fan(pool->fanout_mu);
     announce(*pool);
-    update_watch(*pool);  // closed: stops watching
+    update_watch(pool);  // closed: stops watching
   }
   const Status bye = unavailable("tensor-ipcd is shutting down");
   for (auto& [name, pool] : pools_) {
@@ -440,6 +476,7 @@ void Registry::shutdown() {
 }
 
 PoolInfo Registry::info_of(Pool& pool) {
+  std::lock_guard<std::mutex> fan(pool.fanout_mu);
   pool.observe(monotonic_ns());
   PoolInfo info;
   info.metadata = pool.metadata;
@@ -484,10 +521,13 @@ void Registry::broadcast(const std::string& name, const std::shared_ptr<const Po
   }
 }
 
-void Registry::erase_pool(std::map<std::string, std::unique_ptr<Pool>>::iterator it,
+void Registry::erase_pool(std::map<std::string, std::shared_ptr<Pool>>::iterator it,
                           const std::string& reason) {
-  Pool& pool = *it->second;
+  const std::shared_ptr<Pool> keep = it->second;  // outlives the lock below
+  Pool& pool = *keep;
+  std::lock_guard<std::mutex> fan(pool.fanout_mu);
   announce(pool);
+  pool.erased = true;
   if (pool.watch_id != 0) {
     watched_.erase(pool.watch_id);
     watcher_.unwatch(pool.watch_id);

@@ -6,9 +6,12 @@
 // A Registry owns every pool's memory (a PoolMapping in the broker role). It
 // holds shared references to the streams' EventSink and LeaseHolder objects,
 // never to the gRPC reactors themselves, and forgets them when they release
-// or unsubscribe. Thread-safe: one mutex serialises every call. Callbacks
-// into sinks and holders are made with that mutex held, so they must not
-// block and must not call back into the Registry.
+// or unsubscribe. Thread-safe: one mutex serialises every call, and each pool
+// has a second one for its frame fan-out, so that announcing one pool's
+// frames (to thousands of subscribers, perhaps) holds neither the registry
+// nor any other pool. Callbacks into sinks and holders are made with one or
+// both held, so they must not block and must not call back into the
+// Registry.
 //
 // Frames are learnt from the pools themselves: a FrameWatcher sleeps on the
 // futex word of every pool that has subscribers wanting frame events, and
@@ -153,6 +156,9 @@ class Registry {
     std::shared_ptr<EventSink> sink;
   };
 
+  // A pool. Its fan-out state (the block under fanout_mu) is touched only
+  // with fanout_mu held, taken after mu_ where both are; the rest only under
+  // mu_.
   struct Pool {
     PoolMetadata metadata;                 // completed: sizes, shm_name, creator_pid
     CudaMemory cuda;                       // a GPU pool's device memory, as its producer exported it
@@ -163,14 +169,19 @@ class Registry {
     uint32_t subscribers = 0;  // mirrored into the header's futex_waiters
     uint32_t frame_subscribers = 0;  // of them, those wanting frame events
     uint64_t watch_id = 0;           // the FrameWatcher's id while it watches the pool
-    uint64_t latest_seq = 0;  // the last seq announced (or, unwatched, seen)
     uint64_t base_seq = 0;    // latest_seq when this daemon got the pool
     uint64_t departed_drops = 0;  // drops of subscribers that left
+
+    std::mutex fanout_mu;
+    uint64_t latest_seq = 0;  // the last seq announced (or, unwatched, seen)
     int64_t last_publish_unix_ns = 0;
     // The rate, from latest_seq as seen at each look (announce or query).
     RateMeter rate;
     uint64_t rate_seq = 0;
     int64_t rate_at_ns = 0;
+    std::vector<std::shared_ptr<EventSink>> frame_sinks;  // subscribers wanting frame events
+    std::vector<FrameStamp> announce_frames;  // announce()'s scratch, its capacity kept
+    bool erased = false;  // gone from the registry: nothing more is announced
 
     uint64_t header_latest_seq() const;
     void set_producer_pid(int32_t pid);
@@ -182,21 +193,24 @@ class Registry {
   PoolInfo info_of(Pool& pool);
   // Fans out the frames written since pool.latest_seq to its frame
   // subscribers (the ones still in the ring; the rest counted as skipped).
-  void announce(Pool& pool);
+  // pool.fanout_mu held.
+  static void announce(Pool& pool);
   // The watcher called: `id` moved.
   void on_wake(uint64_t id);
   // Starts or stops watching as the pool's frame subscribers come and go.
-  void update_watch(Pool& pool);
+  // mu_ and pool.fanout_mu held.
+  void update_watch(const std::shared_ptr<Pool>& pool);
+  // pool.fanout_mu held.
   std::shared_ptr<const PoolEvent> attached_event(const Pool& pool) const;
   void broadcast(const std::string& name, const std::shared_ptr<const PoolEvent>& ev);
   // Drops the pool and tells its subscribers why.
-  void erase_pool(std::map<std::string, std::unique_ptr<Pool>>::iterator it,
+  void erase_pool(std::map<std::string, std::shared_ptr<Pool>>::iterator it,
                   const std::string& reason);
 
   const RegistryOptions options_;
   mutable std::mutex mu_;  // guards everything below
   bool closed_ = false;
-  std::map<std::string, std::unique_ptr<Pool>> pools_;
+  std::map<std::string, std::shared_ptr<Pool>> pools_;
   std::map<const LeaseHolder*, std::string> leases_;  // holder -> pool name
   std::map<const EventSink*, Subscriber> subscribers_;
   // Names whose segment a claim is creating right now, outside mu_ (reserving
@@ -206,10 +220,8 @@ class Registry {
   uint64_t creating_bytes_ = 0;  // the memory those claims are creating
   uint64_t max_total_bytes_;     // options_.max_total_bytes, resolved
   std::multimap<std::string, EventSink*> subscribers_by_name_;
-  std::map<uint64_t, Pool*> watched_;  // watch id -> pool
+  std::map<uint64_t, std::shared_ptr<Pool>> watched_;  // watch id -> pool
   uint64_t next_watch_id_ = 0;
-  std::vector<EventSink*> announce_sinks_;  // announce()'s scratch
-  std::vector<FrameStamp> announce_frames_;  // ... and the frames it reads
   // Last: stopped first (~Registry), while everything it calls back into lives.
   FrameWatcher watcher_;
 };

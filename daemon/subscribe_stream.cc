@@ -16,14 +16,24 @@ using Reactor = grpc::ServerWriteReactor<v1::SubscribeEvent>;
 // The subscriber's outbox: the EventSink the registry pushes into, and the one
 // place that drives the reactor. One write in flight at most; the next starts
 // from write_done (OnWriteDone), so a slow subscriber only fills its own
-// bounded queue and never delays the producer or other subscribers. Finish
-// happens exactly once, never with a write in flight, and the reactor is not
-// touched after Finish or detach (OnDone). Owned jointly by the reactor and,
-// while subscribed, the registry; thread-safe.
-class Outbox final : public EventSink {
+// bounded queue and never delays the producer or other subscribers. Each
+// write takes a turn at the daemon's WriteGate first, so that no pool's
+// subscribers crowd another's out of gRPC. Finish happens exactly once,
+// never with a write in flight, and the reactor is not touched after Finish
+// or detach (OnDone). Owned jointly by the reactor and, while subscribed,
+// the registry; thread-safe.
+class Outbox final : public EventSink,
+                     public WriteGate::Waiter,
+                     public std::enable_shared_from_this<Outbox> {
  public:
-  Outbox(Reactor* reactor, uint32_t keep_last, DescriptorBroker& descriptors, const Caller& caller)
-      : reactor_(reactor), queue_(keep_last), descriptors_(descriptors), caller_(caller) {}
+  Outbox(Reactor* reactor, uint32_t keep_last, DescriptorBroker& descriptors, WriteGate& gate,
+         const Caller& caller, std::string pool)
+      : reactor_(reactor),
+        queue_(keep_last),
+        descriptors_(descriptors),
+        gate_(gate),
+        caller_(caller),
+        pool_(std::move(pool)) {}
 
   void push_frame(const FrameStamp& frame) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -65,9 +75,20 @@ class Outbox final : public EventSink {
     return s;
   }
 
+  bool granted(uint64_t ticket) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiting_turn_ = false;
+    if (writing_ || finish_wanted_ || queue_.empty()) return false;
+    ticket_ = ticket;
+    start_write();
+    return true;
+  }
+
   void write_done(bool ok) {
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
+    gate_.release(ticket_);
+    ticket_ = 0;
     if (ok && current_is_frame_) ++delivered_;
     next_.lifecycle.reset();  // the event is written; let go of it
     if (!ok) finish(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away"));
@@ -97,8 +118,18 @@ class Outbox final : public EventSink {
  private:
   // All below: mu_ held.
   void write_next() {
-    if (writing_ || finish_wanted_) return;
-    if (!queue_.pop(&next_)) return;
+    if (writing_ || finish_wanted_ || waiting_turn_ || queue_.empty()) return;
+    ticket_ = gate_.acquire(pool_, weak_from_this());
+    if (ticket_ == 0) {
+      waiting_turn_ = true;  // granted() comes
+      return;
+    }
+    start_write();
+  }
+
+  // With a turn (ticket_) and something queued.
+  void start_write() {
+    queue_.pop(&next_);
     wire::to_proto(next_, &current_);
     if (current_.has_attached() && next_.lifecycle->memory) {
       // Issued now, for this subscriber: the event itself is shared by all.
@@ -128,7 +159,11 @@ class Outbox final : public EventSink {
   Reactor* reactor_;
   EventQueue queue_;
   DescriptorBroker& descriptors_;
+  WriteGate& gate_;
   const Caller caller_;
+  const std::string pool_;
+  uint64_t ticket_ = 0;        // the gate's turn of the write in flight
+  bool waiting_turn_ = false;  // asked the gate, not granted yet
   StreamEvent next_;            // what current_ was made from
   v1::SubscribeEvent current_;  // the write in flight; untouched until write_done
   bool current_is_frame_ = false;
@@ -142,12 +177,13 @@ class Outbox final : public EventSink {
 class SubscribeStream final : public Reactor {
  public:
   SubscribeStream(Registry& registry, StreamTracker& tracker, DescriptorBroker& descriptors,
-                  StatusOr<Caller> caller, const v1::SubscribeRequest& request)
+                  WriteGate& gate, StatusOr<Caller> caller, const v1::SubscribeRequest& request)
       : registry_(registry), tracker_(tracker) {
     tracker_.add();
     auto keep_last = effective_keep_last(request.keep_last());
     outbox_ = std::make_shared<Outbox>(this, keep_last.ok() ? *keep_last : kDefaultKeepLast,
-                                       descriptors, caller.ok() ? *caller : Caller{});
+                                       descriptors, gate, caller.ok() ? *caller : Caller{},
+                                       request.name());
     Status s = caller.ok() ? keep_last.status() : caller.status();
     if (s.ok()) {
       s = tracker_.admit(caller->uid);
@@ -192,9 +228,9 @@ class SubscribeStream final : public Reactor {
 }  // namespace
 
 Reactor* start_subscribe_stream(Registry& registry, StreamTracker& tracker,
-                                DescriptorBroker& descriptors, StatusOr<Caller> caller,
-                                const v1::SubscribeRequest& request) {
-  return new SubscribeStream(registry, tracker, descriptors, std::move(caller), request);
+                                DescriptorBroker& descriptors, WriteGate& gate,
+                                StatusOr<Caller> caller, const v1::SubscribeRequest& request) {
+  return new SubscribeStream(registry, tracker, descriptors, gate, std::move(caller), request);
 }
 
 }  // namespace tensoripc::daemon

@@ -8,16 +8,18 @@
 #include "daemon/descriptor_broker.h"
 #include "daemon/registry.h"
 #include "daemon/stream_tracker.h"
+#include "daemon/write_gate.h"
 #include "tensoripc/v1/broker.pb.h"
 
 namespace tensoripc::daemon {
 
 // A new reactor for one Subscribe call of `caller` (finished at once with the
 // error when the request is invalid or the caller an error), counted in
-// `tracker` until gRPC is done with it and it deletes itself. Registry,
-// tracker and descriptors must outlive every call.
+// `tracker` until gRPC is done with it and it deletes itself; its writes take
+// turns at `gate`. Registry, tracker, descriptors and gate must outlive every
+// call.
 grpc::ServerWriteReactor<v1::SubscribeEvent>* start_subscribe_stream(
-    Registry& registry, StreamTracker& tracker, DescriptorBroker& descriptors,
+    Registry& registry, StreamTracker& tracker, DescriptorBroker& descriptors, WriteGate& gate,
     StatusOr<Caller> caller, const v1::SubscribeRequest& request);
 
 }  // namespace tensoripc::daemon

@@ -1,0 +1,116 @@
+#include "daemon/write_gate.h"
+
+namespace tensoripc::daemon {
+
+WriteGate::WriteGate(size_t max_in_flight)
+    : max_(max_in_flight == 0 ? 1 : max_in_flight), thread_([this] { run(); }) {}
+
+WriteGate::~WriteGate() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+uint64_t WriteGate::acquire(const std::string& pool, const std::weak_ptr<Waiter>& waiter) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (in_flight_.size() >= max_) set_aside_stalled_locked(Clock::now());
+  if (waiting_count_ == 0 && in_flight_.size() < max_) return take_locked(pool);
+  // A quiet pool (nothing of it in flight or waiting) has not had a turn for
+  // a while: it takes one at once, from the few beyond the bound kept for
+  // this, rather than wait for the gate's thread behind a busy pool.
+  auto it = pools_.find(pool);
+  const bool quiet = it == pools_.end();
+  if (quiet && in_flight_.size() < max_ + kReserve) return take_locked(pool);
+  if (quiet) it = pools_.emplace(pool, PoolTurns{}).first;
+  it->second.waiting.push_back(waiter);
+  if (++waiting_count_ == 1) cv_.notify_one();  // it sets aside stalled writes meanwhile
+  return 0;
+}
+
+void WriteGate::release(uint64_t ticket) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // A write set aside as stalled is no longer counted: nothing to hand on.
+  auto it = in_flight_.find(ticket);
+  if (it == in_flight_.end()) return;
+  drop_locked(it);
+  if (waiting_count_ > 0) cv_.notify_one();
+}
+
+size_t WriteGate::in_flight() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return in_flight_.size();
+}
+
+size_t WriteGate::waiting() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return waiting_count_;
+}
+
+uint64_t WriteGate::take_locked(const std::string& pool) {
+  const uint64_t ticket = next_ticket_++;
+  in_flight_.emplace_hint(in_flight_.end(), ticket, Turn{Clock::now(), pool});
+  ++pools_[pool].in_flight;
+  return ticket;
+}
+
+void WriteGate::drop_locked(std::map<uint64_t, Turn>::iterator it) {
+  auto p = pools_.find(it->second.pool);
+  if (p != pools_.end() && --p->second.in_flight == 0 && p->second.waiting.empty()) {
+    pools_.erase(p);
+  }
+  in_flight_.erase(it);
+}
+
+void WriteGate::set_aside_stalled_locked(Clock::time_point now) {
+  while (!in_flight_.empty() && now - in_flight_.begin()->second.start >= kStalled) {
+    drop_locked(in_flight_.begin());
+  }
+}
+
+bool WriteGate::next_locked(std::weak_ptr<Waiter>* waiter, std::string* pool) {
+  if (waiting_count_ == 0) return false;
+  // The first pool with a waiter after the last one served, wrapping round.
+  auto it = pools_.upper_bound(last_pool_);
+  for (size_t n = 0; n <= pools_.size(); ++n, ++it) {
+    if (it == pools_.end()) it = pools_.begin();
+    if (!it->second.waiting.empty()) break;
+  }
+  *waiter = std::move(it->second.waiting.front());
+  it->second.waiting.pop_front();
+  --waiting_count_;
+  *pool = last_pool_ = it->first;
+  return true;
+}
+
+void WriteGate::run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    if (waiting_count_ == 0) {
+      cv_.wait(lock);
+      continue;
+    }
+    set_aside_stalled_locked(Clock::now());
+    if (in_flight_.size() >= max_) {
+      // Until a write ends, or the oldest one stalls.
+      cv_.wait_until(lock, in_flight_.begin()->second.start + kStalled);
+      continue;
+    }
+    std::weak_ptr<Waiter> next;
+    std::string pool;
+    next_locked(&next, &pool);
+    const uint64_t ticket = take_locked(pool);
+    lock.unlock();
+    std::shared_ptr<Waiter> w = next.lock();
+    const bool writing = w && w->granted(ticket);
+    w.reset();  // its last reference may go here: not under mu_
+    lock.lock();
+    if (!writing) {
+      if (auto it = in_flight_.find(ticket); it != in_flight_.end()) drop_locked(it);
+    }
+  }
+}
+
+}  // namespace tensoripc::daemon

@@ -1,0 +1,106 @@
+// Fair turns at gRPC for every Subscribe stream's writes.
+//
+// The daemon's gRPC threads are one FIFO for every stream: a pool with
+// thousands of subscribers at 1 kHz (or thousands of subscribers that never
+// read, whose connections still take data) fills it, and another pool's one
+// subscriber waits behind all of them. The gate bounds the writes in flight
+// daemon-wide; past the bound, a stream that wants to write waits its turn,
+// and turns go round the pools (round robin), then within a pool to its
+// streams in the order they asked. A pool with one subscriber thus waits for
+// at most one write of each other busy pool, however many subscribers they
+// have, and gRPC's queue never holds more than the bound.
+//
+// A write whose stream does not take data (its client stopped reading and
+// flow control holds it) costs no CPU while it waits, so it must not hold a
+// turn: once the bound is reached, writes in flight for longer than
+// kStalled are set aside and stop counting against it.
+//
+// Turns are handed out by the gate's own thread, which holds no other lock
+// when it calls granted(): streams may call acquire() and release() with
+// their own locks held. It also sets aside stalled writes while streams wait,
+// so that a bound filled by stalled writes strands no one. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace tensoripc::daemon {
+
+class WriteGate {
+ public:
+  static constexpr std::chrono::milliseconds kStalled{5};
+  static constexpr size_t kDefaultMaxInFlight = 16;
+  // Turns beyond the bound for quiet pools: none of their writes in flight,
+  // none waiting.
+  static constexpr size_t kReserve = 4;
+
+  class Waiter {
+   public:
+    virtual ~Waiter() = default;
+    // The turn asked for is this waiter's, as `ticket`: true if it started
+    // a write (and will release(ticket) when it ends), false if it no longer
+    // wants one (the turn goes to the next).
+    virtual bool granted(uint64_t ticket) = 0;
+  };
+
+  explicit WriteGate(size_t max_in_flight = kDefaultMaxInFlight);
+  // Stops the thread; waiters not granted by then never are.
+  ~WriteGate();
+  WriteGate(const WriteGate&) = delete;
+  WriteGate& operator=(const WriteGate&) = delete;
+
+  // A stream of pool `pool` wants to write: a ticket (non-zero) when it may
+  // start now (the bound is not reached and nobody waits, or the pool is
+  // quiet and the reserve not used up), else 0 and
+  // `waiter` is queued; its granted() comes later, from the gate's thread
+  // (skipped if the waiter is gone by then).
+  uint64_t acquire(const std::string& pool, const std::weak_ptr<Waiter>& waiter);
+  // The write of `ticket` ended: its turn goes to the next waiter.
+  void release(uint64_t ticket);
+
+  // For tests and stats.
+  size_t in_flight() const;
+  size_t waiting() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Turn {
+    Clock::time_point start;
+    std::string pool;
+  };
+  struct PoolTurns {
+    std::deque<std::weak_ptr<Waiter>> waiting;
+    size_t in_flight = 0;
+  };
+  // All with mu_ held. A new ticket, counted in flight for `pool` from now.
+  uint64_t take_locked(const std::string& pool);
+  // Stops counting a write in flight.
+  void drop_locked(std::map<uint64_t, Turn>::iterator it);
+  // Writes in flight for longer than kStalled stop counting.
+  void set_aside_stalled_locked(Clock::time_point now);
+  // The next waiter in turn, removed from its queue, and its pool; false if
+  // none waits.
+  bool next_locked(std::weak_ptr<Waiter>* waiter, std::string* pool);
+  // The gate's thread: grants turns while there are both.
+  void run();
+
+  const size_t max_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  uint64_t next_ticket_ = 1;
+  std::map<uint64_t, Turn> in_flight_;  // by ticket: oldest first
+  std::map<std::string, PoolTurns> pools_;  // pools with writes in flight or waiting
+  std::string last_pool_;  // whose turn was last: the round robin's place
+  size_t waiting_count_ = 0;
+  std::thread thread_;  // last: started once everything above is
+};
+
+}  // namespace tensoripc::daemon

@@ -1,0 +1,152 @@
+// The WriteGate: writes in flight bounded daemon-wide, turns round the pools,
+// stalled writes set aside, and a quiet pool's direct turn from the reserve.
+#include "daemon/write_gate.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/child_process.h"
+
+namespace tensoripc::daemon {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Records the order turns come in; writes (and keeps the ticket) unless
+// told to decline.
+class Recorder {
+ public:
+  struct Waiter : WriteGate::Waiter {
+    Waiter(Recorder& r, std::string name) : r(r), name(std::move(name)) {}
+    bool granted(uint64_t ticket) override {
+      std::lock_guard<std::mutex> lock(r.mu);
+      r.order.push_back(name);
+      r.tickets.push_back(ticket);
+      return !decline;
+    }
+    Recorder& r;
+    std::string name;
+    bool decline = false;
+  };
+
+  std::shared_ptr<Waiter> make(const std::string& name) {
+    auto w = std::make_shared<Waiter>(*this, name);
+    waiters.push_back(w);
+    return w;
+  }
+  size_t granted() {
+    std::lock_guard<std::mutex> lock(mu);
+    return order.size();
+  }
+  std::vector<std::string> granted_order() {
+    std::lock_guard<std::mutex> lock(mu);
+    return order;
+  }
+  uint64_t ticket(size_t i) {
+    std::lock_guard<std::mutex> lock(mu);
+    return tickets.at(i);
+  }
+
+  std::mutex mu;
+  std::vector<std::string> order;
+  std::vector<uint64_t> tickets;
+  std::vector<std::shared_ptr<Waiter>> waiters;
+};
+
+TEST(WriteGate, TurnsGoRoundThePoolsNotTheStreams) {
+  WriteGate gate(2);
+  Recorder r;
+  // Two writes of pool "a" fill the bound.
+  const uint64_t t1 = gate.acquire("a", r.make("a0"));
+  const uint64_t t2 = gate.acquire("a", r.make("a1"));
+  ASSERT_NE(t1, 0u);
+  ASSERT_NE(t2, 0u);
+  EXPECT_EQ(gate.in_flight(), 2u);
+  // Pool "a" has many streams waiting, pool "b" one, pool "c" one. The
+  // quiet pools' first writes take the reserve at once...
+  for (int i = 2; i < 8; ++i) EXPECT_EQ(gate.acquire("a", r.make("a" + std::to_string(i))), 0u);
+  const uint64_t b = gate.acquire("b", r.make("b0"));
+  const uint64_t c = gate.acquire("c", r.make("c0"));
+  EXPECT_NE(b, 0u) << "a pool none of whose streams waits takes a turn from the reserve";
+  EXPECT_NE(c, 0u);
+  // ... and their second ones wait their turn, which comes round before
+  // pool a's many.
+  EXPECT_EQ(gate.acquire("b", r.make("b1")), 0u);
+  EXPECT_EQ(gate.acquire("c", r.make("c1")), 0u);
+  EXPECT_EQ(gate.waiting(), 8u);
+  EXPECT_EQ(gate.in_flight(), 4u);
+
+  // Each release below the bound hands one turn on; the writes granted keep
+  // theirs until released in turn.
+  gate.release(b);
+  gate.release(c);
+  EXPECT_EQ(r.granted(), 0u);  // still at the bound
+  gate.release(t1);
+  gate.release(t2);
+  ASSERT_TRUE(tensoripc::testing::eventually([&] { return r.granted() == 2; }, milliseconds(5000)));
+  for (size_t i = 0; r.granted() < 8; ++i) {
+    gate.release(r.ticket(i));
+    const size_t want = std::min<size_t>(i + 3, 8);
+    ASSERT_TRUE(tensoripc::testing::eventually([&] { return r.granted() >= want; }, milliseconds(5000)))
+        << r.granted();
+  }
+  const std::vector<std::string> order = r.granted_order();
+  // Round robin over a, b, c: b1 and c1 are served among the first three,
+  // not after pool a's six.
+  const std::vector<std::string> first(order.begin(), order.begin() + 3);
+  EXPECT_NE(std::find(first.begin(), first.end(), "b1"), first.end())
+      << ::testing::PrintToString(order);
+  EXPECT_NE(std::find(first.begin(), first.end(), "c1"), first.end())
+      << ::testing::PrintToString(order);
+  // Within a pool, in the order they asked.
+  std::vector<std::string> a;
+  for (const auto& n : order) {
+    if (n[0] == 'a') a.push_back(n);
+  }
+  EXPECT_EQ(a, (std::vector<std::string>{"a2", "a3", "a4", "a5", "a6", "a7"}));
+  EXPECT_EQ(gate.waiting(), 0u);
+}
+
+TEST(WriteGate, StalledWritesStopHoldingTurns) {
+  WriteGate gate(1);
+  Recorder r;
+  const uint64_t stuck = gate.acquire("a", r.make("a0"));  // never released: flow control holds it
+  ASSERT_NE(stuck, 0u);
+  EXPECT_EQ(gate.acquire("a", r.make("a1")), 0u);
+  // No release ever comes; once the write is older than kStalled it is set
+  // aside and the waiter gets its turn.
+  ASSERT_TRUE(tensoripc::testing::eventually([&] { return r.granted() == 1; }, milliseconds(5000)));
+  EXPECT_EQ(r.granted_order(), std::vector<std::string>{"a1"});
+  EXPECT_EQ(gate.in_flight(), 1u);
+  gate.release(stuck);  // late: counted no more, hands nothing on
+  EXPECT_EQ(gate.in_flight(), 1u);
+}
+
+TEST(WriteGate, DeclinedAndVanishedWaitersPassTheTurnOn) {
+  WriteGate gate(1);
+  Recorder r;
+  const uint64_t t = gate.acquire("a", r.make("a0"));
+  auto declines = r.make("a1");
+  declines->decline = true;
+  EXPECT_EQ(gate.acquire("a", declines), 0u);
+  {
+    auto gone = std::make_shared<Recorder::Waiter>(r, "a2");
+    EXPECT_EQ(gate.acquire("a", gone), 0u);
+  }  // gone before its turn: skipped
+  EXPECT_EQ(gate.acquire("a", r.make("a3")), 0u);
+  gate.release(t);
+  ASSERT_TRUE(tensoripc::testing::eventually([&] { return r.granted() == 2; }, milliseconds(5000)));
+  EXPECT_EQ(r.granted_order(), (std::vector<std::string>{"a1", "a3"}));
+  EXPECT_EQ(gate.in_flight(), 1u);  // a3's; a1 gave its turn back
+  EXPECT_EQ(gate.waiting(), 0u);
+}
+
+}  // namespace
+}  // namespace tensoripc::daemon
