@@ -21,11 +21,14 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/shm.h"
@@ -182,6 +185,7 @@ class Registry {
     std::vector<std::shared_ptr<EventSink>> frame_sinks;  // subscribers wanting frame events
     std::vector<FrameStamp> announce_frames;  // announce()'s scratch, its capacity kept
     bool erased = false;  // gone from the registry: nothing more is announced
+    bool bulk_queued = false;  // waiting for the bulk fan-out thread (bulk_mu_)
 
     uint64_t header_latest_seq() const;
     void set_producer_pid(int32_t pid);
@@ -195,8 +199,12 @@ class Registry {
   // subscribers (the ones still in the ring; the rest counted as skipped).
   // pool.fanout_mu held.
   static void announce(Pool& pool);
-  // The watcher called: `id` moved.
+  // The watcher called: `id` moved. A pool with few frame subscribers is
+  // announced right there; one with more than kBulkSubscribers is handed to
+  // the bulk fan-out thread, so that its long fan-out never holds up the
+  // other pools a watcher thread sleeps on.
   void on_wake(uint64_t id);
+  void run_bulk_fanout();
   // Starts or stops watching as the pool's frame subscribers come and go.
   // mu_ and pool.fanout_mu held.
   void update_watch(const std::shared_ptr<Pool>& pool);
@@ -222,6 +230,13 @@ class Registry {
   std::multimap<std::string, EventSink*> subscribers_by_name_;
   std::map<uint64_t, std::shared_ptr<Pool>> watched_;  // watch id -> pool
   uint64_t next_watch_id_ = 0;
+
+  static constexpr uint32_t kBulkSubscribers = 64;
+  std::mutex bulk_mu_;  // guards the three below and Pool::bulk_queued
+  std::condition_variable bulk_cv_;
+  std::deque<std::shared_ptr<Pool>> bulk_queue_;
+  bool bulk_stop_ = false;
+  std::thread bulk_thread_;
   // Last: stopped first (~Registry), while everything it calls back into lives.
   FrameWatcher watcher_;
 };

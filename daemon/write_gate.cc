@@ -1,6 +1,13 @@
 #include "daemon/write_gate.h"
 
+#include <algorithm>
+
 namespace tensoripc::daemon {
+
+size_t WriteGate::default_max_in_flight() {
+  const size_t cpus = std::thread::hardware_concurrency();
+  return std::max<size_t>(8, 4 * cpus);
+}
 
 WriteGate::WriteGate(size_t max_in_flight)
     : max_(max_in_flight == 0 ? 1 : max_in_flight), thread_([this] { run(); }) {}

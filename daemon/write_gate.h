@@ -36,7 +36,6 @@ namespace tensoripc::daemon {
 class WriteGate {
  public:
   static constexpr std::chrono::milliseconds kStalled{5};
-  static constexpr size_t kDefaultMaxInFlight = 16;
   // Turns beyond the bound for quiet pools: none of their writes in flight,
   // none waiting.
   static constexpr size_t kReserve = 4;
@@ -50,7 +49,15 @@ class WriteGate {
     virtual bool granted(uint64_t ticket) = 0;
   };
 
-  explicit WriteGate(size_t max_in_flight = kDefaultMaxInFlight);
+  // The bound: 4 writes per CPU (8 at least), what gRPC's threads can have
+  // in hand without a quiet pool's write waiting long behind them
+  // (tipc_bench_neighbours: 2000 never-reading subscribers of one pool at
+  // 1 kHz, another pool's p50 put -> callback 2.2x its own alone on 2 CPUs
+  // with 8, 1.9x with 4, 7.9x with 16 before its fan-out had a thread of
+  // its own).
+  static size_t default_max_in_flight();
+
+  explicit WriteGate(size_t max_in_flight = default_max_in_flight());
   // Stops the thread; waiters not granted by then never are.
   ~WriteGate();
   WriteGate(const WriteGate&) = delete;
