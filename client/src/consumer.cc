@@ -309,7 +309,9 @@ ConsumerStatus Consumer::Impl::status() const {
   s.state = closed_ ? PoolState::kClosed : state_;
   s.producer_pid = producer_pid_;
   s.latest_seq = mapping_ ? mapping_->header().latest_seq.load(std::memory_order_acquire) : 0;
-  s.dropped = dropped_;
+  // The daemon's count, less the frames read from the ring instead.
+  const uint64_t recovered = recovered_.load(std::memory_order_relaxed);
+  s.dropped = dropped_ > recovered ? dropped_ - recovered : 0;
   s.skipped = skipped_.load(std::memory_order_relaxed);
   s.connected = connected_;
   s.error = error_;

@@ -36,6 +36,9 @@ void Consumer::Impl::on_event(const StreamEvent& ev) {
   bool first;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // A new subscription (a reconnect) counts from 0 again, and so do the
+    // frames recovered from what it dropped.
+    if (ev.dropped < dropped_) recovered_.store(0, std::memory_order_relaxed);
     dropped_ = ev.dropped;
     connected_ = true;
     first = !first_done_;
@@ -45,10 +48,13 @@ void Consumer::Impl::on_event(const StreamEvent& ev) {
     Readable r;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (options_.notify != NotifyPath::kStream || !on_new_data_) return;
-      r = readable_locked();
+      if (options_.notify == NotifyPath::kStream && on_new_data_) r = readable_locked();
     }
-    if (r) deliver(r, ev.frame.seq, ev.frame.timestamp_ns, stream_frame_);
+    if (r) {
+      catch_up(r, ev.frame.seq);
+      deliver(r, ev.frame.seq, ev.frame.timestamp_ns, stream_frame_);
+    }
+    stream_last_ = std::max(stream_last_, ev.frame.seq);
     return;
   }
   const PoolEvent& life = *ev.lifecycle;
@@ -166,6 +172,7 @@ void Consumer::Impl::on_attached(const PoolEvent& a) {
       mapped_at_seq_ = mapping->header().latest_seq.load(std::memory_order_acquire);
     }
     mapping_ = mapping;
+    stream_last_ = a.latest_seq;  // frame events come for the frames after it
     device_.swap(device);  // the old one (a remap) is let go below, unlocked
     pool_md_ = a.metadata;
     producer_pid_ = a.producer_pid;
@@ -194,14 +201,29 @@ bool Consumer::Impl::on_stream_end(const Status& status) {
   return options_.reconnect && status.code() != StatusCode::kInvalidArgument;
 }
 
-void Consumer::Impl::deliver(const Readable& r, uint64_t seq, int64_t ts, Frame& buf) {
+void Consumer::Impl::catch_up(const Readable& r, uint64_t seq) {
+  const uint64_t last = stream_last_;
+  if (seq <= last + 1) return;
+  // Older than the ring's reach from `seq`: gone, and counted as dropped.
+  const uint64_t slots = r.mapping->slot_count();
+  const uint64_t from = std::max(last + 1, seq > slots ? seq - slots + 1 : 1);
+  for (uint64_t s = from; s < seq; ++s) {
+    // Overwritten meanwhile: the daemon counted it as dropped already.
+    if (deliver(r, s, 0, stream_frame_, /*count_skipped=*/false)) {
+      recovered_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+bool Consumer::Impl::deliver(const Readable& r, uint64_t seq, int64_t ts, Frame& buf,
+                             bool count_skipped) {
   const PoolMapping& m = *r.mapping;
   std::shared_ptr<const NewDataCallback> cb;
   {
     std::lock_guard<std::mutex> lock(mu_);
     cb = on_new_data_;
   }
-  if (!cb || !*cb) return;
+  if (!cb || !*cb) return false;
   void* dst = nullptr;
   if (options_.callback_reads_frame) {
     if (buf.tensor.empty() || buf.tensor.nbytes() != m.frame_size()) {
@@ -220,8 +242,8 @@ void Consumer::Impl::deliver(const Readable& r, uint64_t seq, int64_t ts, Frame&
                  expected_.name.c_str(), static_cast<unsigned long long>(seq), e.what());
   }
   if (read != ReadStatus::kOk) {  // gone already (or unreadable)
-    skipped_.fetch_add(1, std::memory_order_relaxed);
-    return;
+    if (count_skipped) skipped_.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
   buf.seq = seq;
   buf.slot = seq % m.slot_count();
@@ -235,6 +257,7 @@ void Consumer::Impl::deliver(const Readable& r, uint64_t seq, int64_t ts, Frame&
     std::fprintf(stderr, "tensor-ipc: on_new_data callback for pool '%s' threw\n",
                  expected_.name.c_str());
   }
+  return true;
 }
 
 void Consumer::Impl::run_futex_thread() {

@@ -87,8 +87,13 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
     return count == 1 ? frame_shape_ : frame_shape_.prepend(static_cast<int64_t>(count));
   }
   // Reads frame `seq` into `buf` if asked, then calls the callback; counts
-  // the frame as skipped when it is no longer in the ring.
-  void deliver(const Readable& r, uint64_t seq, int64_t ts, Frame& buf);
+  // the frame as skipped when it is no longer in the ring (if
+  // `count_skipped`). Whether the callback got it.
+  bool deliver(const Readable& r, uint64_t seq, int64_t ts, Frame& buf, bool count_skipped = true);
+  // Stream path: the frames between the last one delivered and `seq` whose
+  // events the daemon dropped (this consumer's keep_last queue was full) are
+  // read from the ring, those still in it, before `seq` itself.
+  void catch_up(const Readable& r, uint64_t seq);
   void run_futex_thread();
   // wait_for_seq_after, counted in sleepers_.
   uint64_t sleep_for_seq_after(const PoolMapping& m, uint64_t after,
@@ -101,6 +106,11 @@ class __attribute__((visibility("hidden"))) Consumer::Impl : public Subscription
   std::shared_ptr<BufferPool> buffers_ = BufferPool::create();
   std::atomic<uint64_t> last_seen_{0};
   std::atomic<uint64_t> skipped_{0};  // ConsumerStatus::skipped
+  // Frames whose events the daemon dropped, delivered from the ring anyway.
+  std::atomic<uint64_t> recovered_{0};
+  // Stream path, the subscription thread's: the newest seq announced to this
+  // consumer (its attach's latest_seq, then each frame event's).
+  uint64_t stream_last_ = 0;
   std::atomic<bool> futex_stop_{false};
   // Threads inside wait_for_seq_after (the futex thread, wait_for_frame).
   std::atomic<int> sleepers_{0};

@@ -92,7 +92,12 @@ struct ConsumerStatus {
   PoolState state = PoolState::kWaitingForProducer;
   int producer_pid = 0;
   uint64_t latest_seq = 0;
-  uint64_t dropped = 0;  // frame events the daemon dropped for this consumer
+  // Frames lost because the daemon dropped their events (this consumer's
+  // keep_last queue was full, or the daemon was stalled) and they had left
+  // the ring before the consumer could read them: on the stream path a gap
+  // in the events is filled from the ring, and only what the ring no longer
+  // holds counts here. Per subscription (a reconnect starts from 0).
+  uint64_t dropped = 0;
   // Frames on_new_data was not called for although this consumer was told of
   // them: the producer overwrote the frame's slot before its turn came (a
   // slow callback, a small history_len), or (futex path) the callback fell

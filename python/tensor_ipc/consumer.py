@@ -19,8 +19,9 @@ ConsumerStatus.__doc__ = """Where a consumer stands with its pool.
 
 state: "waiting_for_producer", "live", "producer_gone", "removed", "error" or
 "closed". producer_pid: the producer holding the pool (0: none). latest_seq: the
-newest frame's sequence number. dropped: frame events tensor-ipcd dropped for this
-consumer (its keep_last queue was full). skipped: frames the callback was told of
+newest frame's sequence number. dropped: frames lost because tensor-ipcd dropped
+their events (this consumer's keep_last queue was full) and the ring no longer held
+them when the consumer looked (a gap in the events is filled from the ring). skipped: frames the callback was told of
 but never got (overwritten first). delivered: callback calls made;
 callback_errors: those that raised. connected: the Subscribe stream is up.
 error: for state "error", what changed."""

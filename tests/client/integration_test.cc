@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "client_fixture.h"
@@ -59,6 +60,49 @@ TEST_F(ClientTest, FourConsumersAtOnceEachSeeEveryFrame) {
     // but a loaded CI box may drop stream events: demand most of them.
     EXPECT_GE(r["intact"], 150u) << "consumer saw only " << r["intact"] << " of 200 frames";
   }
+}
+
+// A stream consumer whose callback is slower than the producer: the daemon
+// keeps one event for it (keep_last 1) and drops the rest, but every frame
+// is still in the ring (history 128), so the consumer fills each gap from
+// the ring and its callback gets every frame, in order, and nothing counts
+// as dropped or skipped.
+TEST_F(ClientTest, AStreamConsumerFillsDroppedEventsFromTheRing) {
+  const int64_t bytes = 4096;
+  std::mutex mu;
+  std::vector<uint64_t> seqs;
+  uint64_t bad = 0;
+  ConsumerOptions options = consumer_options();
+  options.keep_last = 1;
+  options.on_new_data = [&](const Frame& f) {
+    uint64_t seq = 0;
+    const bool intact = check_test_frame(f.tensor.data_as<uint8_t>(), f.tensor.nbytes(), &seq) ==
+                        FrameCheck::kIntact;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      seqs.push_back(f.seq);
+      if (!intact || seq != f.seq) ++bad;
+    }
+    std::this_thread::sleep_for(milliseconds(2));  // slower than the producer
+  };
+  Consumer consumer(PoolMetadata::create("catchup", {bytes}, DType::kUInt8, 128), options);
+  auto producer =
+      start_producer("catchup", bytes, 128, {"--frames", "100", "--interval-us", "100", "--hold"});
+  ASSERT_TRUE(producer->wait_for_line("DONE 100", seconds(60)));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return !seqs.empty() && seqs.back() == 100;
+  }, seconds(20)));
+  const ConsumerStatus st = consumer.status();
+  consumer.cleanup();
+  std::vector<uint64_t> all(100);
+  for (uint64_t i = 0; i < 100; ++i) all[i] = i + 1;
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(seqs, all);
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(st.dropped, 0u);
+  EXPECT_EQ(st.skipped, 0u);
+  producer->signal(SIGKILL);
 }
 
 TEST_F(ClientTest, HistoryOrderLatestFirstAndZerosBeyondWhatWasWritten) {
