@@ -150,23 +150,34 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
     }
   }
   if (!resumed) {
-    if (pools_.size() + creating_.size() >= options_.max_pools) {
-      return resource_exhausted("pool '" + name + "': the daemon already holds " +
-                                std::to_string(pools_.size() + creating_.size()) +
-                                " pools, its limit (--max-pools); delete unused ones with "
-                                "DeletePool");
+    // Kept pools (no producer) give way, oldest first, to a claim that needs
+    // their room.
+    while (pools_.size() + creating_.size() >= options_.max_pools) {
+      if (!evict_kept_pool(name, "--max-pools")) {
+        return resource_exhausted("pool '" + name + "': the daemon already holds " +
+                                  std::to_string(pools_.size() + creating_.size()) +
+                                  " pools, its limit (--max-pools), all of them with a "
+                                  "producer; delete unused ones with DeletePool");
+      }
     }
     // All pools' memory together, the ones being created included.
     const uint64_t bytes = compute_layout(md).segment_size;
-    uint64_t held = creating_bytes_;
-    for (const auto& [other, pool] : pools_) held += pool->segment->layout().segment_size;
-    if (held + bytes > max_total_bytes_) {
-      return resource_exhausted(
-          "pool '" + name + "' needs " + std::to_string(bytes) + " bytes; the daemon's " +
-          std::to_string(pools_.size()) + " pools hold " + std::to_string(held) +
-          " of the " + std::to_string(max_total_bytes_) +
-          " bytes all pools may take together (--max-total-bytes); delete unused ones with "
-          "DeletePool");
+    auto held_bytes = [&] {
+      uint64_t held = creating_bytes_;
+      for (const auto& [other, pool] : pools_) held += pool->segment->layout().segment_size;
+      return held;
+    };
+    uint64_t held = held_bytes();
+    while (held + bytes > max_total_bytes_) {
+      if (!evict_kept_pool(name, "--max-total-bytes")) {
+        return resource_exhausted(
+            "pool '" + name + "' needs " + std::to_string(bytes) + " bytes; the daemon's " +
+            std::to_string(pools_.size()) + " pools hold " + std::to_string(held) + " of the " +
+            std::to_string(max_total_bytes_) +
+            " bytes all pools may take together (--max-total-bytes), with producers; delete "
+            "unused ones with DeletePool");
+      }
+      held = held_bytes();
     }
     md.shm_name = memory_label(options_.shm_prefix, name);
     md.creator_pid = caller.pid;
@@ -258,6 +269,7 @@ void Registry::release(const LeaseHolder* holder) {
   pool.holder.reset();
   pool.producer_pid = 0;
   pool.set_producer_pid(0);
+  pool.left_at_ns = monotonic_ns();
   // A GPU pool's device memory (CUDA IPC) leaves with its producer.
   const bool gpu = pool.cuda.present();
   const bool keep = options_.retention == Retention::kKeep && !gpu;
@@ -558,6 +570,26 @@ void Registry::broadcast(const std::string& name, const std::shared_ptr<const Po
   for (auto [it, end] = subscribers_by_name_.equal_range(name); it != end; ++it) {
     it->second->push_lifecycle(ev);
   }
+}
+
+bool Registry::evict_kept_pool(const std::string& for_pool, const std::string& limit) {
+  auto victim = pools_.end();
+  for (auto it = pools_.begin(); it != pools_.end(); ++it) {
+    if (it->second->holder || it->first == for_pool) continue;
+    if (victim == pools_.end() || it->second->left_at_ns < victim->second->left_at_ns) {
+      victim = it;
+    }
+  }
+  if (victim == pools_.end()) return false;
+  const Pool& pool = *victim->second;
+  const double idle_s = static_cast<double>(monotonic_ns() - pool.left_at_ns) / 1e9;
+  spdlog::warn("pool '{}' evicted to make room for pool '{}' ({}): kept without a producer for "
+               "{:.1f} s, {} bytes, {} subscriber(s), latest_seq {}",
+               victim->first, for_pool, limit, idle_s, pool.segment->layout().segment_size,
+               pool.subscribers, pool.header_latest_seq());
+  erase_pool(victim, "evicted to make room for pool '" + for_pool + "' (" + limit +
+                         "): it had no producer, and was the one left longest ago");
+  return true;
 }
 
 void Registry::erase_pool(std::map<std::string, std::shared_ptr<Pool>>::iterator it,

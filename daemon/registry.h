@@ -174,6 +174,7 @@ class Registry {
     uint64_t watch_id = 0;           // the FrameWatcher's id while it watches the pool
     uint64_t base_seq = 0;    // latest_seq when this daemon got the pool
     uint64_t departed_drops = 0;  // drops of subscribers that left
+    int64_t left_at_ns = 0;       // monotonic: when its producer left (kept pools)
 
     std::mutex fanout_mu;
     uint64_t latest_seq = 0;  // the last seq announced (or, unwatched, seen)
@@ -211,6 +212,10 @@ class Registry {
   // pool.fanout_mu held.
   std::shared_ptr<const PoolEvent> attached_event(const Pool& pool) const;
   void broadcast(const std::string& name, const std::shared_ptr<const PoolEvent>& ev);
+  // Removes the kept pool (no producer) whose producer left longest ago,
+  // other than `for_pool`, to make room for a claim of `for_pool` under
+  // `limit`; logs it and tells its subscribers why. False if there is none.
+  bool evict_kept_pool(const std::string& for_pool, const std::string& limit);
   // Drops the pool and tells its subscribers why.
   void erase_pool(std::map<std::string, std::shared_ptr<Pool>>::iterator it,
                   const std::string& reason);

@@ -221,6 +221,73 @@ TEST_F(DaemonRegistry, MaxPoolsIsEnforcedButResumeStillWorks) {
   EXPECT_EQ(segments(), (std::vector<std::string>{label("a"), label("b")}));
 }
 
+// Kept pools (their producers left) give way to a new claim under
+// --max-pools, the one left longest ago first, with PoolRemoved saying why;
+// held pools never do.
+TEST_F(DaemonRegistry, KeptPoolsAreEvictedOldestFirstForANewClaim) {
+  options_.max_pools = 3;
+  Registry reg(options_);
+  auto a = std::make_shared<RecordingHolder>();
+  auto b = std::make_shared<RecordingHolder>();
+  auto c = std::make_shared<RecordingHolder>();
+  ASSERT_TRUE(claim(reg, claim_of("a"), a).ok());
+  ASSERT_TRUE(claim(reg, claim_of("b"), b).ok());
+  ASSERT_TRUE(claim(reg, claim_of("c"), c).ok());
+  auto watcher = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(reg.subscribe("b", caller(1), watcher).ok());
+  reg.release(b.get());  // b left first, then a: b is the oldest kept pool
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  reg.release(a.get());
+  a->memory.reset();  // the producers' own mappings go with them
+  b->memory.reset();
+
+  auto d = std::make_shared<RecordingHolder>();
+  ASSERT_TRUE(claim(reg, claim_of("d"), d).ok());
+  EXPECT_EQ(watcher->take(),  // (its attached event held b's memory until taken)
+            (std::vector<std::string>{"attached(4242)", "gone(4242,kept)", "removed"}));
+  EXPECT_EQ(segments(), (std::vector<std::string>{label("a"), label("c"), label("d")}));
+  auto e = std::make_shared<RecordingHolder>();
+  ASSERT_TRUE(claim(reg, claim_of("e"), e).ok());  // a goes now
+  EXPECT_EQ(segments(), (std::vector<std::string>{label("c"), label("d"), label("e")}));
+  // Every pool is held: the next claim is refused, and nothing is evicted.
+  auto f = std::make_shared<RecordingHolder>();
+  auto refused = claim(reg, claim_of("f"), f);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("--max-pools"), std::string::npos);
+  EXPECT_EQ(segments(), (std::vector<std::string>{label("c"), label("d"), label("e")}));
+}
+
+// The same under --max-total-bytes: as many kept pools go as the new one
+// needs room for.
+TEST_F(DaemonRegistry, KeptPoolsGiveWayUnderMaxTotalBytes) {
+  uint64_t one = 0;  // what a [1024] float32 x 4 pool takes
+  {
+    Registry probe(options_);
+    auto p = std::make_shared<RecordingHolder>();
+    auto g = claim(probe, claim_of("probe", {1024}), p);
+    ASSERT_TRUE(g.ok());
+    one = g->layout.segment_size;
+  }
+
+  options_.max_total_bytes = 3 * one;
+  Registry reg(options_);
+  std::vector<std::shared_ptr<RecordingHolder>> holders;
+  for (const char* name : {"a", "b", "c"}) {
+    holders.push_back(std::make_shared<RecordingHolder>());
+    ASSERT_TRUE(claim(reg, claim_of(name, {1024}), holders.back()).ok()) << name;
+  }
+  reg.release(holders[0].get());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  reg.release(holders[1].get());
+  holders[0]->memory.reset();  // the producers' own mappings go with them
+  holders[1]->memory.reset();
+  // Twice the room of one: both kept pools go, a (the older) first.
+  auto big = std::make_shared<RecordingHolder>();
+  ASSERT_TRUE(claim(reg, claim_of("big", {2048}), big).ok());
+  EXPECT_EQ(segments(), (std::vector<std::string>{label("big"), label("c")}));
+}
+
 // The daemon learns of frames from the pool: the producer's write wakes the
 // pool's futex word, the frame watcher's thread wakes, and the registry reads
 // latest_seq and the slot headers. No call of the test's announces here.
