@@ -10,6 +10,7 @@
 // Not thread-safe: its owner (the Subscribe stream's outbox) holds a mutex.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -21,6 +22,11 @@
 namespace tensoripc::daemon {
 
 inline constexpr size_t kMaxLifecycleBacklog = 1024;
+// The most frame events queued for one subscriber, whatever its keep_last:
+// the ring holds the frames themselves, and the client library fills a gap
+// in the events from it, so a deeper queue would only cost the daemon
+// memory (40 bytes an event; 4096 streams x 1024 = 160 MiB at most).
+inline constexpr uint32_t kMaxQueuedFrames = 1024;
 
 class EventQueue {
  public:
@@ -44,13 +50,17 @@ class EventQueue {
   bool pop(StreamEvent* out);
 
   bool empty() const { return entries_.empty(); }
-  // The frame events it keeps: keep_last, or fewer when the ring is smaller.
+  // The frame events it keeps: keep_last, or fewer when the ring is smaller,
+  // and kMaxQueuedFrames at most.
   uint32_t keep_last() const { return capacity(); }
   uint64_t dropped() const { return dropped_; }
   uint64_t queued_frames() const { return frames_; }
 
  private:
-  uint32_t capacity() const { return cap_ != 0 && cap_ < keep_last_ ? cap_ : keep_last_; }
+  uint32_t capacity() const {
+    const uint32_t keep = std::min(keep_last_, kMaxQueuedFrames);
+    return cap_ != 0 && cap_ < keep ? cap_ : keep;
+  }
   void drop_oldest_frame();
 
   struct Entry {

@@ -62,8 +62,10 @@ using NewDataCallback = std::function<void(const Frame& frame)>;
 using LifecycleCallback = std::function<void(const LifecycleEvent& event)>;
 
 struct ConsumerOptions {
-  // Frame events the daemon queues for this consumer; when full the oldest
-  // is dropped (ConsumerStatus::dropped). 0 means 10.
+  // Frame events the daemon queues for this consumer (at most the pool's
+  // history_len, and 1024); when full the oldest is dropped, and the stream
+  // path reads the frames of the events it missed from the ring while they
+  // are still there (ConsumerStatus::dropped counts the rest). 0 means 10.
   uint32_t keep_last = 10;
   NotifyPath notify = NotifyPath::kStream;
   // As ProducerOptions::socket_path.

@@ -67,11 +67,25 @@ TEST(DaemonEventQueue, FrameEventsAreCappedAtTheRingsSize) {
   StreamEvent ev;
   ASSERT_TRUE(q.pop(&ev));
   EXPECT_EQ(ev.frame.seq, 997u) << "the newest 4 are kept";
-  q.cap_frames(0);  // no ring (removed): keep_last again
-  EXPECT_EQ(q.keep_last(), 65536u);
+  q.cap_frames(0);  // no ring (removed): keep_last again, up to the daemon's ceiling
+  EXPECT_EQ(q.keep_last(), kMaxQueuedFrames);
   EventQueue small(2);
   small.cap_frames(16);
   EXPECT_EQ(small.keep_last(), 2u) << "a smaller keep_last stays";
+}
+
+// keep_last 65536 on a ring of 65536: the daemon still queues no more than
+// kMaxQueuedFrames events (the client fills gaps from the ring).
+TEST(DaemonEventQueue, FrameEventsAreCappedAtTheDaemonsCeiling) {
+  EventQueue q(65536);
+  q.cap_frames(65536);
+  EXPECT_EQ(q.keep_last(), kMaxQueuedFrames);
+  for (uint64_t s = 1; s <= 5000; ++s) q.push_frame({s, s % 65536, 0});
+  EXPECT_EQ(q.queued_frames(), kMaxQueuedFrames);
+  EXPECT_EQ(q.dropped(), 5000u - kMaxQueuedFrames);
+  StreamEvent ev;
+  ASSERT_TRUE(q.pop(&ev));
+  EXPECT_EQ(ev.frame.seq, 5000u - kMaxQueuedFrames + 1) << "the newest are kept";
 }
 
 TEST(DaemonEventQueue, LifecycleEventsAreNeverDroppedAndKeepTheirPlace) {
