@@ -77,8 +77,9 @@ TEST(DaemonLimits, ASessionWithoutItsClaimIsEnded) {
 }
 
 // The memory of all pools together is bounded: a claim that would go past
-// --max-total-bytes is RESOURCE_EXHAUSTED naming it, and nothing is created;
-// a deleted pool gives its room back.
+// --max-total-bytes while every pool has its producer is RESOURCE_EXHAUSTED
+// naming it, and nothing is created; a kept pool (its producer left) gives
+// way to the claim, and a deleted pool gives its room back.
 TEST(DaemonLimits, AllPoolsTogetherAreBounded) {
   DaemonProcess daemon({"--max-total-bytes", "3M", "--retention", "keep"});
   auto stub = broker_stub(daemon);
@@ -86,11 +87,9 @@ TEST(DaemonLimits, AllPoolsTogetherAreBounded) {
   const auto md = [](const std::string& name) {
     return pool_metadata(name, {640, 1024}, "uint8", 2);
   };
-  {
-    TestProducer a(*stub), b(*stub);
-    ASSERT_TRUE(a.claim(md("a")).ok());
-    ASSERT_TRUE(b.claim(md("b")).ok());
-  }  // both producers leave; their pools are kept, and still count
+  TestProducer a(*stub), b(*stub);
+  ASSERT_TRUE(a.claim(md("a")).ok());
+  ASSERT_TRUE(b.claim(md("b")).ok());
   TestProducer c(*stub);
   const grpc::Status refused = c.claim(md("c"));
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
@@ -100,13 +99,23 @@ TEST(DaemonLimits, AllPoolsTogetherAreBounded) {
   // A small pool still fits beside them.
   TestProducer small(*stub);
   EXPECT_TRUE(small.claim(pool_metadata("tiny", {1024}, "uint8", 2)).ok());
+  // a's producer leaves: its pool is kept, and gives way to the next claim.
+  EXPECT_TRUE(a.close().ok());
+  TestProducer again(*stub);
+  EXPECT_TRUE(again.claim(md("c")).ok()) << "a kept pool's room goes to a new claim";
+  v1::PoolInfo info;
+  EXPECT_EQ(get_pool(*stub, "a", &info).error_code(), grpc::StatusCode::NOT_FOUND);
+  // A deleted pool's room is free again.
+  TestProducer d(*stub);
+  EXPECT_EQ(d.claim(md("d")).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   grpc::ClientContext ctx;
   v1::DeletePoolRequest req;
-  req.set_name("a");
+  req.set_name("b");
+  req.set_force(true);
   v1::DeletePoolResponse resp;
   ASSERT_TRUE(stub->DeletePool(&ctx, req, &resp).ok());
-  TestProducer again(*stub);
-  EXPECT_TRUE(again.claim(md("c")).ok()) << "a deleted pool's room is free again";
+  TestProducer e(*stub);
+  EXPECT_TRUE(e.claim(md("d")).ok()) << "a deleted pool's room is free again";
 }
 
 }  // namespace
