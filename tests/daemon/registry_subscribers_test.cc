@@ -51,6 +51,50 @@ TEST_F(DaemonRegistry, FramesAreAnnouncedFromThePoolItself) {
   for (const auto& sub : info->stats.subscriber) EXPECT_EQ(sub.lifecycle_only, sub.pid == 2);
 }
 
+// A pool with more frame subscribers than one fan-out should hold a watcher
+// thread for is announced on the bulk fan-out thread; every subscriber still
+// gets every frame, in order, and a small pool beside it is announced as
+// before. (Run under TSan too: the per-pool locks and the hand-off.)
+TEST_F(DaemonRegistry, ABigPoolIsAnnouncedOnTheBulkThreadAndASmallOneBesideIt) {
+  Registry reg(options_);
+  std::vector<std::shared_ptr<RecordingSink>> many;
+  for (int i = 0; i < 100; ++i) {
+    many.push_back(std::make_shared<RecordingSink>());
+    ASSERT_TRUE(reg.subscribe("big", caller(100 + i), many.back()).ok());
+  }
+  auto one = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(reg.subscribe("small", caller(7), one).ok());
+  auto big = std::make_shared<RecordingHolder>();
+  auto small = std::make_shared<RecordingHolder>();
+  ASSERT_TRUE(claim(reg, claim_of("big", {4, 3}, "float32", 64), big).ok());
+  ASSERT_TRUE(claim(reg, claim_of("small", {4, 3}, "float32", 64, 77), small).ok());
+  for (uint64_t seq = 1; seq <= 20; ++seq) {
+    write_frame(*big->memory, seq, nullptr);
+    write_frame(*small->memory, seq, nullptr);
+  }
+  std::vector<std::string> want{"waiting", "attached(4242)"};
+  for (uint64_t seq = 1; seq <= 20; ++seq) want.push_back("frame(" + std::to_string(seq) + ")");
+  std::vector<std::vector<std::string>> seen(many.size());
+  ASSERT_TRUE(testing::eventually([&] {
+    bool all = true;
+    for (size_t i = 0; i < many.size(); ++i) {
+      for (auto& e : many[i]->take()) seen[i].push_back(e);
+      all = all && seen[i].size() >= want.size();
+    }
+    return all;
+  })) << "a subscriber of the big pool missed frames";
+  for (const auto& s : seen) EXPECT_EQ(s, want);
+  std::vector<std::string> small_seen;
+  ASSERT_TRUE(testing::eventually([&] {
+    for (auto& e : one->take()) small_seen.push_back(e);
+    return small_seen.size() >= want.size();
+  }));
+  want[1] = "attached(77)";
+  EXPECT_EQ(small_seen, want);
+  reg.release(big.get());
+  reg.release(small.get());
+}
+
 // A producer may lap the daemon (frames overwritten before it looked): those
 // are counted as dropped for each subscriber, never announced with a stamp
 // that is not theirs. Whatever the outcome of the race with the watcher's
