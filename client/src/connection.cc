@@ -2,8 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "common/socket_path.h"
 #include "tensoripc/error.h"
@@ -36,14 +38,25 @@ std::shared_ptr<Connection> Connection::get(const std::string& socket_path) {
 }
 
 bool Connection::wait_connected(std::chrono::milliseconds timeout) {
-  return channel_->WaitForConnected(std::chrono::system_clock::now() + timeout);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto grace = std::chrono::steady_clock::now() + std::min(timeout, kSocketGrace);
+  struct stat st {};
+  while (::stat(socket_path_.c_str(), &st) != 0) {
+    if (std::chrono::steady_clock::now() >= grace) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto left = deadline - std::chrono::steady_clock::now();
+  return channel_->WaitForConnected(
+      std::chrono::system_clock::now() +
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(left));
 }
 
 void throw_daemon_unavailable(const std::string& socket_path, const std::string& detail) {
   struct stat st {};
   const bool exists = ::stat(socket_path.c_str(), &st) == 0;
-  std::string msg = "cannot reach tensor-ipcd at " + socket_path + " (" + detail +
-                    (exists ? "" : "; the socket does not exist") +
+  // No socket: whatever the caller waited for, that is the reason.
+  std::string msg = "cannot reach tensor-ipcd at " + socket_path + " (" +
+                    (exists ? detail : "the socket does not exist") +
                     "). Start the daemon (`tensor-ipcd`, or `systemctl start tensor-ipcd` for "
                     "the system service), or set " +
                     kSocketEnv + " to the socket it listens on.";

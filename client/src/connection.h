@@ -25,8 +25,11 @@ class Connection {
 
   const std::string& socket_path() const { return socket_path_; }
   v1::Broker::Stub& stub() { return *stub_; }
-  // Waits up to `timeout` for the channel to be connected.
+  // Waits up to `timeout` for the channel to be connected. When the socket
+  // file does not exist (no daemon: nothing to wait for) it gives up after
+  // kSocketGrace for it to appear (a daemon restarting) instead.
   bool wait_connected(std::chrono::milliseconds timeout);
+  static constexpr std::chrono::milliseconds kSocketGrace{250};
 
   explicit Connection(std::string socket_path);
 

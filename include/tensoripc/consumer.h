@@ -70,6 +70,7 @@ struct ConsumerOptions {
   NotifyPath notify = NotifyPath::kStream;
   // As ProducerOptions::socket_path.
   std::string socket_path;
+  // As ProducerOptions::connect_timeout.
   std::chrono::milliseconds connect_timeout{3000};
   // Called on the consumer's notification thread for every new frame (on the
   // futex path: every frame still in the ring since the last call, at most

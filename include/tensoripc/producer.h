@@ -24,7 +24,9 @@ struct ProducerOptions {
   // /run/tensor-ipc/tensor-ipcd.sock, $XDG_RUNTIME_DIR/tensor-ipc/tensor-ipcd.sock.
   std::string socket_path;
   // How long the constructor waits for the daemon to answer before it throws
-  // DaemonUnavailableError.
+  // DaemonUnavailableError. When the socket file does not exist (no daemon)
+  // it throws after a quarter of a second instead (a restarting daemon's new
+  // socket appears within it).
   std::chrono::milliseconds connect_timeout{3000};
   // After the daemon goes away (restart), re-claim the pool with back-off;
   // put() keeps writing shared memory meanwhile.

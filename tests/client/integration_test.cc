@@ -405,6 +405,24 @@ TEST_F(ClientTest, UnreachableDaemonNamesTheSocketAndWhatToDo) {
   EXPECT_THROW(Consumer(PoolMetadata::create("x", {1}, DType::kUInt8), c), DaemonUnavailableError);
 }
 
+// No socket file: no daemon to wait for. The error comes without waiting out
+// a long connect timeout, and says the socket does not exist.
+TEST_F(ClientTest, AMissingSocketIsReportedWithoutWaitingOutTheTimeout) {
+  ProducerOptions o;
+  o.socket_path = "/nonexistent/tensor-ipcd.sock";
+  o.connect_timeout = std::chrono::seconds(120);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    Producer p(PoolMetadata::create("x", {1}, DType::kUInt8), o);
+    FAIL();
+  } catch (const DaemonUnavailableError& e) {
+    EXPECT_NE(std::string(e.what()).find("the socket does not exist"), std::string::npos)
+        << e.what();
+  }
+  // Generous: not a latency goal, only "did not wait for the 120 s".
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
+}
+
 TEST_F(ClientTest, InvalidMetadataIsRefusedBeforeTheDaemon) {
   EXPECT_THROW(Producer(PoolMetadata{}, producer_options()), InvalidArgumentError);
   PoolMetadata big = PoolMetadata::create("big", {1 << 20}, DType::kUInt8, 1);
