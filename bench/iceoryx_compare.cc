@@ -339,11 +339,7 @@ int run_all(const Options& o) {
           << ", \"iceoryx\": \"2.0.3\"}";
   const std::string json =
       "{\n  \"context\": " + context.str() + ",\n  \"results\": [" + rows + "\n  ]\n}\n";
-  if (o.out.empty()) {
-    std::fputs(json.c_str(), stdout);
-  } else {
-    std::ofstream(o.out) << json;
-  }
+  write_report(o.out, json);
   if (roudi) {
     roudi->signal(SIGTERM);
     roudi->wait(std::chrono::seconds(10));

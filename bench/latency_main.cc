@@ -298,11 +298,7 @@ int run_all(const Options& o) {
   const std::string json = "{\n  \"context\": " + context_json(o) +
                            ",\n  \"latency\": " + json_list(latency) +
                            ",\n  \"fps\": " + json_list(fps) + "\n}\n";
-  if (o.out.empty()) {
-    std::fputs(json.c_str(), stdout);
-  } else {
-    std::ofstream(o.out) << json;
-  }
+  write_report(o.out, json);
   return 0;
 }
 

@@ -125,11 +125,6 @@ class Flood {
   std::optional<Child> flooder_;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 std::string phase_json(const Phase& p) {
   std::vector<double> p50, p90, p99;
   std::ostringstream rounds;
@@ -180,11 +175,7 @@ int run(const Options& o) {
        << ", \"flood_rate_hz\": " << o.flood_rate_hz << ", \"rounds\": " << o.rounds
        << "},\n  \"alone\": " << phase_json(alone) << ",\n  \"flooded\": " << phase_json(flooded)
        << ",\n  \"p50_ratio\": " << ratio << "\n}\n";
-  if (o.out.empty()) {
-    std::fputs(json.str().c_str(), stdout);
-  } else {
-    std::ofstream(o.out) << json.str();
-  }
+  write_report(o.out, json.str());
   std::fprintf(stderr, "pool B p50: alone %.1f us, beside the flood %.1f us (%.2fx)\n", median(a),
                median(f), ratio);
   return 0;

@@ -134,26 +134,6 @@ Sample sample(pid_t pid) {
   return s;
 }
 
-pid_t daemon_pid(const BenchDaemon& daemon) {
-  // The daemon is this process's child that listens on the socket: found by
-  // its command line.
-  DIR* d = ::opendir("/proc");
-  pid_t found = 0;
-  while (dirent* e = d ? ::readdir(d) : nullptr) {
-    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0) continue;
-    std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
-    std::string args((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-    if (args.find(daemon.socket_path()) != std::string::npos &&
-        args.find("tensor-ipcd") != std::string::npos) {
-      found = pid;
-      break;
-    }
-  }
-  if (d) ::closedir(d);
-  return found;
-}
-
 struct Options {
   int seconds = 600;
   double rate_hz = 1000;
@@ -183,7 +163,7 @@ int run(const Options& o) {
   BenchDaemon daemon(
       {"--max-streams", streams, "--max-streams-per-uid", streams, "--retention", "keep"});
   ::setenv("TENSOR_IPC_SOCKET", daemon.socket_path().c_str(), 1);
-  const pid_t dpid = daemon_pid(daemon);
+  const pid_t dpid = daemon.pid();
   const std::string bytes = std::to_string(o.bytes), rate = std::to_string(o.rate_hz);
   const Sample first = sample(dpid);
   Sample peak = first;
@@ -260,11 +240,7 @@ int run(const Options& o) {
        << ",\n  \"consumers\": [\n    " << per.str() << "\n  ],\n  \"daemon\": {\"rss_kb\": ["
        << first.rss_kb << ", " << peak.rss_kb << ", " << end.rss_kb << "], \"fds\": ["
        << first.fds << ", " << peak.fds << ", " << end.fds << "]}\n}\n";
-  if (o.out.empty()) {
-    std::fputs(json.str().c_str(), stdout);
-  } else {
-    std::ofstream(o.out) << json.str();
-  }
+  write_report(o.out, json.str());
   std::fprintf(stderr,
                "soak %d s: %llu frames published, %d producer kills, %d floods of %d streams\n"
                "consumers: %llu frames, %llu torn, %llu out of order, %llu dropped, %llu "

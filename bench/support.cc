@@ -136,6 +136,21 @@ bool write_samples(const std::string& path, const std::vector<int64_t>& samples)
   return static_cast<bool>(out);
 }
 
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void write_report(const std::string& path, const std::string& text) {
+  if (path.empty()) {
+    std::fputs(text.c_str(), stdout);
+  } else {
+    std::ofstream(path) << text;
+  }
+}
+
 std::vector<int64_t> read_samples(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::vector<int64_t> out;

@@ -84,6 +84,7 @@ class BenchDaemon {
 
   const std::string& socket_path() const { return socket_path_; }
   const std::string& dir() const { return dir_; }
+  pid_t pid() const { return child_->pid(); }
 
  private:
   std::string dir_;
@@ -136,6 +137,13 @@ struct LatencySummary {
   double p50_us = 0, p90_us = 0, p99_us = 0, max_us = 0, mean_us = 0;
 };
 LatencySummary summarize(std::vector<int64_t> samples_ns);
+
+// The median of `values` (the mean of the middle two for an even count); 0
+// for none. Per-round results are reported as medians over the rounds.
+double median(std::vector<double> values);
+
+// A benchmark's JSON report: to `path`, or to stdout when it is empty.
+void write_report(const std::string& path, const std::string& text);
 
 // Raw int64 samples to and from a file (children hand their samples back).
 bool write_samples(const std::string& path, const std::vector<int64_t>& samples);

@@ -161,13 +161,6 @@ RoundResult run_round(PoolQuerier& query, int round, const Options& o) {
   return r;
 }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 std::string summary_json(const LatencySummary& s) {
   char buf[256];
   std::snprintf(buf, sizeof buf,
@@ -232,11 +225,7 @@ int run_all(const Options& o) {
                  static_cast<long long>(r.kills.subscribers_gone_ms));
   }
   const std::string json = to_json(o, rounds);
-  if (o.out.empty()) {
-    std::fputs(json.c_str(), stdout);
-  } else {
-    std::ofstream(o.out) << json;
-  }
+  write_report(o.out, json);
   return 0;
 }
 

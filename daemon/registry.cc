@@ -88,18 +88,9 @@ Registry::Registry(RegistryOptions options)
     : options_(std::move(options)),
       max_total_bytes_(options_.max_total_bytes != 0 ? options_.max_total_bytes
                                                      : default_max_total_bytes()),
-      bulk_thread_([this] { run_bulk_fanout(); }),
       watcher_([this](uint64_t id) { on_wake(id); }, options_.watch_mode) {}
 
-Registry::~Registry() {
-  watcher_.stop();  // no more wakes
-  {
-    std::lock_guard<std::mutex> lock(bulk_mu_);
-    bulk_stop_ = true;
-  }
-  bulk_cv_.notify_all();
-  bulk_thread_.join();
-}
+Registry::~Registry() { watcher_.stop(); }  // no more wakes; bulk_ goes after
 
 StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
                                 std::shared_ptr<LeaseHolder> holder, ShmFile* handed_back) {
@@ -416,37 +407,18 @@ void Registry::on_wake(uint64_t id) {
     bulk = pool->frame_subscribers > kBulkSubscribers;
   }
   if (bulk) {
-    {
-      std::lock_guard<std::mutex> lock(bulk_mu_);
-      if (pool->bulk_queued) return;  // its fan-out will see this frame too
-      pool->bulk_queued = true;
-      bulk_queue_.push_back(std::move(pool));
-    }
-    bulk_cv_.notify_one();
+    // Queued once: its announce covers every frame written before it runs.
+    Pool* key = pool.get();
+    bulk_.post(key, [pool = std::move(pool)] {
+      std::lock_guard<std::mutex> fan(pool->fanout_mu);
+      if (!pool->erased) announce(*pool);
+    });
     return;
   }
   // The registry is free meanwhile: claims, queries and other pools'
   // fan-outs go on.
   std::lock_guard<std::mutex> fan(pool->fanout_mu);
   if (!pool->erased) announce(*pool);
-}
-
-void Registry::run_bulk_fanout() {
-  std::unique_lock<std::mutex> lock(bulk_mu_);
-  for (;;) {
-    bulk_cv_.wait(lock, [&] { return bulk_stop_ || !bulk_queue_.empty(); });
-    if (bulk_stop_) return;
-    std::shared_ptr<Pool> pool = std::move(bulk_queue_.front());
-    bulk_queue_.pop_front();
-    pool->bulk_queued = false;  // a wake from here on queues it again
-    lock.unlock();
-    {
-      std::lock_guard<std::mutex> fan(pool->fanout_mu);
-      if (!pool->erased) announce(*pool);
-    }
-    pool.reset();  // the last reference may go here, without bulk_mu_
-    lock.lock();
-  }
 }
 
 void Registry::update_watch(const std::shared_ptr<Pool>& p) {

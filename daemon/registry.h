@@ -21,20 +21,18 @@
 
 #include <sys/types.h>
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/shm.h"
 #include "common/status.h"
 #include "daemon/caller.h"
 #include "daemon/frame_watcher.h"
+#include "daemon/keyed_worker.h"
 #include "daemon/rate_meter.h"
 #include "pool/broker.h"
 #include "pool/mapping.h"
@@ -186,7 +184,6 @@ class Registry {
     std::vector<std::shared_ptr<EventSink>> frame_sinks;  // subscribers wanting frame events
     std::vector<FrameStamp> announce_frames;  // announce()'s scratch, its capacity kept
     bool erased = false;  // gone from the registry: nothing more is announced
-    bool bulk_queued = false;  // waiting for the bulk fan-out thread (bulk_mu_)
 
     uint64_t header_latest_seq() const;
     void set_producer_pid(int32_t pid);
@@ -205,7 +202,6 @@ class Registry {
   // the bulk fan-out thread, so that its long fan-out never holds up the
   // other pools a watcher thread sleeps on.
   void on_wake(uint64_t id);
-  void run_bulk_fanout();
   // Starts or stops watching as the pool's frame subscribers come and go.
   // mu_ and pool.fanout_mu held.
   void update_watch(const std::shared_ptr<Pool>& pool);
@@ -237,11 +233,7 @@ class Registry {
   uint64_t next_watch_id_ = 0;
 
   static constexpr uint32_t kBulkSubscribers = 64;
-  std::mutex bulk_mu_;  // guards the three below and Pool::bulk_queued
-  std::condition_variable bulk_cv_;
-  std::deque<std::shared_ptr<Pool>> bulk_queue_;
-  bool bulk_stop_ = false;
-  std::thread bulk_thread_;
+  KeyedWorker bulk_;  // the bulk fan-out thread
   // Last: stopped first (~Registry), while everything it calls back into lives.
   FrameWatcher watcher_;
 };
