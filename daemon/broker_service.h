@@ -17,9 +17,9 @@ namespace tensoripc::daemon {
 
 class BrokerService final : public v1::Broker::CallbackService {
  public:
+  // `socket_path` is what GetDaemonInfo reports as served.
   BrokerService(Registry& registry, const PeerTable& peers, DescriptorBroker& descriptors,
-                StreamLimits limits = {})
-      : registry_(registry), peers_(peers), descriptors_(descriptors), streams_(limits) {}
+                StreamLimits limits = {}, std::string socket_path = {});
 
   grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* ProducerSession(
       grpc::CallbackServerContext* context) override;
@@ -34,6 +34,9 @@ class BrokerService final : public v1::Broker::CallbackService {
   grpc::ServerUnaryReactor* DeletePool(grpc::CallbackServerContext* context,
                                        const v1::DeletePoolRequest* request,
                                        v1::DeletePoolResponse* response) override;
+  grpc::ServerUnaryReactor* GetDaemonInfo(grpc::CallbackServerContext* context,
+                                          const v1::GetDaemonInfoRequest* request,
+                                          v1::DaemonInfo* response) override;
 
   // The streams gRPC has not finished with yet.
   StreamTracker& streams() { return streams_; }
@@ -43,6 +46,8 @@ class BrokerService final : public v1::Broker::CallbackService {
   const PeerTable& peers_;
   DescriptorBroker& descriptors_;
   StreamTracker streams_;
+  const std::string socket_path_;
+  const int64_t started_unix_ns_;
   Deadlines deadlines_;  // a ProducerSession's ClaimPool
   WriteGate writes_;     // Subscribe streams' turns at gRPC
 };

@@ -334,15 +334,15 @@ void Registry::unsubscribe(const EventSink* sink) {
   subscribers_.erase(sub);
 }
 
-std::vector<PoolInfo> Registry::list() {
+std::vector<PoolRecord> Registry::list() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<PoolInfo> out;
+  std::vector<PoolRecord> out;
   out.reserve(pools_.size());
   for (const auto& [name, pool] : pools_) out.push_back(info_of(*pool));
   return out;
 }
 
-StatusOr<PoolInfo> Registry::get(const std::string& name) {
+StatusOr<PoolRecord> Registry::get(const std::string& name) {
   if (Status s = validate_pool_name(name); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pools_.find(name);
@@ -498,10 +498,10 @@ void Registry::shutdown() {
   for (auto& [raw, sub] : subscribers_) sub.sink->close(bye);
 }
 
-PoolInfo Registry::info_of(Pool& pool) {
+PoolRecord Registry::info_of(Pool& pool) {
   std::lock_guard<std::mutex> fan(pool.fanout_mu);
   pool.observe(monotonic_ns());
-  PoolInfo info;
+  PoolRecord info;
   info.metadata = pool.metadata;
   info.layout = pool.segment->layout();
   info.cuda = pool.cuda;

@@ -97,6 +97,8 @@ class Registry {
   Registry& operator=(const Registry&) = delete;
 
   const RegistryOptions& options() const { return options_; }
+  // options().max_total_bytes with 0 ("auto") resolved.
+  uint64_t max_total_bytes() const { return max_total_bytes_; }
 
   // ---- producers. A lease is identified by its holder.
 
@@ -132,8 +134,8 @@ class Registry {
 
   // ---- queries
 
-  std::vector<PoolInfo> list();
-  StatusOr<PoolInfo> get(const std::string& name);
+  std::vector<PoolRecord> list();
+  StatusOr<PoolRecord> get(const std::string& name);
   // Forgets the pool (its memory goes once its last mapping does); a held
   // pool needs `force`, which revokes the lease with ABORTED. Only the
   // owner, root and the admin group may (PERMISSION_DENIED).
@@ -192,7 +194,7 @@ class Registry {
     void observe(int64_t now_ns);
   };
 
-  PoolInfo info_of(Pool& pool);
+  PoolRecord info_of(Pool& pool);
   // Fans out the frames written since pool.latest_seq to its frame
   // subscribers (the ones still in the ring; the rest counted as skipped).
   // pool.fanout_mu held.

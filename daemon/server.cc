@@ -95,7 +95,7 @@ StatusOr<std::unique_ptr<Server>> Server::start(const Config& config, Registry& 
   server->descriptors_ = std::move(*descriptors);
   server->service_ =
       std::make_unique<BrokerService>(registry, server->peers_, *server->descriptors_,
-                                      config.streams);
+                                      config.streams, path);
   auto listen_fd = listen_unix(path, SOCK_STREAM, config.socket_mode);
   if (!listen_fd.ok()) return listen_fd.status();
   // No listening port: the acceptor below hands gRPC each connection.

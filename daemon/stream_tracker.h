@@ -76,6 +76,12 @@ class StreamTracker {
     --admitted_;
   }
 
+  // Streams admitted and not yet left.
+  uint32_t admitted() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return admitted_;
+  }
+
   // True when no stream is live, within `timeout`.
   bool wait_idle(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -84,7 +90,7 @@ class StreamTracker {
 
  private:
   const StreamLimits limits_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable idle_;
   long live_ = 0;
   uint32_t admitted_ = 0;

@@ -15,6 +15,7 @@
 #include "pool/layout.h"
 #include "pool/mapping.h"
 #include "pool/ring.h"
+#include "tensoripc/daemon.h"
 #include "tensoripc/metadata.h"
 
 namespace tensoripc {
@@ -72,29 +73,9 @@ struct StreamEvent {
   bool is_frame() const { return lifecycle == nullptr; }
 };
 
-struct SubscriberStats {
-  int32_t pid = 0;
-  uint32_t keep_last = 0;
-  uint64_t delivered = 0;
-  uint64_t dropped = 0;
-  uint64_t queued = 0;
-  bool lifecycle_only = false;  // takes no frame events (waits on the pool's futex)
-};
-
-struct PoolStats {
-  uint64_t frames_published = 0;  // frames written since this daemon had the pool
-  uint64_t latest_seq = 0;
-  double rate_hz = 0;
-  uint32_t subscribers = 0;
-  uint64_t dropped = 0;  // frame events dropped, all subscribers (those that left too)
-  int32_t producer_pid = 0;
-  int64_t created_unix_ns = 0;
-  int64_t last_publish_unix_ns = 0;
-  uint32_t owner_uid = 0;
-  std::vector<SubscriberStats> subscriber;
-};
-
-struct PoolInfo {
+// A pool as the daemon reports it (ListPools, GetPool); the client turns it
+// into the public PoolRecord.
+struct PoolRecord {
   PoolMetadata metadata;
   Layout layout;
   PoolStats stats;

@@ -8,6 +8,21 @@
 namespace tensoripc::wire {
 namespace {
 
+void set_time(int64_t unix_ns, google::protobuf::Timestamp* out) {
+  int64_t seconds = unix_ns / 1000000000;
+  int64_t nanos = unix_ns % 1000000000;
+  if (nanos < 0) {
+    nanos += 1000000000;
+    --seconds;
+  }
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(nanos));
+}
+
+int64_t time_of(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000000000 + t.nanos();
+}
+
 void lifecycle_to_proto(const PoolEvent& ev, v1::SubscribeEvent* out) {
   switch (ev.kind) {
     case PoolEvent::Kind::kAttached: {
@@ -233,7 +248,7 @@ StatusOr<StreamEvent> from_proto(const v1::SubscribeEvent& p) {
   return ev;
 }
 
-void to_proto(const PoolInfo& info, v1::PoolInfo* out) {
+void to_proto(const PoolRecord& info, v1::PoolInfo* out) {
   to_proto(info.metadata, out->mutable_metadata());
   to_proto(info.layout, out->mutable_layout());
   if (info.cuda.present()) to_proto(info.cuda, out->mutable_cuda());
@@ -248,6 +263,8 @@ void to_proto(const PoolInfo& info, v1::PoolInfo* out) {
   st->set_created_unix_ns(s.created_unix_ns);
   st->set_last_publish_unix_ns(s.last_publish_unix_ns);
   st->set_owner_uid(s.owner_uid);
+  set_time(s.created_unix_ns, st->mutable_created());
+  if (s.last_publish_unix_ns != 0) set_time(s.last_publish_unix_ns, st->mutable_last_publish());
   for (const SubscriberStats& sub : s.subscriber) {
     v1::SubscriberStats* p = st->add_subscriber();
     p->set_pid(sub.pid);
@@ -257,6 +274,79 @@ void to_proto(const PoolInfo& info, v1::PoolInfo* out) {
     p->set_queued(sub.queued);
     p->set_lifecycle_only(sub.lifecycle_only);
   }
+}
+
+StatusOr<PoolRecord> from_proto(const v1::PoolInfo& p) {
+  PoolRecord info;
+  auto md = from_proto(p.metadata());
+  if (!md.ok()) return md.status();
+  info.metadata = std::move(*md);
+  info.layout = from_proto(p.layout());
+  if (p.has_cuda()) info.cuda = from_proto(p.cuda());
+  const v1::PoolStats& st = p.stats();
+  PoolStats& s = info.stats;
+  s.frames_published = st.frames_published();
+  s.latest_seq = st.latest_seq();
+  s.rate_hz = st.rate_hz();
+  s.subscribers = st.subscribers();
+  s.dropped = st.dropped();
+  s.producer_pid = st.producer_pid();
+  s.created_unix_ns = st.created_unix_ns();
+  s.last_publish_unix_ns = st.last_publish_unix_ns();
+  s.owner_uid = st.owner_uid();
+  for (const v1::SubscriberStats& q : st.subscriber()) {
+    SubscriberStats sub;
+    sub.pid = q.pid();
+    sub.keep_last = q.keep_last();
+    sub.delivered = q.delivered();
+    sub.dropped = q.dropped();
+    sub.queued = q.queued();
+    sub.lifecycle_only = q.lifecycle_only();
+    s.subscriber.push_back(sub);
+  }
+  return info;
+}
+
+void to_proto(const DaemonInfo& d, v1::DaemonInfo* out) {
+  out->set_version(d.version);
+  out->set_pid(d.pid);
+  out->set_uid(d.uid);
+  set_time(d.started_unix_ns, out->mutable_started());
+  out->set_socket_path(d.socket_path);
+  out->set_retention(d.retention);
+  out->set_max_pools(d.max_pools);
+  out->set_max_pool_bytes(d.max_pool_bytes);
+  out->set_max_total_bytes(d.max_total_bytes);
+  out->set_pools(d.pools);
+  out->set_pool_bytes(d.pool_bytes);
+  out->set_streams(d.streams);
+  out->set_max_streams(d.max_streams);
+  out->set_max_streams_per_uid(d.max_streams_per_uid);
+  out->set_caller_pid(d.caller_pid);
+  out->set_caller_uid(d.caller_uid);
+  out->set_caller_is_admin(d.caller_is_admin);
+}
+
+DaemonInfo from_proto(const v1::DaemonInfo& p) {
+  DaemonInfo d;
+  d.version = p.version();
+  d.pid = p.pid();
+  d.uid = p.uid();
+  d.started_unix_ns = time_of(p.started());
+  d.socket_path = p.socket_path();
+  d.retention = p.retention();
+  d.max_pools = p.max_pools();
+  d.max_pool_bytes = p.max_pool_bytes();
+  d.max_total_bytes = p.max_total_bytes();
+  d.pools = p.pools();
+  d.pool_bytes = p.pool_bytes();
+  d.streams = p.streams();
+  d.max_streams = p.max_streams();
+  d.max_streams_per_uid = p.max_streams_per_uid();
+  d.caller_pid = p.caller_pid();
+  d.caller_uid = p.caller_uid();
+  d.caller_is_admin = p.caller_is_admin();
+  return d;
 }
 
 grpc::Status to_grpc(const Status& s) {

@@ -42,7 +42,12 @@ StatusOr<Grant> from_proto(const v1::PoolGranted& grant);
 void to_proto(const StreamEvent& event, v1::SubscribeEvent* out);
 StatusOr<StreamEvent> from_proto(const v1::SubscribeEvent& event);
 
-void to_proto(const PoolInfo& info, v1::PoolInfo* out);
+void to_proto(const PoolRecord& info, v1::PoolInfo* out);
+StatusOr<PoolRecord> from_proto(const v1::PoolInfo& info);
+
+// GetDaemonInfo's answer (tensoripc/daemon.h).
+void to_proto(const DaemonInfo& info, v1::DaemonInfo* out);
+DaemonInfo from_proto(const v1::DaemonInfo& info);
 
 // The code and message, and the details a program acts on (TopicHeld for a
 // status with a holder pid) in the standard google.rpc.Status trailer.

@@ -29,6 +29,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev zlib1g-dev
   # daemon: logging, flags and config, sd_notify
   libspdlog-dev libcli11-dev libsystemd-dev
+  # the tensor-ipc command: PNG snapshots
+  libpng-dev
   # client: DLPack export; Python bindings
   libdlpack-dev pybind11-dev python3-dev python3-numpy python3-pytest
   # the Python package's torch backend and its tests; pip install into a venv, offline

@@ -13,6 +13,7 @@
 #include "consumer_impl.h"
 #include "pool/mapping.h"
 #include "pool/ring.h"
+#include "tensoripc/daemon.h"
 #include "tensoripc/error.h"
 
 namespace tensoripc {
@@ -367,6 +368,21 @@ Consumer::Consumer(PoolMetadata expected, ConsumerOptions options)
 Consumer Consumer::from_sample(std::string name, const TensorView& sample, uint32_t history_len,
                                ConsumerOptions options) {
   return Consumer(PoolMetadata::from_sample(std::move(name), sample, history_len),
+                  std::move(options));
+}
+
+Consumer Consumer::attach(std::string name, uint32_t history_len, ConsumerOptions options) {
+  DaemonClient daemon(options.socket_path, options.connect_timeout);
+  std::optional<PoolInfo> pool = daemon.get_pool(name);
+  if (!pool) {
+    throw PoolNotFoundError("tensor-ipcd at " + daemon.socket_path() + " has no pool named '" +
+                                name + "' (no producer has claimed it, or it was removed)",
+                            name);
+  }
+  const PoolMetadata& md = pool->metadata;
+  return Consumer(PoolMetadata::create(std::move(name), md.shape, md.dtype,
+                                       history_len != 0 ? history_len : md.history_len,
+                                       md.device, md.backend_type),
                   std::move(options));
 }
 

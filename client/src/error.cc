@@ -8,6 +8,7 @@ Error::~Error() = default;
 TopicTakenError::~TopicTakenError() = default;
 MetadataMismatchError::~MetadataMismatchError() = default;
 DaemonUnavailableError::~DaemonUnavailableError() = default;
+PoolNotFoundError::~PoolNotFoundError() = default;
 InvalidArgumentError::~InvalidArgumentError() = default;
 ResourceExhaustedError::~ResourceExhaustedError() = default;
 StateError::~StateError() = default;

@@ -173,6 +173,13 @@ class TENSORIPC_EXPORT Consumer {
   // A consumer that expects frames like `sample`.
   static Consumer from_sample(std::string name, const TensorView& sample, uint32_t history_len = 1,
                               ConsumerOptions options = {});
+  // A consumer of the pool `name` as it is: its shape, dtype and device from
+  // the daemon (GetPool), and `history_len` frames of it (0: all of the
+  // pool's; more than the pool keeps is a MetadataMismatchError).
+  // PoolNotFoundError when the daemon has no pool of that name (no producer
+  // ever claimed it, or it was removed); DaemonUnavailableError as above.
+  static Consumer attach(std::string name, uint32_t history_len = 0,
+                         ConsumerOptions options = {});
 
   ~Consumer();
   Consumer(Consumer&& other) noexcept;

@@ -58,6 +58,18 @@ class TENSORIPC_EXPORT DaemonUnavailableError : public Error {
 
 // Bad input: a frame of the wrong dtype, shape or memory kind for its pool
 // (nothing is written), invalid metadata, an unsupported DLPack tensor.
+// No pool of that name (Consumer::attach).
+class TENSORIPC_EXPORT PoolNotFoundError : public Error {
+ public:
+  PoolNotFoundError(const std::string& message, std::string pool)
+      : Error(message), pool_(std::move(pool)) {}
+  ~PoolNotFoundError() override;
+  const std::string& pool() const { return pool_; }
+
+ private:
+  std::string pool_;
+};
+
 class TENSORIPC_EXPORT InvalidArgumentError : public Error {
  public:
   using Error::Error;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tensoripc/consumer.h"  // IWYU pragma: export
+#include "tensoripc/daemon.h"    // IWYU pragma: export
 #include "tensoripc/dtype.h"     // IWYU pragma: export
 #include "tensoripc/error.h"     // IWYU pragma: export
 #include "tensoripc/metadata.h"  // IWYU pragma: export

@@ -382,7 +382,7 @@ TEST_F(DaemonRegistry, ListAndGetShowTheOwner) {
   EXPECT_EQ(mine->stats.owner_uid, kOwnerUid);
   const auto all = reg.list();
   ASSERT_EQ(all.size(), 2u);
-  for (const PoolInfo& info : all) {
+  for (const PoolRecord& info : all) {
     EXPECT_EQ(info.stats.owner_uid, info.metadata.name == "mine" ? kOwnerUid : kOtherUid)
         << info.metadata.name;
   }

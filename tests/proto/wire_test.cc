@@ -126,7 +126,7 @@ TEST(Wire, ClaimRoundTripsItsHandBackToken) {
 }
 
 TEST(Wire, PoolInfoCarriesTheOwnerUid) {
-  PoolInfo info;
+  PoolRecord info;
   info.metadata = camera();
   info.layout = compute_layout(info.metadata);
   info.stats.owner_uid = 1000;
