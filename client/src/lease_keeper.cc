@@ -84,7 +84,21 @@ SessionLoop::Outcome LeaseKeeper::keep_once() {
   }
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return stopping_ || call_ended_; });
-  return stopping_ ? SessionLoop::Outcome::kStop : SessionLoop::Outcome::kEnded;
+  if (stopping_) return SessionLoop::Outcome::kStop;
+  // ABORTED: someone deleted the pool with force (tensor-ipc rm --force) to
+  // end this lease. Claiming it again would undo that; the producer stops,
+  // and put() says why.
+  // Outside mu_, which the call's end takes; the call tells its owner it
+  // ended before it records why, so wait for the record.
+  std::shared_ptr<LeaseCall> call = call_;
+  lock.unlock();
+  if (call) call->wait_ended();
+  const Status ended = call ? call->final_status() : Status();
+  if (ended.code() == StatusCode::kAborted) {
+    writer_.fail(ended.message(), false, 0);
+    return SessionLoop::Outcome::kStop;
+  }
+  return SessionLoop::Outcome::kEnded;
 }
 
 LeaseKeeper::ClaimResult LeaseKeeper::claim(bool initial) {

@@ -151,6 +151,69 @@ TEST(Wire, PoolInfoCarriesTheOwnerUid) {
   EXPECT_EQ(root.stats().owner_uid(), 0u);
 }
 
+TEST(Wire, PoolInfoRoundTripsWithItsTimesAsTimestamps) {
+  PoolRecord info;
+  info.metadata = camera();
+  info.layout = compute_layout(info.metadata);
+  info.stats.created_unix_ns = 1796139265325258044;  // 2026-12-01T15:34:25.325258044Z
+  info.stats.last_publish_unix_ns = 1796139266000000001;
+  info.stats.rate_hz = 29.5;
+  info.stats.dropped = 3;
+  SubscriberStats sub;
+  sub.pid = 13;
+  sub.delivered = 7;
+  sub.lifecycle_only = true;
+  info.stats.subscriber.push_back(sub);
+  v1::PoolInfo p;
+  wire::to_proto(info, &p);
+  EXPECT_EQ(p.stats().created().seconds(), 1796139265);
+  EXPECT_EQ(p.stats().created().nanos(), 325258044);
+  EXPECT_EQ(p.stats().last_publish().nanos(), 1);
+  EXPECT_EQ(p.stats().created_unix_ns(), info.stats.created_unix_ns);  // kept beside
+
+  auto back = wire::from_proto(p);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->metadata.name, info.metadata.name);
+  EXPECT_EQ(back->metadata.shape, info.metadata.shape);
+  EXPECT_EQ(back->layout.slot_count, info.layout.slot_count);
+  EXPECT_EQ(back->stats.created_unix_ns, info.stats.created_unix_ns);
+  EXPECT_EQ(back->stats.last_publish_unix_ns, info.stats.last_publish_unix_ns);
+  EXPECT_EQ(back->stats.rate_hz, 29.5);
+  EXPECT_EQ(back->stats.dropped, 3u);
+  ASSERT_EQ(back->stats.subscriber.size(), 1u);
+  EXPECT_EQ(back->stats.subscriber[0].delivered, 7u);
+  EXPECT_TRUE(back->stats.subscriber[0].lifecycle_only);
+
+  // Before the first frame there is no last_publish at all (not 1970).
+  info.stats.last_publish_unix_ns = 0;
+  v1::PoolInfo fresh;
+  wire::to_proto(info, &fresh);
+  EXPECT_FALSE(fresh.stats().has_last_publish());
+}
+
+TEST(Wire, DaemonInfoRoundTrips) {
+  DaemonInfo d;
+  d.version = "0.1.0";
+  d.pid = 42;
+  d.started_unix_ns = -1;  // before 1970: nanos stay in [0, 1e9)
+  d.retention = "remove";
+  d.max_total_bytes = uint64_t{1} << 40;
+  d.caller_uid = 1000;
+  d.caller_is_admin = true;
+  v1::DaemonInfo p;
+  wire::to_proto(d, &p);
+  EXPECT_EQ(p.started().seconds(), -1);
+  EXPECT_EQ(p.started().nanos(), 999999999);
+  const DaemonInfo back = wire::from_proto(p);
+  EXPECT_EQ(back.version, "0.1.0");
+  EXPECT_EQ(back.pid, 42);
+  EXPECT_EQ(back.started_unix_ns, -1);
+  EXPECT_EQ(back.retention, "remove");
+  EXPECT_EQ(back.max_total_bytes, uint64_t{1} << 40);
+  EXPECT_EQ(back.caller_uid, 1000u);
+  EXPECT_TRUE(back.caller_is_admin);
+}
+
 TEST(Wire, HolderPidTravelsAsATypedDetail) {
   Status held = already_exists("topic 'camera' is already published by pid 4242");
   held.set_holder_pid(4242);
