@@ -89,8 +89,9 @@ class ReflectionClient {
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
           rpc_path, (msg) => Buffer.from(method.resolvedRequestType.encode(msg).finish()),
-          (buf) => method.resolvedResponseType.toObject(method.resolvedResponseType.decode(buf),
-                                                        kToObject),
+          (buf) => json_form(method.resolvedResponseType,
+                             method.resolvedResponseType.toObject(
+                                 method.resolvedResponseType.decode(buf), kToObject)),
           request, new grpc.Metadata(), {deadline: this.deadline()},
           (err, response) => (err ? reject(err) : resolve(response)));
     });
@@ -106,6 +107,39 @@ class ReflectionClient {
         rpc_path, (obj) => Buffer.from(req.encode(req.fromObject(obj)).finish()),
         (buf) => res.toObject(res.decode(buf), kToObject), new grpc.Metadata(), {});
   }
+}
+
+// google.protobuf.Timestamp as grpcurl prints it (protobuf's JSON mapping):
+// RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits.
+function rfc3339(ts) {
+  const seconds = Number(ts.seconds || 0);
+  const nanos = Number(ts.nanos || 0);
+  let text = new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, '');
+  if (nanos !== 0) {
+    let frac = String(nanos).padStart(9, '0');
+    if (frac.endsWith('000000')) frac = frac.slice(0, 3);
+    else if (frac.endsWith('000')) frac = frac.slice(0, 6);
+    text += '.' + frac;
+  }
+  return text + 'Z';
+}
+
+// A decoded message in protobuf's JSON form: well-known types as their JSON
+// mapping (Timestamp: a string), recursively; unset messages left out.
+function json_form(type, obj) {
+  for (const field of type.fieldsArray) {
+    const value = obj[field.name];
+    const sub = field.resolvedType;
+    if (value === undefined || !sub || !sub.fieldsArray) continue;  // scalars, enums
+    if (value === null) {
+      delete obj[field.name];
+      continue;
+    }
+    const convert = (v) => (sub.fullName === '.google.protobuf.Timestamp' ? rfc3339(v)
+                                                                          : json_form(sub, v));
+    obj[field.name] = field.repeated ? value.map(convert) : convert(value);
+  }
+  return obj;
 }
 
 // grpc status code number -> name (NOT_FOUND, ...).
