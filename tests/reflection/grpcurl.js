@@ -142,6 +142,36 @@ function json_form(type, obj) {
   return obj;
 }
 
+// A symbol in grpcurl's `describe` form: "X is a message:" and its .proto text.
+function describe(name, symbol) {
+  if (!symbol) throw new Error(`Symbol not found: ${name}`);
+  if (symbol.fieldsArray) {
+    const lines = [`${name} is a message:`, `message ${symbol.name} {`];
+    for (const f of symbol.fieldsArray) {
+      const type = f.resolvedType ? f.resolvedType.fullName : f.type;
+      lines.push(`  ${f.repeated ? 'repeated ' : ''}${type} ${f.name} = ${f.id};`);
+    }
+    lines.push('}');
+    return lines.join('\n');
+  }
+  if (symbol.methods) {
+    const lines = [`${name} is a service:`, `service ${symbol.name} {`];
+    for (const m of symbol.methodsArray) {
+      lines.push(`  rpc ${m.name} ( ${m.requestStream ? 'stream ' : ''}${m.requestType} ) ` +
+                 `returns ( ${m.responseStream ? 'stream ' : ''}${m.responseType} );`);
+    }
+    lines.push('}');
+    return lines.join('\n');
+  }
+  if (symbol.values) {
+    const lines = [`${name} is an enum:`, `enum ${symbol.name} {`];
+    for (const [k, v] of Object.entries(symbol.values)) lines.push(`  ${k} = ${v};`);
+    lines.push('}');
+    return lines.join('\n');
+  }
+  return JSON.stringify(symbol.toJSON(), null, 2);
+}
+
 // grpc status code number -> name (NOT_FOUND, ...).
 function status_name(code) {
   for (const [name, value] of Object.entries(grpc.status)) {
@@ -180,7 +210,7 @@ async function main(argv) {
       for (const s of await client.list_services()) console.log(s);
     } else if (rest[0] === 'describe') {
       const root = await client.root_for(rest[1]);
-      console.log(JSON.stringify(root.lookup(rest[1]).toJSON(), null, 2));
+      console.log(describe(rest[1], root.lookup(rest[1])));
     } else {
       console.log(JSON.stringify(await client.invoke(rest[0], body), null, 2));
     }
