@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -409,7 +410,12 @@ int run_doctor(const Common& c) {
 
   std::optional<DaemonInfo> info;
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  if (::stat(path.c_str(), &st) != 0 && errno == EACCES) {
+    checks.push_back({"fail", "cannot look into the directory of " + path + " (permission denied)",
+                      "the daemon's socket directory must be searchable by its clients: the "
+                      "system service's /run/tensor-ipc is 0755; for your own daemon, use your "
+                      "own socket (unset TENSOR_IPC_SOCKET)"});
+  } else if (::stat(path.c_str(), &st) != 0) {
     checks.push_back({"fail", "no socket at " + path + ": no daemon is running there",
                       "start one: `tensor-ipcd` (your own), or `sudo systemctl start tensor-ipcd` "
                       "(the system service; then its socket is found by itself)"});

@@ -31,6 +31,8 @@ packages=(
   libspdlog-dev libcli11-dev libsystemd-dev
   # the tensor-ipc command: PNG snapshots
   libpng-dev
+  # the Debian packages (cpack -G DEB): man pages, shared-library dependencies
+  help2man dpkg-dev fakeroot
   # client: DLPack export; Python bindings
   libdlpack-dev pybind11-dev python3-dev python3-numpy python3-pytest
   # the Python package's torch backend and its tests; pip install into a venv, offline

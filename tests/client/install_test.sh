@@ -1,5 +1,5 @@
 #!/bin/bash
-# The out-of-tree install test: installs the client component of a build
+# The out-of-tree install test: installs the client and dev components of a build
 # into a temporary prefix, builds tests/client/install_app against it twice
 # (find_package(TensorIpc), and plain pkg-config with no CMake), and runs
 # both against a real tensor-ipcd.
@@ -23,6 +23,7 @@ trap cleanup EXIT
 prefix=$tmp/prefix
 echo "== install into $prefix"
 cmake --install "$build" --prefix "$prefix" --component client
+cmake --install "$build" --prefix "$prefix" --component dev
 find "$prefix" -type f -o -type l | sed "s|$prefix/||" | sort
 
 # Only the public API is installed: no protobuf/gRPC types, no internals.
