@@ -8,7 +8,9 @@
 #   --target T                 build only T (repeatable; default: everything)
 #   -j N, --jobs N             parallel jobs (default: the number of CPUs)
 #   -DVAR=VALUE                passed to CMake, e.g. -DTENSORIPC_CUDA=OFF -DTENSORIPC_PYTHON=ON
-# Prints the build directory on its last line.
+# Its last line is "build.sh: built in DIR". An existing build directory is
+# not configured again unless options are given (CMake re-runs itself when a
+# CMakeLists.txt changes).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,9 +56,16 @@ if [[ -f "$build_dir/CMakeCache.txt" ]] &&
   exit 1
 fi
 
-cmake -S "$root" -B "$build_dir" -G Ninja \
-  -DTENSORIPC_SANITIZE="$sanitize" \
-  ${build_type:+-DCMAKE_BUILD_TYPE="$build_type"} \
-  "${cmake_args[@]}"
+cached() { sed -n "s/^$1:[A-Z]*=//p" "$build_dir/CMakeCache.txt" 2>/dev/null; }
+if [[ -f "$build_dir/CMakeCache.txt" && ${#cmake_args[@]} -eq 0 &&
+      "$(cached TENSORIPC_SANITIZE)" == "$sanitize" &&
+      ( -z "$build_type" || "$(cached CMAKE_BUILD_TYPE)" == "$build_type" ) ]]; then
+  :  # configured already, the same way
+else
+  cmake -S "$root" -B "$build_dir" -G Ninja \
+    -DTENSORIPC_SANITIZE="$sanitize" \
+    ${build_type:+-DCMAKE_BUILD_TYPE="$build_type"} \
+    "${cmake_args[@]}"
+fi
 cmake --build "$build_dir" --parallel "$jobs" ${targets[@]:+--target "${targets[@]}"}
-echo "$build_dir"
+echo "build.sh: built in $build_dir"

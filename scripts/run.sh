@@ -38,7 +38,7 @@ if ((deps)); then "$root/scripts/install-deps.sh" --no-npm; fi
 
 build_log=$(mktemp)
 "$root/scripts/build.sh" --build-dir "$build_dir" --target tensor-ipcd | tee "$build_log"
-build_dir=$(tail -n 1 "$build_log")
+build_dir=$(sed -n 's/^build.sh: built in //p' "$build_log" | tail -n 1)
 rm -f "$build_log"
 
 # grep reads the whole list: with -q it would stop at the first match, ninja would

@@ -34,7 +34,7 @@ if ((deps)); then "$root/scripts/install-deps.sh"; fi
 build_log=$(mktemp)
 trap 'rm -f "$build_log"' EXIT
 "$root/scripts/build.sh" "${build_args[@]}" | tee "$build_log"
-build_dir=$(tail -n 1 "$build_log")
+build_dir=$(sed -n 's/^build.sh: built in //p' "$build_log" | tail -n 1)
 
 case "$sanitize" in
   address)

@@ -39,7 +39,7 @@ PutResult Writer::put(const TensorView& frame, device::Stream stream) {
   // The frame, latest_seq, and one wake of the pool's word when anyone is
   // subscribed (futex consumers and the daemon, for its stream consumers).
   const FrameStamp w = write_next_frame(*mapping_, frame.data());
-  return PutResult{w.slot, w.seq, w.timestamp_ns};
+  return PutResult{w.slot, w.seq, w.timestamp_ns, w.slot};
 }
 
 void Writer::throw_unwritable(const char* what) const {
@@ -62,7 +62,7 @@ PutResult Writer::put_on_device(const TensorView& frame, device::Stream stream) 
     throw_device_status(
         Status(copied.code(), "put on " + copied.message() + "; nothing was published"));
   }
-  return PutResult{w.slot, w.seq, w.timestamp_ns};
+  return PutResult{w.slot, w.seq, w.timestamp_ns, w.slot};
 }
 
 void Writer::throw_if_closed_or_failed(const char* what) const {
@@ -119,7 +119,7 @@ PutResult Writer::commit(uint64_t seq, device::Stream stream) {
     throw_device_status(
         Status(recorded.code(), "commit on " + recorded.message() + "; nothing was published"));
   }
-  return PutResult{w.slot, w.seq, w.timestamp_ns};
+  return PutResult{w.slot, w.seq, w.timestamp_ns, w.slot};
 }
 
 void Writer::abandon(uint64_t seq) {

@@ -36,13 +36,13 @@ struct ProducerOptions {
   CudaStream cuda_stream = nullptr;
 };
 
-// What put() did: the frame index (the slot written, what Python's put
-// returns) and the frame's sequence number (monotonic from 1 over the pool's
-// life, across producers).
+// What put() did: the slot written and the frame's sequence number
+// (monotonic from 1 over the pool's life, across producers).
 struct PutResult {
-  uint64_t frame_index = 0;
+  uint64_t frame_index = 0;  // == slot: the name of what Python's put() returns
   uint64_t seq = 0;
   int64_t timestamp_ns = 0;  // CLOCK_REALTIME when the frame was complete
+  uint64_t slot = 0;         // the ring slot written: seq % history_len
 };
 
 class Writer;  // the library's (client/src/writer.h)

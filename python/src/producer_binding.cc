@@ -61,7 +61,7 @@ class PyProducer {
     } catch (const InvalidArgumentError& e) {
       raise(PyError::kFrameMismatch, e.what());
     }
-    return {r.frame_index, r.seq};
+    return {r.slot, r.seq};
   }
 
   py::dict metadata() { return to_dict(producer()->metadata()); }

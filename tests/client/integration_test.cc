@@ -116,6 +116,7 @@ TEST_F(ClientTest, HistoryOrderLatestFirstAndZerosBeyondWhatWasWritten) {
     const PutResult r = producer.put(as_view(frame_bytes(n, s)));
     EXPECT_EQ(r.seq, s);
     EXPECT_EQ(r.frame_index, s % 8);
+    EXPECT_EQ(r.slot, r.frame_index);
   }
   // History longer than the frames written: the rest are zeros.
   auto h = consumer.read(6, true);

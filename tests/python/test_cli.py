@@ -440,3 +440,30 @@ def test_doctor_run_by_a_user_outside_the_group_says_how_to_join(tmp_path):
             d.stop()
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_the_daemon_logs_subscribers_at_debug(procs, tmp_path, monkeypatch):
+    # What an operator sees with --log-level debug when a consumer comes and goes.
+    from conftest import DAEMON
+    sock = str(tmp_path / "d.sock")
+    os.chmod(tmp_path, 0o700)
+    daemon = procs([DAEMON, "--socket", sock, "--shm-prefix", f"tipclog{os.getpid()}.",
+                    "--log-level", "debug"])
+    wait_until(lambda: os.path.exists(sock), what="the daemon's socket")
+    monkeypatch.setenv("TENSOR_IPC_SOCKET", sock)
+    frame = np.ones(4, dtype=np.float32)
+    producer = TensorProducer.from_sample(pool_name="logged", sample=frame, history_len=2)
+    try:
+        producer.put(frame)
+        echo = subprocess.run([CLI, "echo", "logged", "--once"], capture_output=True, text=True,
+                              timeout=LINE_TIMEOUT)
+        assert echo.returncode == 0, echo.stderr
+
+        def said(what):
+            return [ln for ln in daemon.stderr_lines
+                    if "pool 'logged': subscriber pid" in ln and what in ln]
+        joined = wait_until(lambda: said("joined"), what="the join line")
+        assert "frame events, keep_last" in joined[0]
+        wait_until(lambda: said("left"), what="the leave line")
+    finally:
+        producer.cleanup()
