@@ -3,10 +3,14 @@
 // files give it the seed's API (names, arguments, defaults, errors).
 #include <pybind11/pybind11.h>
 
+#include <chrono>
+#include <optional>
+
 #include "bindings.h"
 #include "errors.h"
 #include "lifecycle.h"
 #include "metadata_convert.h"
+#include "tensoripc/daemon.h"
 #include "tensoripc/tensor.h"
 
 namespace py = pybind11;
@@ -21,4 +25,21 @@ PYBIND11_MODULE(_core, m) {
   tensoripc::python::register_metadata(m);
   tensoripc::python::register_producer(m);
   tensoripc::python::register_consumer(m);
+  m.def(
+      "pool_metadata",
+      [](const std::string& name, const std::string& socket_path,
+         double connect_timeout) -> py::object {
+        std::optional<tensoripc::PoolInfo> info;
+        {
+          py::gil_scoped_release released;
+          tensoripc::DaemonClient daemon(
+              socket_path, std::chrono::milliseconds(static_cast<int64_t>(connect_timeout * 1000)));
+          info = daemon.get_pool(name);
+        }
+        if (!info) return py::none();
+        return tensoripc::python::to_dict(info->metadata);
+      },
+      py::arg("name"), py::arg("socket_path"), py::arg("connect_timeout"),
+      "The metadata of the pool `name` as tensor-ipcd has it (a dict of PoolMetadata's "
+      "fields), or None when there is no such pool.");
 }

@@ -6,8 +6,8 @@ from collections import namedtuple
 from . import _core, _lifecycle
 from ._common import (DEFAULT_CONNECT_TIMEOUT, check_keep_last, check_socket_args,
                       core_metadata_args, granted_metadata, is_gpu_pool)
-from .errors import InvalidArgumentError
-from .metadata import metadata_from_sample
+from .errors import InvalidArgumentError, PoolNotFoundError
+from .metadata import PoolMetadata, metadata_from_sample
 
 __all__ = ["TensorConsumer", "ConsumerStatus"]
 
@@ -88,6 +88,34 @@ class TensorConsumer:
         return cls(metadata, keep_last=keep_last, dds_participant=dds_participant,
                    on_new_data_callback=callback, socket_path=socket_path,
                    connect_timeout=connect_timeout, notify=notify)
+
+    @classmethod
+    def attach(cls, pool_name, history_len=None, keep_last=10, callback=None, *,
+               socket_path=None, connect_timeout=DEFAULT_CONNECT_TIMEOUT, notify="stream"):
+        """A consumer of the pool ``pool_name`` as it is, its shape, dtype, backend and
+        device taken from tensor-ipcd: no sample or metadata to repeat.
+
+        ``history_len``: the frames this consumer reads at most (None: all the pool
+        keeps; more is a MetadataMismatchError). Raises PoolNotFoundError (a
+        LookupError) when the daemon has no pool of that name, ConnectionError
+        (DaemonUnavailableError) when it cannot be reached.
+        """
+        path, timeout = check_socket_args(socket_path, connect_timeout)
+        found = _core.pool_metadata(str(pool_name), path, timeout)
+        if found is None:
+            err = PoolNotFoundError(
+                f"tensor-ipcd has no pool named {pool_name!r} (no producer has claimed it, "
+                "or it was removed)")
+            err.pool_name = pool_name
+            raise err
+        metadata = PoolMetadata(name=found["name"], shape=found["shape"],
+                                dtype_str=found["dtype_str"],
+                                backend_type=found["backend_type"],
+                                history_len=found["history_len"] if history_len is None
+                                else history_len,
+                                device=found["device"])
+        return cls(metadata, keep_last=keep_last, on_new_data_callback=callback,
+                   socket_path=socket_path, connect_timeout=connect_timeout, notify=notify)
 
     def get(self, history_len=1, as_numpy=False, latest_first=True):
         """The latest frames as a new array (one copy), or None before any frame.

@@ -25,6 +25,7 @@ __all__ = [
     "InvalidArgumentError",
     "FrameMismatchError",
     "DaemonUnavailableError",
+    "PoolNotFoundError",
     "ResourceExhaustedError",
     "StateError",
     "GpuPoolsNotSupportedError",
@@ -66,6 +67,13 @@ class DaemonUnavailableError(Error, ConnectionError):
     """
 
     socket_path = ""
+
+
+class PoolNotFoundError(Error, LookupError):
+    """``TensorConsumer.attach`` of a name tensor-ipcd has no pool of (no producer
+    has claimed it, or it was removed). ``pool_name`` is the name asked for."""
+
+    pool_name = ""
 
 
 class ResourceExhaustedError(Error, RuntimeError):

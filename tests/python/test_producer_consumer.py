@@ -11,8 +11,8 @@ import pytest
 
 import frame_pattern
 from conftest import helper, torch_or_skip, wait_until
-from tensor_ipc import (MetadataCreator, PoolMetadata, StateError, TensorConsumer,
-                        TensorProducer)
+from tensor_ipc import (MetadataCreator, MetadataMismatchError, PoolMetadata, PoolNotFoundError,
+                        StateError, TensorConsumer, TensorProducer)
 
 
 def put_fills(producer, frame, values):
@@ -374,3 +374,33 @@ def test_both_sides_carry_on_across_a_daemon_restart(daemon, pool_name):
     # The re-claimed topic is still this producer's.
     with pytest.raises(ValueError, match="already published"):
         TensorProducer.from_sample(pool_name, frame, history_len=4)
+
+
+def test_attach_by_name_alone_and_with_a_smaller_history(daemon, pool_name):
+    frame = np.arange(6, dtype=np.uint16).reshape(2, 3)
+    producer = TensorProducer.from_sample(pool_name=pool_name, sample=frame, history_len=6)
+    try:
+        for i in range(1, 6):
+            producer.put(frame * i)
+        consumer = TensorConsumer.attach(pool_name)
+        assert consumer.metadata.shape == [2, 3]
+        assert consumer.metadata.dtype_str == "uint16"
+        assert consumer.metadata.history_len == 6
+        last = consumer.get(history_len=5)
+        assert last.shape == (5, 2, 3) and np.array_equal(last[0], frame * 5)
+        consumer.cleanup()
+
+        few = TensorConsumer.attach(pool_name, history_len=2)
+        assert np.array_equal(few.get(history_len=2)[1], frame * 4)
+        with pytest.raises(ValueError):
+            few.get(history_len=3)  # bounded by its own history
+        few.cleanup()
+
+        with pytest.raises(MetadataMismatchError):
+            TensorConsumer.attach(pool_name, history_len=7)
+        with pytest.raises(PoolNotFoundError) as err:
+            TensorConsumer.attach(pool_name + "_nobody")
+        assert isinstance(err.value, LookupError)
+        assert err.value.pool_name == pool_name + "_nobody"
+    finally:
+        producer.cleanup()
