@@ -61,27 +61,24 @@ int main(int argc, char** argv) {
   auto* info = app.add_subcommand("info", "one pool: metadata, layout, stats, each subscriber");
   info->add_option("POOL", pool, "the pool's name")->required();
 
+  // hz and bw: the same sampling, reported as frames or bytes per second.
+  auto add_rate = [&](const char* name, const char* what, RateOptions& o) {
+    CLI::App* cmd = app.add_subcommand(name, what);
+    cmd->add_option("POOL", pool, "the pool's name")->required();
+    cmd->add_option("-w,--window", o.window, "intervals the statistics cover")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("-n,--count", o.count, "stop after N reports (0: on Ctrl-C)");
+    cmd->add_option("--period", o.period_s, "seconds between reports")
+        ->capture_default_str()
+        ->check(CLI::Range(0.01, 3600.0));
+    return cmd;
+  };
   RateOptions hz_options;
-  auto* hz = app.add_subcommand("hz", "a pool's frame rate: mean, min/max/std of the interval");
-  hz->add_option("POOL", pool, "the pool's name")->required();
-  hz->add_option("-w,--window", hz_options.window, "intervals the statistics cover")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  hz->add_option("-n,--count", hz_options.count, "stop after N reports (0: on Ctrl-C)");
-  hz->add_option("--period", hz_options.period_s, "seconds between reports")
-      ->capture_default_str()
-      ->check(CLI::Range(0.01, 3600.0));
+  auto* hz = add_rate("hz", "a pool's frame rate: mean, min/max/std of the interval", hz_options);
   RateOptions bw_options;
   bw_options.bandwidth = true;
-  auto* bw = app.add_subcommand("bw", "a pool's bandwidth: bytes per second it publishes");
-  bw->add_option("POOL", pool, "the pool's name")->required();
-  bw->add_option("-w,--window", bw_options.window, "intervals the statistics cover")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  bw->add_option("-n,--count", bw_options.count, "stop after N reports (0: on Ctrl-C)");
-  bw->add_option("--period", bw_options.period_s, "seconds between reports")
-      ->capture_default_str()
-      ->check(CLI::Range(0.01, 3600.0));
+  auto* bw = add_rate("bw", "a pool's bandwidth: bytes per second it publishes", bw_options);
 
   EchoOptions echo_options;
   auto* echo = app.add_subcommand(
