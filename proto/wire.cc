@@ -2,6 +2,8 @@
 
 #include <google/protobuf/any.pb.h>
 
+#include <limits>
+
 #include "google/rpc/status.pb.h"
 #include "pool/model.h"
 
@@ -19,8 +21,15 @@ void set_time(int64_t unix_ns, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(nanos));
 }
 
+// A Timestamp from the wire, which anyone may have written: nanos outside
+// [0, 1e9) count as 0, and instants past what int64 nanoseconds hold (year
+// 2262) saturate instead of overflowing.
 int64_t time_of(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1000000000 + t.nanos();
+  constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1000000000 - 1;
+  const int64_t nanos = t.nanos() >= 0 && t.nanos() < 1000000000 ? t.nanos() : 0;
+  if (t.seconds() > kMaxSeconds) return std::numeric_limits<int64_t>::max();
+  if (t.seconds() < -kMaxSeconds) return std::numeric_limits<int64_t>::min();
+  return t.seconds() * 1000000000 + nanos;
 }
 
 void lifecycle_to_proto(const PoolEvent& ev, v1::SubscribeEvent* out) {

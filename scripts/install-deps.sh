@@ -33,6 +33,8 @@ packages=(
   libpng-dev
   # the Debian packages (cpack -G DEB): man pages, shared-library dependencies
   help2man dpkg-dev fakeroot
+  # scripts/fuzz.sh: clang and its libFuzzer runtime
+  clang libclang-rt-14-dev
   # client: DLPack export; Python bindings
   libdlpack-dev pybind11-dev python3-dev python3-numpy python3-pytest
   # the Python package's torch backend and its tests; pip install into a venv, offline

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "google/rpc/status.pb.h"
 #include "pool/model.h"
 
@@ -212,6 +214,18 @@ TEST(Wire, DaemonInfoRoundTrips) {
   EXPECT_EQ(back.max_total_bytes, uint64_t{1} << 40);
   EXPECT_EQ(back.caller_uid, 1000u);
   EXPECT_TRUE(back.caller_is_admin);
+}
+
+TEST(Wire, TimestampsFromTheWireNeverOverflow) {
+  // Found by fuzz_wire: seconds past year 2262 overflowed int64 nanoseconds.
+  v1::DaemonInfo p;
+  p.mutable_started()->set_seconds(10386073870);
+  EXPECT_EQ(wire::from_proto(p).started_unix_ns, std::numeric_limits<int64_t>::max());
+  p.mutable_started()->set_seconds(-10386073870);
+  EXPECT_EQ(wire::from_proto(p).started_unix_ns, std::numeric_limits<int64_t>::min());
+  p.mutable_started()->set_seconds(5);
+  p.mutable_started()->set_nanos(-3);  // not a valid Timestamp: no nanos
+  EXPECT_EQ(wire::from_proto(p).started_unix_ns, 5000000000);
 }
 
 TEST(Wire, HolderPidTravelsAsATypedDetail) {
