@@ -184,9 +184,24 @@ class ProducerStream final : public Reactor {
                          caller_.to_string(), file.status().message());
           }
         }
+        const bool had_memory = handed_back.has_value();
         auto granted = registry_.claim(*claim, caller_, control_,
                                        handed_back ? &*handed_back : nullptr);
-        if (!granted.ok()) return granted.status();
+        if (!granted.ok()) {
+          if (had_memory) {
+            // A pool that lived before this daemon started (a restart, maybe
+            // with lower limits): refusing it drops its history. Say so.
+            spdlog::warn("pool '{}': the pool {} handed back after a restart is dropped, "
+                         "history and all: {}",
+                         claim->metadata.name, caller_.to_string(), granted.status().message());
+          } else if (granted.status().code() == StatusCode::kResourceExhausted) {
+            spdlog::warn("{}", granted.status().message());
+          } else {
+            spdlog::debug("claim of pool '{}' by {} refused: {}", claim->metadata.name,
+                          caller_.to_string(), granted.status().message());
+          }
+          return granted.status();
+        }
         claimed_ = true;
         granted->descriptor_token = descriptors_.issue(caller_, granted->memory, true);
         v1::ProducerEvent event;

@@ -467,3 +467,48 @@ def test_the_daemon_logs_subscribers_at_debug(procs, tmp_path, monkeypatch):
         wait_until(lambda: said("left"), what="the leave line")
     finally:
         producer.cleanup()
+
+
+def test_a_restart_with_lower_limits_says_what_it_dropped(procs, tmp_path, monkeypatch):
+    # Two producers hand their pools back to a daemon restarted with
+    # --max-pools 1: one pool carries on, the other is dropped, and the log
+    # says which and why; its producer's put() says so too.
+    from conftest import DAEMON
+    from tensor_ipc import Error
+    sock = str(tmp_path / "d.sock")
+    os.chmod(tmp_path, 0o700)
+    args = [DAEMON, "--socket", sock, "--shm-prefix", f"tipclim{os.getpid()}.",
+            "--log-level", "info"]
+    first = procs(args)
+    wait_until(lambda: os.path.exists(sock), what="the daemon's socket")
+    monkeypatch.setenv("TENSOR_IPC_SOCKET", sock)
+    frame = np.ones(8, dtype=np.float32)
+    a = TensorProducer.from_sample(pool_name="kept_a", sample=frame, history_len=2)
+    b = TensorProducer.from_sample(pool_name="kept_b", sample=frame, history_len=2)
+    try:
+        a.put(frame)
+        b.put(frame)
+        first.signal(15)
+        assert first.wait() == 0
+        second = procs(args + ["--max-pools", "1"])
+        dropped = wait_until(lambda: [ln for ln in second.stderr_lines
+                                      if "handed back after a restart is dropped" in ln],
+                             what="the daemon to say what it dropped")
+        assert "--max-pools" in dropped[0]
+        lost = "kept_a" if "pool 'kept_a'" in dropped[0] else "kept_b"
+        kept = "kept_b" if lost == "kept_a" else "kept_a"
+        ls = subprocess.run([CLI, "ls", "--json"], capture_output=True, text=True,
+                            timeout=LINE_TIMEOUT, check=True)
+        assert [p["name"] for p in json.loads(ls.stdout)["pools"]] == [kept]
+        loser = a if lost == "kept_a" else b
+
+        def refused():
+            try:
+                loser.put(frame)
+                return False
+            except Error as e:
+                return "--max-pools" in str(e)
+        wait_until(refused, what="the dropped pool's producer to be told")
+    finally:
+        a.cleanup()
+        b.cleanup()
