@@ -6,6 +6,8 @@
 #                           configuration, man pages
 #   libtensoripc-client0    (component client)  the shared library
 #   libtensoripc-client-dev (component dev)     headers, the .so link, CMake package, .pc
+#   tensor-ipc-ros2         (component ros2)    the ROS 2 bridge and its template unit, when
+#                                               Cyclone DDS is found
 #
 # The maintainer scripts (packaging/debian/) create the user and group
 # tensor-ipc and /run/tensor-ipc from the installed snippets, enable and
@@ -48,6 +50,9 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)  # debug info stays in the build tree
 set(CPACK_COMPONENTS_ALL service client dev)
+if(TENSORIPC_HAVE_ROS2)
+  list(APPEND CPACK_COMPONENTS_ALL ros2)
+endif()
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -84,5 +89,15 @@ set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libtensoripc-client0 (= ${_tipc_deb_versio
 set(CPACK_DEBIAN_DEV_DESCRIPTION "tensor-ipc client library: development files
 Headers (tensoripc/tensoripc.h), the CMake package (find_package(TensorIpc)) and
 the pkg-config file (tensoripc-client) for building against libtensoripc-client.")
+
+set(CPACK_DEBIAN_ROS2_PACKAGE_NAME tensor-ipc-ros2)
+set(CPACK_DEBIAN_ROS2_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_ROS2_PACKAGE_DEPENDS "libtensoripc-client0 (= ${_tipc_deb_version})")
+set(CPACK_DEBIAN_ROS2_PACKAGE_RECOMMENDS "tensor-ipc (= ${_tipc_deb_version})")
+set(CPACK_DEBIAN_ROS2_DESCRIPTION "tensor-ipc pools bridged to ROS 2 topics (Cyclone DDS)
+tensor-ipc-ros2 publishes a pool's frames on a ROS 2 topic (sensor_msgs/Image,
+std_msgs/*MultiArray) and writes a topic's messages into a pool, on ROS 2's own
+DDS wire format with no ROS install; tensor-ipc-ros2@.service runs one bridge
+per instance.")
 
 include(CPack)

@@ -37,6 +37,12 @@ for pkg in tensor-ipc libtensoripc-client0 libtensoripc-client-dev; do
   debs+=("$deb")
   echo "$(basename "$deb"): $(dpkg-deb -f "$deb" Depends)"
 done
+# The ROS 2 bridge's package, where the build has the bridge.
+ros2_deb=$tmp/pkg/tensor-ipc-ros2_${version}-1_${arch}.deb
+if [[ -f $ros2_deb ]]; then
+  debs+=("$ros2_deb")
+  echo "$(basename "$ros2_deb"): $(dpkg-deb -f "$ros2_deb" Depends)"
+fi
 dpkg-deb -f "$tmp/pkg/tensor-ipc_${version}-1_${arch}.deb" Depends | grep -q "libtensoripc-client0 (= ${version}-1)" ||
   fail "tensor-ipc does not depend on its own library"
 
@@ -64,6 +70,11 @@ libdir=$(dirname "$(find "$root/usr/lib" -name 'libtensoripc-client.so.0' | head
 zcat "$root/usr/share/man/man1/tensor-ipc.1.gz" | grep -q '^\.SH NAME' || fail "tensor-ipc(1) is not a man page"
 grep -q '^tensor-ipc:' "$root/etc/passwd" && grep -q '^tensor-ipc:' "$root/etc/group" ||
   fail "postinst did not create the user and group tensor-ipc"
+if [[ -f $ros2_deb ]]; then
+  [[ -x $root/usr/bin/tensor-ipc-ros2 ]] || fail "tensor-ipc-ros2 not installed"
+  grep -q '^ExecStart=/usr/bin/tensor-ipc-ros2 \$BRIDGE_ARGS$' \
+    "$root/usr/lib/systemd/system/tensor-ipc-ros2@.service" || fail "the bridge's template unit"
+fi
 echo "files, man pages, user and group: there"
 
 echo "== the installed unit"
@@ -105,7 +116,8 @@ echo "== upgrade (the same packages again) and purge"
 install_debs
 grep -q "Setting up tensor-ipc" "$tmp/dpkg.log" || fail "reinstall"
 dpkg --root="$root" --force-script-chrootless --force-depends \
-  --purge libtensoripc-client-dev tensor-ipc libtensoripc-client0 >"$tmp/purge.log" 2>&1 ||
+  --purge libtensoripc-client-dev tensor-ipc $([[ -f $ros2_deb ]] && echo tensor-ipc-ros2) \
+  libtensoripc-client0 >"$tmp/purge.log" 2>&1 ||
   { cat "$tmp/purge.log"; fail "dpkg --purge"; }
 # The user and group stay (Debian's rule), and so does the lock file of /etc/passwd.
 left=$(find "$root" -path "$root/var" -prune -o -type f -print |
