@@ -25,6 +25,15 @@ PYBIND11_MODULE(_core, m) {
   tensoripc::python::register_metadata(m);
   tensoripc::python::register_producer(m);
   tensoripc::python::register_consumer(m);
+#ifdef TENSORIPC_HAVE_ROS2
+  tensoripc::python::register_ros2(m);
+#endif
+  m.attr("built_with_ros2") =
+#ifdef TENSORIPC_HAVE_ROS2
+      true;
+#else
+      false;
+#endif
   m.def(
       "pool_metadata",
       [](const std::string& name, const std::string& socket_path,

@@ -19,6 +19,7 @@ from .consumer import ConsumerStatus, TensorConsumer  # noqa: E402
 from .errors import *  # noqa: E402,F401,F403  (the exceptions, errors.__all__)
 from .metadata import MetadataCreator, PoolMetadata  # noqa: E402
 from .producer import TensorProducer  # noqa: E402
+from .ros import ROSNode, ROSTensorConsumer, ROSTensorProducer  # noqa: E402
 from . import _lifecycle  # noqa: E402,F401  (cleanup at exit)
 
 FrameView = _core.FrameView
@@ -32,4 +33,7 @@ __all__ = [
     "MetadataCreator",
     "FrameView",
     "ConsumerStatus",
+    "ROSNode",
+    "ROSTensorProducer",
+    "ROSTensorConsumer",
 ] + errors.__all__
