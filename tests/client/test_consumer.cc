@@ -3,8 +3,11 @@
 //
 //   test_consumer --name N --bytes B --history H --mode get|stream|futex
 //                 [--get-history K] [--keep-last L] [--device cpu|cuda:N]
-//                 [--print-frames]
+//                 [--print-frames] [--bridged]
 //
+// --bridged: the frames come through a bridge from another host's pool, so
+// the seq written in each (its producer's) differs from this pool's; order is
+// then that those written seqs increase.
 // --print-frames (stream and futex modes): "FRAME <producer pid> <seq>" for
 // every frame the callback gets, so a test can wait for a given one.
 // Modes: "get" loops get(K) (and read) as fast as it can, timing each call;
@@ -48,6 +51,8 @@ struct Tally {
   std::atomic<uint64_t> gets{0}, frames{0}, intact{0}, zero{0}, torn{0}, max_get_us{0};
   std::atomic<uint64_t> order_errors{0}, last_seq{0}, first_seq{0}, lifecycle{0};
   std::atomic<uint64_t> stale_imports{0};
+  bool bridged = false;
+  uint64_t last_written_seq = 0;  // --bridged: the last frame's own seq
 
   void frame(const uint8_t* p, size_t n, uint64_t expected_seq) {
     frames++;
@@ -55,7 +60,12 @@ struct Tally {
     switch (tensoripc::testing::check_test_frame(p, n, &seq)) {
       case tensoripc::testing::FrameCheck::kIntact:
         intact++;
-        if (expected_seq != 0 && seq != expected_seq) order_errors++;
+        if (bridged) {
+          if (seq <= last_written_seq) order_errors++;
+          last_written_seq = seq;
+        } else if (expected_seq != 0 && seq != expected_seq) {
+          order_errors++;
+        }
         break;
       case tensoripc::testing::FrameCheck::kZero:
         zero++;
@@ -86,7 +96,10 @@ int main(int argc, char** argv) {
   options.keep_last = static_cast<uint32_t>(std::atoi(arg(argc, argv, "--keep-last", "64")));
   const std::string device = arg(argc, argv, "--device", "cpu");
   bool print_frames = false;
-  for (int i = 1; i < argc; ++i) print_frames |= std::strcmp(argv[i], "--print-frames") == 0;
+  for (int i = 1; i < argc; ++i) {
+    print_frames |= std::strcmp(argv[i], "--print-frames") == 0;
+    t.bridged |= std::strcmp(argv[i], "--bridged") == 0;
+  }
   std::atomic<int> producer_pid{0};
   options.on_lifecycle = [&](const LifecycleEvent& e) {
     t.lifecycle++;
