@@ -35,6 +35,9 @@ packages=(
   help2man dpkg-dev fakeroot
   # scripts/fuzz.sh: clang and its libFuzzer runtime
   clang libclang-rt-14-dev
+  # tests/ros2: tshark decodes the bridge's RTPS (no setuid capture helper: the
+  # default answer when installing non-interactively)
+  tshark
   # client: DLPack export; Python bindings
   libdlpack-dev pybind11-dev python3-dev python3-numpy python3-pytest
   # the Python package's torch backend and its tests; pip install into a venv, offline
