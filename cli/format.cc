@@ -4,6 +4,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
+#include <string>
 
 namespace tensoripc::cli {
 
@@ -18,19 +19,30 @@ std::string format_time(int64_t unix_ns) {
   return strprintf("%s.%03dZ", buf, millis);
 }
 
+namespace {
+
+// Three significant digits; a value that rounds up to 1000 is 1.00 of the next unit.
+bool fits_three_digits(double v) { return std::stod(strprintf("%.3g", v)) < 1000; }
+
+}  // namespace
+
 std::string format_bytes(double bytes) {
-  static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB"};
+  static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB"};
   int unit = 0;
-  while (bytes >= 1000 && unit < 4) {
+  while (unit < 5 && (bytes >= 1000 || (unit > 0 && !fits_three_digits(bytes)))) {
     bytes /= 1000;
     ++unit;
   }
-  return unit == 0 ? strprintf("%.0f B", bytes) : strprintf("%.3g %s", bytes, kUnits[unit]);
+  if (unit == 0) return strprintf("%.0f B", bytes);
+  if (!fits_three_digits(bytes)) return strprintf("%.0f %s", bytes, kUnits[unit]);
+  return strprintf("%.3g %s", bytes, kUnits[unit]);
 }
 
 std::string format_duration(double seconds) {
-  if (seconds >= 1) return strprintf("%.3g s", seconds);
-  if (seconds >= 1e-3) return strprintf("%.3g ms", seconds * 1e3);
+  if (seconds >= 1 || !fits_three_digits(seconds * 1e3)) return strprintf("%.3g s", seconds);
+  if (seconds >= 1e-3 || !fits_three_digits(seconds * 1e6)) {
+    return strprintf("%.3g ms", seconds * 1e3);
+  }
   return strprintf("%.3g us", seconds * 1e6);
 }
 

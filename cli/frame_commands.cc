@@ -103,7 +103,14 @@ int run_rate(const Common& c, const std::string& name, const RateOptions& o) {
       got.swap(pending);
     }
     for (const Stamp& s : got) {
-      if (s.seq <= last_seq) continue;  // a producer's restart starts over; nothing to time
+      if (s.seq < last_seq) {
+        // A pool made anew (a GPU pool's new producer, retention remove, rm)
+        // counts from 1 again: its rate is a new one.
+        window.clear();
+        last_seq = 0;
+        missed = 0;
+      }
+      if (s.seq == last_seq) continue;
       if (last_seq != 0 && s.seq == last_seq + 1) {
         window.push_back(static_cast<double>(s.ts - last_ts) / 1e9);
         if (window.size() > o.window) window.pop_front();
@@ -159,6 +166,7 @@ int run_rate(const Common& c, const std::string& name, const RateOptions& o) {
 }
 
 int run_echo(const Common& c, const std::string& name, const EchoOptions& o) {
+  constexpr size_t kMaxPendingLines = 1024;
   struct Line {
     uint64_t seq;
     int64_t ts;
@@ -173,6 +181,9 @@ int run_echo(const Common& c, const std::string& name, const EchoOptions& o) {
     if (f.seq == 0) return;
     Line line{f.seq, f.timestamp_ns, now_ns(), value_stats(f.tensor)};
     std::lock_guard<std::mutex> lock(mu);
+    // A reader that stopped reading our output (a paused pager) must not make
+    // us hold every frame's line: keep the newest.
+    if (lines.size() >= kMaxPendingLines) lines.pop_front();
     lines.push_back(line);
     cv.notify_all();
   };
@@ -220,7 +231,7 @@ int run_echo(const Common& c, const std::string& name, const EchoOptions& o) {
     while (!lines.empty()) {
       const Line l = lines.front();
       lines.pop_front();
-      if (l.seq <= last_seq) continue;
+      if (l.seq == last_seq) continue;  // lower: a pool made anew counts from 1 again
       last_seq = l.seq;
       lock.unlock();
       print(l);

@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <new>
 
 #include "commands.h"
 #include "tensoripc/tensoripc.h"
@@ -111,7 +112,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"npy", "png"}));
   snapshot->add_option("--range", range_text,
                        "LO:HI: the values that become black and white in a PNG of a pool "
-                       "other than uint8/uint16 (default: the frame's min and max)");
+                       "other than uint8/uint16, which are written as they are (default: 0:1 "
+                       "when the frame's values lie in it, else their 0.1st to 99.9th "
+                       "percentile)");
 
   auto* socket = app.add_subcommand(
       "socket", "which socket a client here would use, and whether a daemon answers on it");
@@ -128,8 +131,12 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  // The commands that run until stopped stop cleanly on Ctrl-C; the others
+  // keep the default (a Ctrl-C while a daemon does not answer ends them).
+  if (*hz || *bw || *echo || *watch) {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+  }
   try {
     if (*ls) return run_ls(common);
     if (*info) return run_info(common, pool);
@@ -142,6 +149,12 @@ int main(int argc, char** argv) {
     if (*socket) return run_socket(common);
     if (*doctor) return run_doctor(common);
   } catch (const tensoripc::Error& e) {
+    std::fprintf(stderr, "tensor-ipc: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "tensor-ipc: out of memory (a frame too large for this machine?)\n");
+    return 1;
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "tensor-ipc: %s\n", e.what());
     return 1;
   }

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <thread>
 #include <vector>
@@ -273,7 +274,12 @@ int run_watch(const Common& c, const WatchOptions& o) {
   }
   uint64_t changes = 0;
   while (!g_stop.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(o.interval_ms));
+    // In slices, so that Ctrl-C is quick whatever the interval.
+    const auto wake = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.interval_ms);
+    while (!g_stop.load() && std::chrono::steady_clock::now() < wake) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<uint32_t>(o.interval_ms, 50)));
+    }
+    if (g_stop.load()) break;
     std::map<std::string, PoolInfo> now;
     try {
       now = by_name(daemon.list_pools());
@@ -289,6 +295,7 @@ int run_watch(const Common& c, const WatchOptions& o) {
         } catch (const DaemonUnavailableError&) {
         }
       }
+      if (g_stop.load()) break;  // stopped while the daemon was away: nothing was removed
     }
     for (const Change& ch : diff(known, now)) {
       report(ch);

@@ -188,9 +188,10 @@ class ProducerStream final : public Reactor {
         auto granted = registry_.claim(*claim, caller_, control_,
                                        handed_back ? &*handed_back : nullptr);
         if (!granted.ok()) {
-          if (had_memory) {
-            // A pool that lived before this daemon started (a restart, maybe
-            // with lower limits): refusing it drops its history. Say so.
+          if (had_memory && !registry_.get(claim->metadata.name).ok()) {
+            // Memory handed back for a pool this daemon does not have: one
+            // that lived before it started (a restart, maybe with lower
+            // limits). Refusing it drops its history. Say so.
             spdlog::warn("pool '{}': the pool {} handed back after a restart is dropped, "
                          "history and all: {}",
                          claim->metadata.name, caller_.to_string(), granted.status().message());

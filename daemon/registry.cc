@@ -287,10 +287,11 @@ Status Registry::subscribe(const std::string& name, const Caller& caller,
   auto it = pools_.find(name);
   subscribers_[raw] = Subscriber{name, caller.pid, frames, sink};
   subscribers_by_name_.emplace(name, raw);
-  const SubscriberStats asked = raw->stats();
-  spdlog::debug("pool '{}': subscriber {} joined ({}, keep_last {}){}", name, caller.to_string(),
-                frames ? "frame events" : "lifecycle only, futex path", asked.keep_last,
-                it == pools_.end() ? "; no pool yet, it waits for a producer" : "");
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("pool '{}': subscriber {} joined ({}, keep_last {}){}", name, caller.to_string(),
+                  frames ? "frame events" : "lifecycle only, futex path", raw->stats().keep_last,
+                  it == pools_.end() ? "; no pool yet, it waits for a producer" : "");
+  }
   if (it == pools_.end()) {
     raw->push_lifecycle(waiting_event());
     return {};
@@ -316,13 +317,16 @@ void Registry::unsubscribe(const EventSink* sink) {
   auto sub = subscribers_.find(sink);
   if (sub == subscribers_.end()) return;
   const std::string& name = sub->second.name;
-  const SubscriberStats left = sub->second.sink->stats();
-  spdlog::debug("pool '{}': subscriber pid {} left (frame events delivered {}, dropped {})", name,
-                sub->second.pid, left.delivered, left.dropped);
+  if (spdlog::should_log(spdlog::level::debug)) {
+    const SubscriberStats left = sub->second.sink->stats();
+    spdlog::debug("pool '{}': subscriber pid {} left (frame events delivered {}, dropped {})",
+                  name, sub->second.pid, left.delivered, left.dropped);
+  }
   if (auto pool = pools_.find(name); pool != pools_.end()) {
     Pool& p = *pool->second;
     std::lock_guard<std::mutex> fan(p.fanout_mu);
-    p.departed_drops += left.dropped;
+    // Read under the fan-out lock: a fan-out may still count drops for it.
+    p.departed_drops += sub->second.sink->stats().dropped;
     if (p.subscribers > 0) --p.subscribers;
     if (sub->second.frames && p.frame_subscribers > 0) --p.frame_subscribers;
     auto& sinks = p.frame_sinks;

@@ -44,6 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(l.segment_size <= mapped_size);
   check(l.slot_count == md.history_len && l.slot_count >= 1);
   check(l.frame_size == frame_bytes(md));
+  check(l.slot_stride >= l.frame_size);
+  check(l.slots_offset <= l.data_offset || l.memory_kind == MemoryKind::kCuda);
   check(validate_pool_name(md.name).ok());
   return 0;
 }

@@ -44,8 +44,9 @@ StatusOr<uint32_t> effective_keep_last(uint32_t requested);
 struct PoolLimits {
   uint64_t max_pool_bytes = kDefaultMaxPoolBytes;  // all history_len frames of one pool
 
-  // What no daemon could accept still fails; sizes are not limited.
-  static PoolLimits unlimited() { return PoolLimits{~0ULL}; }
+  // What no daemon could accept still fails; sizes are limited only to 1 EiB,
+  // far past any machine, so that the layout's rounding can never wrap.
+  static PoolLimits unlimited() { return PoolLimits{1ULL << 60}; }
 };
 
 // ---- names

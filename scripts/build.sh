@@ -57,7 +57,7 @@ if [[ -f "$build_dir/CMakeCache.txt" ]] &&
 fi
 
 cached() { sed -n "s/^$1:[A-Z]*=//p" "$build_dir/CMakeCache.txt" 2>/dev/null; }
-if [[ -f "$build_dir/CMakeCache.txt" && ${#cmake_args[@]} -eq 0 &&
+if [[ -f "$build_dir/CMakeCache.txt" && -f "$build_dir/build.ninja" && ${#cmake_args[@]} -eq 0 &&
       "$(cached TENSORIPC_SANITIZE)" == "$sanitize" &&
       ( -z "$build_type" || "$(cached CMAKE_BUILD_TYPE)" == "$build_type" ) ]]; then
   :  # configured already, the same way

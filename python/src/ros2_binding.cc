@@ -141,7 +141,10 @@ void register_ros2(py::module_& parent) {
              o.domain_id = domain_id;
              o.localhost_only = localhost_only;
              o.large_samples = large_samples;
-             return std::make_shared<ros2::Participant>(o);
+             return without_gil([&] {
+               BlockSignals quiet;  // Cyclone's threads, started here, must never take Ctrl-C
+               return std::make_shared<ros2::Participant>(o);
+             });
            }),
            py::arg("domain_id") = py::none(), py::arg("localhost_only") = py::none(),
            py::arg("large_samples") = false)

@@ -219,6 +219,31 @@ def test_echo_once_prints_the_latest_frame_and_count_the_next_ones(daemon, pool_
         producer.cleanup()
 
 
+def test_echo_follows_a_pool_made_anew(daemon, pool_name, procs):
+    # A pool deleted and made again counts from seq 1: echo goes on with it.
+    frame = np.zeros(3, dtype=np.int32)
+    first = TensorProducer.from_sample(pool_name=pool_name, sample=frame, history_len=2)
+    echo = procs([CLI, "echo", pool_name, "--count", "3", "--json"], env=daemon.env())
+    try:
+        wait_until(lambda: cli_json(daemon, "info", pool_name)[0]["stats"]["subscribers"] == 1,
+                   what="echo to subscribe")
+        first.put(np.full(3, 1, dtype=np.int32))
+        first.put(np.full(3, 2, dtype=np.int32))
+        assert [json.loads(echo.line())["mean"] for _ in range(2)] == [1, 2]
+        first.cleanup()
+        cli(daemon, "rm", pool_name)
+        second = TensorProducer.from_sample(pool_name=pool_name, sample=frame, history_len=2)
+        wait_until(lambda: cli_json(daemon, "info", pool_name)[0]["stats"]["subscribers"] == 1,
+                   what="echo to be back on the new pool")
+        second.put(np.full(3, 9, dtype=np.int32))
+        line = json.loads(echo.line())
+        assert (line["seq"], line["mean"]) == (1, 9)
+        assert echo.wait() == 0
+        second.cleanup()
+    finally:
+        first.cleanup()
+
+
 def test_echo_waits_for_a_pool_that_does_not_exist_yet(daemon, pool_name, procs):
     echo = procs([CLI, "echo", pool_name, "--once", "--json"], env=daemon.env())
     wait_until(lambda: any("waiting for pool" in ln for ln in echo.stderr_lines),
