@@ -38,6 +38,8 @@ packages=(
   # tests/ros2: tshark decodes the bridge's RTPS (no setuid capture helper: the
   # default answer when installing non-interactively)
   tshark
+  # tests/ros2: network namespaces for two hosts on one machine, and a private loopback
+  iproute2
   # client: DLPack export; Python bindings
   libdlpack-dev pybind11-dev python3-dev python3-numpy python3-pytest
   # the Python package's torch backend and its tests; pip install into a venv, offline
