@@ -8,7 +8,10 @@
 # Usage: scripts/fuzz.sh [--seconds N] [--target T]... [--seed]
 #   --seconds N   per target (default 60)
 #   --target T    fuzz_claim, fuzz_wire or fuzz_segment_header (default: all)
-#   --seed        rewrite fuzz/corpus/ from make_corpus (then commit it)
+#   --seed        rewrite make_corpus's seeds in fuzz/corpus/ (then commit them)
+# By hand, give a fuzzer a scratch directory first: libFuzzer writes what it
+# finds into the first directory it is given, and the repository keeps seeds
+# and the inputs of fixed findings (regression_*) only.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=60 targets=() seed=0
@@ -32,10 +35,8 @@ CC=clang CXX=clang++ "$root/scripts/build.sh" --build-dir "$build" --build-type 
   -DBUILD_TESTING=OFF -DTENSORIPC_BENCH=OFF -DTENSORIPC_EXAMPLES=OFF \
   "${target_args[@]}" >/dev/null
 if ((seed)); then
-  for t in fuzz_claim fuzz_wire fuzz_segment_header; do
-    rm -rf "$root/fuzz/corpus/$t"
-    mkdir -p "$root/fuzz/corpus/$t"
-  done
+  # make_corpus rewrites its own files; inputs kept for a finding (regression_*) stay.
+  for t in fuzz_claim fuzz_wire fuzz_segment_header; do mkdir -p "$root/fuzz/corpus/$t"; done
   ASAN_OPTIONS=detect_leaks=0 "$build/fuzz/make_corpus" "$root/fuzz/corpus"
   echo "fuzz.sh: seed corpus written to fuzz/corpus/"
 fi
