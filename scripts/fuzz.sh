@@ -20,7 +20,7 @@ while (($#)); do
     --seconds) seconds=${2:?}; shift 2 ;;
     --target) targets+=("${2:?}"); shift 2 ;;
     --seed) seed=1; shift ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fuzz.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
