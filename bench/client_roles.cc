@@ -15,22 +15,6 @@
 namespace tensoripc::bench {
 namespace {
 
-// Blocks SIGTERM/SIGINT in this thread and so in every thread it starts
-// (the library's too): they are taken by wait_for_stop() alone.
-sigset_t block_stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
-
-void wait_for_stop(const sigset_t& set) {
-  int sig = 0;
-  sigwait(&set, &sig);
-}
-
 // Prints "ready" once the consumer is attached to a live pool.
 bool announce_when_live(const Consumer& consumer) {
   const int64_t deadline = monotonic_ns() + 10'000'000'000;

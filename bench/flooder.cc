@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "support.h"
 #include "tensoripc_bench/broker_subset.pb.h"
 
 namespace tensoripc::bench {
@@ -22,11 +23,7 @@ constexpr int kStreamsPerChannel = 100;
 
 int run_flooder(const std::string& socket, const std::string& name, int streams,
                 uint32_t keep_last) {
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const sigset_t stop = block_stop_signals();
 
   SubscribeSubset request;
   request.set_name(name);
@@ -77,8 +74,7 @@ int run_flooder(const std::string& socket, const std::string& name, int streams,
   while (written.load() < streams) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::printf("ready\n");
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&stop, &sig);
+  wait_for_stop(stop);
   for (auto& c : calls) c->context.TryCancel();
   calls.clear();
   cq.Shutdown();

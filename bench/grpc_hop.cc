@@ -193,16 +193,11 @@ int run_hop_client(const std::string& socket_path, uint64_t warmup, const std::s
 
 int run_hop_relay(const std::string& socket_path) {
   // SIGTERM is taken by sigwait below only, never by a gRPC thread.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const sigset_t stop = block_stop_signals();
   HopServer server(socket_path);
   std::printf("ready\n");
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&stop, &sig);
+  wait_for_stop(stop);
   server.finish_all();
   return 0;
 }

@@ -10,10 +10,8 @@
 //
 //   tipc_bench_ros2 [--out FILE] [--frames 1000] [--warmup 30] [--rate 30]
 //                   [--sizes 480x640,960x1280]
-#include <pthread.h>
 #include <unistd.h>
 
-#include <csignal>
 
 #include <atomic>
 #include <chrono>
@@ -54,11 +52,7 @@ ros2::RosTensorOptions image_options() {
 // $TENSOR_IPC_SOCKET), recording latencies after `warmup` frames.
 int run_subscriber(const std::string& topic, int64_t h, int64_t w, uint64_t warmup,
                    const std::string& out) {
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const sigset_t stop = block_stop_signals();
   std::vector<int64_t> samples;
   samples.reserve(1 << 14);
   std::atomic<uint64_t> seen{0};
@@ -86,8 +80,7 @@ int run_subscriber(const std::string& topic, int64_t h, int64_t w, uint64_t warm
   }
   std::printf("ready\n");
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&stop, &sig);
+  wait_for_stop(stop);
   const ros2::RosConsumerStatus st = bridge.status();
   bridge.cleanup();
   std::printf("dropped %llu\n", static_cast<unsigned long long>(st.rejected));

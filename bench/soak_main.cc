@@ -79,10 +79,7 @@ int run_producer(int64_t bytes, double rate_hz) {
 // A consumer until SIGTERM: checks every frame its callback gets, then
 // prints "stats frames=.. torn=.. order=.. dropped=.. skipped=.. last=..".
 int run_consumer(int64_t bytes, NotifyPath notify) {
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const sigset_t stop = block_stop_signals();
   std::atomic<uint64_t> frames{0}, torn{0}, order{0}, last{0};
   ConsumerOptions options;
   options.notify = notify;
@@ -101,8 +98,7 @@ int run_consumer(int64_t bytes, NotifyPath notify) {
   Consumer consumer(pool_metadata(bytes), options);
   std::printf("ready\n");
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&stop, &sig);
+  wait_for_stop(stop);
   const ConsumerStatus st = consumer.status();
   consumer.cleanup();
   std::printf("stats frames=%llu torn=%llu order=%llu dropped=%llu skipped=%llu last=%llu\n",

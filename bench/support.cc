@@ -1,5 +1,7 @@
 #include "support.h"
 
+#include <pthread.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -166,6 +168,20 @@ std::vector<std::string> split(const std::string& s, char sep) {
     if (!item.empty()) out.push_back(item);
   }
   return out;
+}
+
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+void wait_for_stop(const sigset_t& stop) {
+  int sig = 0;
+  sigwait(&stop, &sig);
 }
 
 void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }

@@ -3,6 +3,8 @@
 // tiny and free of test code (no gtest), so the bench build stays light.
 #pragma once
 
+#include <csignal>
+
 #include <sys/types.h>
 #include <time.h>
 
@@ -63,6 +65,12 @@ void paced(uint64_t total, double rate_hz, Tick tick) {
     tick(i);
   }
 }
+
+// How a child role stops: SIGTERM and SIGINT blocked in the calling thread,
+// and so in every thread it starts afterwards (the library's, gRPC's), and
+// taken by wait_for_stop() alone. Call before starting any thread.
+sigset_t block_stop_signals();
+void wait_for_stop(const sigset_t& stop);
 
 // This executable's path (children are this binary in another role).
 std::string self_exe();

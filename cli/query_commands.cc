@@ -306,25 +306,10 @@ int run_watch(const Common& c, const WatchOptions& o) {
   return 0;
 }
 
-namespace {
-
-// Where default_socket_path() came from, in words.
-std::string socket_source(const std::string& path) {
-  if (const char* env = std::getenv("TENSOR_IPC_SOCKET"); env && *env) {
-    return "TENSOR_IPC_SOCKET";
-  }
-  if (path == "/run/tensor-ipc/tensor-ipcd.sock") return "the system service's socket";
-  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg) {
-    return "your own daemon's, under XDG_RUNTIME_DIR";
-  }
-  return "your own daemon's, under /tmp (XDG_RUNTIME_DIR is not set)";
-}
-
-}  // namespace
-
 int run_socket(const Common& c) {
-  const std::string path = c.socket.empty() ? default_socket_path() : c.socket;
-  const std::string source = c.socket.empty() ? socket_source(path) : "--socket";
+  const SocketChoice chosen = c.socket.empty() ? default_socket() : SocketChoice{c.socket, "--socket"};
+  const std::string& path = chosen.path;
+  const std::string& source = chosen.source;
   struct stat st {};
   const bool exists = ::stat(path.c_str(), &st) == 0;
   std::optional<DaemonInfo> info;
@@ -404,12 +389,12 @@ bool listed_in_group(gid_t gid) {
 
 int run_doctor(const Common& c) {
   std::vector<Check> checks;
-  const std::string path = c.socket.empty() ? default_socket_path() : c.socket;
-  checks.push_back({"ok", "socket " + path + " (" + (c.socket.empty() ? socket_source(path) : "--socket") + ")", ""});
-  const char* env = std::getenv("TENSOR_IPC_SOCKET");
+  const SocketChoice chosen = c.socket.empty() ? default_socket() : SocketChoice{c.socket, "--socket"};
+  const std::string& path = chosen.path;
+  checks.push_back({"ok", "socket " + path + " (" + chosen.source + ")", ""});
   struct stat system_st {};
-  if (env && *env && path != "/run/tensor-ipc/tensor-ipcd.sock" &&
-      ::stat("/run/tensor-ipc/tensor-ipcd.sock", &system_st) == 0) {
+  if (chosen.source == "TENSOR_IPC_SOCKET" && path != system_socket_path() &&
+      ::stat(system_socket_path(), &system_st) == 0) {
     checks.push_back({"warn", "TENSOR_IPC_SOCKET points away from the system service's socket, "
                               "which exists",
                       "unset TENSOR_IPC_SOCKET to use the system service"});

@@ -110,13 +110,19 @@ Status make_socket_dir(const std::string& dir) {
 
 }  // namespace
 
-std::string resolve_socket_path() {
+ResolvedSocket resolve_socket() {
   std::string explicit_path = env(kSocketEnv);
-  if (!explicit_path.empty()) return explicit_path;
+  if (!explicit_path.empty()) return {explicit_path, kSocketEnv};
   struct stat st {};
-  if (::stat(kSystemSocketPath, &st) == 0 && S_ISSOCK(st.st_mode)) return kSystemSocketPath;
-  return user_socket_path();
+  if (::stat(kSystemSocketPath, &st) == 0 && S_ISSOCK(st.st_mode)) {
+    return {kSystemSocketPath, "the system service's socket"};
+  }
+  return {user_socket_path(), env("XDG_RUNTIME_DIR").empty()
+                                  ? "your own daemon's, under /tmp (XDG_RUNTIME_DIR is not set)"
+                                  : "your own daemon's, under XDG_RUNTIME_DIR"};
 }
+
+std::string resolve_socket_path() { return resolve_socket().path; }
 
 std::string resolve_daemon_socket_path(bool system_service) {
   std::string explicit_path = env(kSocketEnv);

@@ -17,6 +17,13 @@ inline constexpr const char* kSystemSocketPath = "/run/tensor-ipc/tensor-ipcd.so
 // $XDG_RUNTIME_DIR/tensor-ipc/tensor-ipcd.sock; else /tmp/tensor-ipc-$UID/tensor-ipcd.sock.
 std::string resolve_socket_path();
 
+// The same, and which of those it was, in words (for people: `tensor-ipc socket`).
+struct ResolvedSocket {
+  std::string path;
+  std::string source;
+};
+ResolvedSocket resolve_socket();
+
 // As above, but the system path is taken only when `system_service` is true:
 // a daemon started by hand serves the user's own socket, not the system one.
 std::string resolve_daemon_socket_path(bool system_service);

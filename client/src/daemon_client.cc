@@ -43,6 +43,13 @@ PoolInfo public_info(const PoolRecord& r) {
 
 std::string default_socket_path() { return resolve_socket_path(); }
 
+SocketChoice default_socket() {
+  ResolvedSocket r = resolve_socket();
+  return {std::move(r.path), std::move(r.source)};
+}
+
+const char* system_socket_path() { return kSystemSocketPath; }
+
 class DaemonClient::Impl {
  public:
   Impl(std::string socket_path, std::chrono::milliseconds connect_timeout)

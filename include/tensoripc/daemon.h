@@ -83,6 +83,17 @@ struct DaemonInfo {
 // socket").
 TENSORIPC_EXPORT std::string default_socket_path();
 
+// default_socket_path(), and where it came from in words ("TENSOR_IPC_SOCKET",
+// "the system service's socket", "your own daemon's, under XDG_RUNTIME_DIR", ...).
+struct SocketChoice {
+  std::string path;
+  std::string source;
+};
+TENSORIPC_EXPORT SocketChoice default_socket();
+
+// The system service's socket, /run/tensor-ipc/tensor-ipcd.sock.
+TENSORIPC_EXPORT const char* system_socket_path();
+
 // Queries to tensor-ipcd. Each call is one RPC; DaemonUnavailableError when
 // the daemon cannot be reached within the connect timeout (at once when the
 // socket file does not exist), Error for other failures. Thread-safe.
