@@ -46,6 +46,8 @@ packages=(
   python3-torch python3-venv python3-pip python3-setuptools python3-wheel
   # the ROS 2 bridge (ros2/): Cyclone DDS, and idlc, which is in the tools package
   cyclonedds-dev cyclonedds-tools
+  # tests/ros2: a second DDS vendor, Fast DDS (the default rmw of ROS 2 Humble and Jazzy)
+  libfastrtps-dev
   # tests and benchmarks (iceoryx: tipc_bench_iceoryx, the side-by-side comparison)
   libgtest-dev libgmock-dev libbenchmark-dev libiceoryx-posh-dev
   # systemd-analyze, systemd-sysusers and systemd-tmpfiles lint systemd/

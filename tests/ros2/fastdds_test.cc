@@ -1,0 +1,169 @@
+// A second DDS vendor: Fast DDS, configured as rmw_fastrtps_cpp configures
+// it (tests/ros2/fastdds_peer.cc) with the socket buffers of
+// ros2/fastdds-large-frames.xml, exchanges sensor_msgs/Image with the
+// command-line bridge on loopback, both ways, VGA rgb8 frames (921,600 B,
+// fragmented on the wire) at 30 Hz, every frame checked by the receiving side.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tensoripc/consumer.h"
+#include "tensoripc/producer.h"
+#include "tests/client/frame_pattern.h"
+#include "tests/support/process.h"
+
+namespace tensoripc::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr int kFrames = 30;
+const std::vector<int64_t> kShape = {480, 640, 3};
+
+std::vector<std::string> ros_env(const DaemonProcess& daemon) {
+  std::vector<std::string> env = daemon.client_env();
+  env.push_back("ROS_DOMAIN_ID=" + std::to_string(100 + (getpid() + 75) % 100));
+  env.push_back("ROS_LOCALHOST_ONLY=1");
+  return env;
+}
+
+std::vector<std::string> bridge_args(const char* mode, const std::string& topic) {
+  return {TIPC_ROS2_CLI, mode,      "--pool",   "fastdds_feed", "--topic", topic,
+          "--shape",     "480,640,3", "--encoding", "rgb8",      "--history", "16",
+          "--large-frames"};
+}
+
+// Reads "KEY=N" out of a line such as "RECEIVED intact=30 torn=0 ...".
+long field(const std::string& line, const std::string& key) {
+  const size_t at = line.find(key + "=");
+  return at == std::string::npos ? -1 : std::stol(line.substr(at + key.size() + 1));
+}
+
+void expect_clean_exit(ChildProcess& child) {
+  const auto status = child.wait(seconds(20));
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+}
+
+TEST(Ros2FastDds, ReceivesTheBridgesImagesIntact) {
+  const PoolMetadata metadata = PoolMetadata::create("fastdds_feed", kShape, DType::kUInt8, 16);
+  DaemonProcess daemon;
+  ProducerOptions producer_options;
+  producer_options.socket_path = daemon.socket_path();
+  Producer producer(metadata, producer_options);
+
+  ChildProcess peer({TIPC_FASTDDS_PEER, "receive", "--topic", "rt/tipc_fastdds/to_fastdds",
+                     "--large-frames", "--timeout-s", "120"},
+                    ros_env(daemon), ChildProcess::Capture::kStdoutAndStderr);
+  ChildProcess bridge(bridge_args("publish", "/tipc_fastdds/to_fastdds"), ros_env(daemon),
+                      ChildProcess::Capture::kStdoutAndStderr);
+  int ready = 0;  // CONNECTED and MATCHED, in either order
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (ready < 2 && std::chrono::steady_clock::now() < deadline) {
+    auto line = bridge.read_line(milliseconds(200));
+    if (line && (*line == "CONNECTED" || *line == "MATCHED")) ++ready;
+  }
+  ASSERT_EQ(ready, 2) << "tensor-ipc-ros2 publish did not connect and match Fast DDS";
+  ASSERT_TRUE(peer.wait_for_line("MATCHED", seconds(30))) << "Fast DDS did not match the bridge";
+
+  // Frames at 30 Hz until the first reaches Fast DDS: a volatile reader
+  // counts only what its writer sends after both ends have met (discovery
+  // and the first heartbeat), so the first few may be before its time. From
+  // the first on, every frame must arrive.
+  std::vector<uint8_t> frame(metadata.frame_bytes());
+  uint64_t seq = 0;
+  auto put_next = [&] {
+    fill_test_frame(frame.data(), frame.size(), ++seq);
+    producer.put(TensorView(frame.data(), DType::kUInt8, Shape(kShape)));
+    std::this_thread::sleep_for(milliseconds(33));
+  };
+  uint64_t first = 0;
+  while (first == 0 && seq < 300) {
+    put_next();
+    while (auto line = peer.read_line(milliseconds(1))) {
+      if (line->rfind("FRAME ", 0) == 0) first = std::stoull(line->substr(6));
+    }
+  }
+  ASSERT_NE(first, 0u) << "no frame reached Fast DDS in " << seq << " puts";
+  for (int i = 0; i < kFrames; ++i) put_next();
+  ASSERT_TRUE(peer.wait_for_line("FRAME " + std::to_string(seq), seconds(30)))
+      << "frame " << seq << " never reached Fast DDS";
+  peer.signal(SIGTERM);
+  const auto received = peer.wait_for_line("RECEIVED", seconds(10));
+  ASSERT_TRUE(received);
+  // Every frame from the first on arrived whole, in order, as an rgb8
+  // 480x640 image: none torn, none malformed, none missing.
+  EXPECT_EQ(field(*received, "torn"), 0) << *received;
+  EXPECT_EQ(field(*received, "bad"), 0) << *received;
+  EXPECT_EQ(field(*received, "intact"), static_cast<long>(seq - first + 1)) << *received;
+  EXPECT_NE(received->find("missing=[ ]"), std::string::npos) << *received;
+
+  bridge.signal(SIGTERM);
+  const auto counts = bridge.wait_for_line("{", seconds(10));
+  ASSERT_TRUE(counts);
+  EXPECT_NE(counts->find("\"published\": " + std::to_string(seq) + ", \"failed\": 0"),
+            std::string::npos)
+      << *counts;
+  expect_clean_exit(peer);
+  expect_clean_exit(bridge);
+}
+
+TEST(Ros2FastDds, TheBridgeWritesFastDdsImagesIntoAPool) {
+  const PoolMetadata metadata = PoolMetadata::create("fastdds_feed", kShape, DType::kUInt8, 16);
+  DaemonProcess daemon;
+  ChildProcess bridge(bridge_args("subscribe", "/tipc_fastdds/from_fastdds"), ros_env(daemon),
+                      ChildProcess::Capture::kStdoutAndStderr);
+  ASSERT_TRUE(bridge.wait_for_line("SUBSCRIBED rt/tipc_fastdds/from_fastdds", seconds(20)));
+
+  std::atomic<int> intact{0}, other{0};
+  ConsumerOptions options;
+  options.socket_path = daemon.socket_path();
+  options.on_new_data = [&](const Frame& frame) {
+    uint64_t seq = 0;
+    const auto check = check_test_frame(static_cast<const uint8_t*>(frame.tensor.data()),
+                                        frame.tensor.nbytes(), &seq);
+    (check == FrameCheck::kIntact ? intact : other)++;
+  };
+  Consumer local(metadata, options);
+  ASSERT_TRUE(eventually([&] { return local.status().connected; }, seconds(10)));
+
+  ChildProcess peer({TIPC_FASTDDS_PEER, "send", "--topic", "rt/tipc_fastdds/from_fastdds",
+                     "--frames", std::to_string(kFrames), "--height", "480", "--width", "640",
+                     "--period-ms", "33", "--large-frames", "--timeout-s", "30"},
+                    ros_env(daemon), ChildProcess::Capture::kStdoutAndStderr);
+  ASSERT_TRUE(peer.wait_for_line("MATCHED", seconds(30))) << "Fast DDS did not match the bridge";
+  ASSERT_TRUE(bridge.wait_for_line("MATCHED", seconds(30)));
+  const auto sent = peer.wait_for_line("SENT", seconds(60));
+  ASSERT_TRUE(sent) << "Fast DDS did not get its frames acknowledged";
+
+  // Every Fast DDS frame reached the pool: a local consumer saw it intact, or
+  // counts it as skipped (the ring moved on before its turn).
+  auto counted = [&] {
+    const ConsumerStatus st = local.status();
+    return static_cast<int>(st.skipped + st.dropped);
+  };
+  EXPECT_TRUE(eventually([&] { return intact.load() + other.load() + counted() >= kFrames; },
+                         seconds(20)))
+      << intact.load() << " intact, " << other.load() << " not, " << counted() << " counted";
+  EXPECT_EQ(intact.load() + counted(), kFrames);
+  EXPECT_GT(intact.load(), 0);
+  EXPECT_EQ(other.load(), 0);
+
+  bridge.signal(SIGTERM);
+  const auto counts = bridge.wait_for_line("{", seconds(10));
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(*counts, "{\"received\": 30, \"written\": 30, \"rejected\": 0}");
+  expect_clean_exit(peer);
+  expect_clean_exit(bridge);
+}
+
+}  // namespace
+}  // namespace tensoripc::testing
