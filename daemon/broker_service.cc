@@ -44,8 +44,8 @@ grpc::ServerBidiReactor<v1::ProducerMessage, v1::ProducerEvent>* BrokerService::
 
 grpc::ServerWriteReactor<v1::SubscribeEvent>* BrokerService::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
-  return start_subscribe_stream(registry_, streams_, descriptors_, writes_, caller_of(peers_, context),
-                                *request);
+  return start_subscribe_stream(registry_, streams_, deadlines_, descriptors_, writes_, context,
+                                caller_of(peers_, context), *request);
 }
 
 grpc::ServerUnaryReactor* BrokerService::ListPools(grpc::CallbackServerContext* context,

@@ -48,7 +48,7 @@ class BrokerService final : public v1::Broker::CallbackService {
   StreamTracker streams_;
   const std::string socket_path_;
   const int64_t started_unix_ns_;
-  Deadlines deadlines_;  // a ProducerSession's ClaimPool
+  Deadlines deadlines_;  // a ProducerSession's ClaimPool, a stalled subscriber
   WriteGate writes_;     // Subscribe streams' turns at gRPC
 };
 

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cctype>
+#include <cstdlib>
 #include <iostream>
 
 #include "common/socket_path.h"
@@ -46,7 +47,8 @@ struct RawSettings {
         frame_watch(watch_name(d.registry.watch_mode)),
         max_streams(d.streams.max_streams),
         max_streams_per_uid(d.streams.max_streams_per_uid),
-        claim_timeout_ms(static_cast<uint32_t>(d.streams.claim_timeout.count())) {}
+        claim_timeout_ms(static_cast<uint32_t>(d.streams.claim_timeout.count())),
+        stall_timeout_ms(static_cast<uint32_t>(d.streams.stall_timeout.count())) {}
 
   std::string socket_path;
   std::string socket_mode;
@@ -61,6 +63,7 @@ struct RawSettings {
   uint32_t max_streams;
   uint32_t max_streams_per_uid;
   uint32_t claim_timeout_ms;
+  uint32_t stall_timeout_ms;
 };
 
 // A byte size above 0 (parse_byte_size's forms), or nullopt.
@@ -212,6 +215,15 @@ ParseOutcome parse_config(int argc, const char* const* argv,
                  "daemon ends it (DEADLINE_EXCEEDED), in milliseconds")
       ->check(CLI::Range(100u, 3600000u))
       ->capture_default_str();
+  app.add_option("--stall-timeout-ms", raw.stall_timeout_ms,
+                 "How long an event may wait for a subscriber that does not read (its socket "
+                 "full) before the daemon ends that Subscribe stream, in milliseconds; 0: never")
+      ->check(CLI::Range(0u, 86400000u))
+      ->check([](const std::string& v) {
+        const unsigned long ms = std::strtoul(v.c_str(), nullptr, 10);
+        return ms == 0 || ms >= 100 ? std::string() : std::string("0 (never) or at least 100");
+      })
+      ->capture_default_str();
 
   ParseOutcome out;
   try {
@@ -284,6 +296,7 @@ ParseOutcome parse_config(int argc, const char* const* argv,
   config.streams.max_streams = raw.max_streams;
   config.streams.max_streams_per_uid = raw.max_streams_per_uid;
   config.streams.claim_timeout = std::chrono::milliseconds(raw.claim_timeout_ms);
+  config.streams.stall_timeout = std::chrono::milliseconds(raw.stall_timeout_ms);
   out.config = config;
   return out;
 }
@@ -300,7 +313,10 @@ std::string describe(const Config& c) {
          retention_name(r.retention) + ", frame watch " + watch_name(r.watch_mode) +
          ", at most " + std::to_string(c.streams.max_streams) + " streams (" +
          std::to_string(c.streams.max_streams_per_uid) + " per user), claim timeout " +
-         std::to_string(c.streams.claim_timeout.count()) + " ms" +
+         std::to_string(c.streams.claim_timeout.count()) + " ms, stall timeout " +
+         (c.streams.stall_timeout.count() == 0
+              ? std::string("never")
+              : std::to_string(c.streams.stall_timeout.count()) + " ms") +
          (c.config_file.empty() ? "" : ", config " + c.config_file);
 }
 

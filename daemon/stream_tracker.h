@@ -29,6 +29,10 @@ struct StreamLimits {
   uint32_t max_streams_per_uid = 1024;  // ... of one user
   // How long a ProducerSession may stay open without its ClaimPool.
   std::chrono::milliseconds claim_timeout{10000};
+  // How long one event may wait to be taken by a subscriber (its write in
+  // flight: the subscriber's socket is full because it does not read) before
+  // the daemon ends the stream; 0: never.
+  std::chrono::milliseconds stall_timeout{60000};
 };
 
 class StreamTracker {

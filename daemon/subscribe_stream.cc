@@ -1,7 +1,9 @@
 #include "daemon/subscribe_stream.h"
 
+#include <grpcpp/server_context.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <mutex>
 #include <utility>
 
@@ -20,18 +22,26 @@ using Reactor = grpc::ServerWriteReactor<v1::SubscribeEvent>;
 // write takes a turn at the daemon's WriteGate first, so that no pool's
 // subscribers crowd another's out of gRPC. Finish happens exactly once,
 // never with a write in flight, and the reactor is not touched after Finish
-// or detach (OnDone). Owned jointly by the reactor and, while subscribed,
-// the registry; thread-safe.
+// or detach (OnDone). A write that waits longer than the stall timeout
+// (the subscriber's socket is full: it does not read) cancels the call, which
+// ends the write and then the stream. Owned jointly by the reactor, while
+// subscribed the registry, and while a stall check is due the deadlines'
+// thread; thread-safe.
 class Outbox final : public EventSink,
                      public WriteGate::Waiter,
+                     public Expiring,
                      public std::enable_shared_from_this<Outbox> {
  public:
-  Outbox(Reactor* reactor, uint32_t keep_last, DescriptorBroker& descriptors, WriteGate& gate,
-         const Caller& caller, std::string pool)
-      : reactor_(reactor),
+  Outbox(Reactor* reactor, grpc::CallbackServerContext* context, uint32_t keep_last,
+         DescriptorBroker& descriptors, WriteGate& gate, Deadlines& deadlines,
+         std::chrono::milliseconds stall_timeout, const Caller& caller, std::string pool)
+      : context_(context),
+        reactor_(reactor),
         queue_(keep_last),
         descriptors_(descriptors),
         gate_(gate),
+        deadlines_(deadlines),
+        stall_timeout_(stall_timeout),
         caller_(caller),
         pool_(std::move(pool)) {}
 
@@ -104,10 +114,43 @@ class Outbox final : public EventSink,
     finish(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away"));
   }
 
+  // OnDone: the reactor and its call are about to go. Waits for a
+  // cancellation in progress on another thread (expire) to return.
   void detach() {
+    std::lock_guard<std::recursive_mutex> call_guard(call_mu_);
+    context_ = nullptr;
     std::lock_guard<std::mutex> lock(mu_);
     reactor_ = nullptr;
     finish_wanted_ = finished_ = true;
+  }
+
+  // Expiring: a stall check is due. The write in flight since before the
+  // stall timeout means the subscriber takes nothing: the call is cancelled
+  // (its write then completes, not ok, and the stream finishes). gRPC may run
+  // the reactor's callbacks, OnDone included, inside TryCancel on this
+  // thread: call_mu_ is recursive for that, and nothing is touched after.
+  void expire() override {
+    std::lock_guard<std::recursive_mutex> call_guard(call_mu_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stall_check_due_ = false;
+      if (!writing_ || finish_wanted_ || reactor_ == nullptr) return;
+      const auto stuck_until = write_started_ + stall_timeout_;
+      if (Deadlines::Clock::now() < stuck_until) {  // a later write: check again then
+        schedule_stall_check(stuck_until);
+        return;
+      }
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+          Deadlines::Clock::now() - write_started_);
+      spdlog::info("subscriber of '{}' (pid {}, uid {}) took no event for {} ms; stream ended "
+                   "(--stall-timeout-ms {}), {} frames dropped for it",
+                   pool_, caller_.pid, caller_.uid, waited.count(), stall_timeout_.count(),
+                   queue_.dropped());
+      finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          "subscriber took no event for " + std::to_string(waited.count()) +
+                              " ms (--stall-timeout-ms)"));
+    }
+    if (context_ != nullptr) context_->TryCancel();
   }
 
   void finish_with(const grpc::Status& status) {
@@ -127,6 +170,11 @@ class Outbox final : public EventSink,
     start_write();
   }
 
+  void schedule_stall_check(Deadlines::Clock::time_point when) {
+    stall_check_due_ = true;
+    deadlines_.schedule(when, weak_from_this());
+  }
+
   // With a turn (ticket_) and something queued.
   void start_write() {
     queue_.pop(&next_);
@@ -138,6 +186,11 @@ class Outbox final : public EventSink,
     }
     current_is_frame_ = next_.is_frame();
     writing_ = true;
+    write_started_ = Deadlines::Clock::now();
+    // One check due at a time: it reschedules itself while writes go on.
+    if (stall_timeout_.count() > 0 && !stall_check_due_) {
+      schedule_stall_check(write_started_ + stall_timeout_);
+    }
     reactor_->StartWrite(&current_);
   }
 
@@ -155,11 +208,19 @@ class Outbox final : public EventSink,
     reactor_->Finish(status_);
   }
 
+  // Held while the call is cancelled, and by detach: the context is alive
+  // while it is not null under it.
+  std::recursive_mutex call_mu_;
+  grpc::CallbackServerContext* context_;
   mutable std::mutex mu_;
   Reactor* reactor_;
   EventQueue queue_;
   DescriptorBroker& descriptors_;
   WriteGate& gate_;
+  Deadlines& deadlines_;
+  const std::chrono::milliseconds stall_timeout_;
+  Deadlines::Clock::time_point write_started_;  // of the write in flight
+  bool stall_check_due_ = false;
   const Caller caller_;
   const std::string pool_;
   uint64_t ticket_ = 0;        // the gate's turn of the write in flight
@@ -176,14 +237,17 @@ class Outbox final : public EventSink,
 
 class SubscribeStream final : public Reactor {
  public:
-  SubscribeStream(Registry& registry, StreamTracker& tracker, DescriptorBroker& descriptors,
-                  WriteGate& gate, StatusOr<Caller> caller, const v1::SubscribeRequest& request)
+  SubscribeStream(Registry& registry, StreamTracker& tracker, Deadlines& deadlines,
+                  DescriptorBroker& descriptors, WriteGate& gate,
+                  grpc::CallbackServerContext* context, StatusOr<Caller> caller,
+                  const v1::SubscribeRequest& request)
       : registry_(registry), tracker_(tracker) {
     tracker_.add();
     auto keep_last = effective_keep_last(request.keep_last());
-    outbox_ = std::make_shared<Outbox>(this, keep_last.ok() ? *keep_last : kDefaultKeepLast,
-                                       descriptors, gate, caller.ok() ? *caller : Caller{},
-                                       request.name());
+    outbox_ = std::make_shared<Outbox>(this, context,
+                                       keep_last.ok() ? *keep_last : kDefaultKeepLast, descriptors,
+                                       gate, deadlines, tracker.limits().stall_timeout,
+                                       caller.ok() ? *caller : Caller{}, request.name());
     Status s = caller.ok() ? keep_last.status() : caller.status();
     if (s.ok()) {
       s = tracker_.admit(caller->uid);
@@ -227,10 +291,12 @@ class SubscribeStream final : public Reactor {
 
 }  // namespace
 
-Reactor* start_subscribe_stream(Registry& registry, StreamTracker& tracker,
+Reactor* start_subscribe_stream(Registry& registry, StreamTracker& tracker, Deadlines& deadlines,
                                 DescriptorBroker& descriptors, WriteGate& gate,
-                                StatusOr<Caller> caller, const v1::SubscribeRequest& request) {
-  return new SubscribeStream(registry, tracker, descriptors, gate, std::move(caller), request);
+                                grpc::CallbackServerContext* context, StatusOr<Caller> caller,
+                                const v1::SubscribeRequest& request) {
+  return new SubscribeStream(registry, tracker, deadlines, descriptors, gate, context,
+                             std::move(caller), request);
 }
 
 }  // namespace tensoripc::daemon

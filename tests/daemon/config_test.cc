@@ -81,6 +81,7 @@ TEST(DaemonConfig, TheExampleConfigFileHoldsTheDefaults) {
   EXPECT_EQ(c.streams.max_streams, defaults.streams.max_streams);
   EXPECT_EQ(c.streams.max_streams_per_uid, defaults.streams.max_streams_per_uid);
   EXPECT_EQ(c.streams.claim_timeout, defaults.streams.claim_timeout);
+  EXPECT_EQ(c.streams.stall_timeout, defaults.streams.stall_timeout);
 }
 
 TEST(DaemonConfig, StreamLimits) {
@@ -92,6 +93,14 @@ TEST(DaemonConfig, StreamLimits) {
   EXPECT_EQ(out.config->streams.claim_timeout, std::chrono::milliseconds(250));
   EXPECT_EQ(parse({"--max-streams", "0"}).exit_code, 2);
   EXPECT_EQ(parse({"--claim-timeout-ms", "5"}).exit_code, 2);
+  // The stall timeout: 60 s unless given; 0 turns it off; under 100 ms is refused.
+  EXPECT_EQ(parse({}).config->streams.stall_timeout, std::chrono::milliseconds(60000));
+  EXPECT_EQ(parse({"--stall-timeout-ms", "0"}).config->streams.stall_timeout,
+            std::chrono::milliseconds(0));
+  EXPECT_EQ(parse({"--stall-timeout-ms", "1500"}).config->streams.stall_timeout,
+            std::chrono::milliseconds(1500));
+  EXPECT_EQ(parse({"--stall-timeout-ms", "50"}).exit_code, 2);
+  EXPECT_EQ(parse({"--stall-timeout-ms", "-1"}).exit_code, 2);
 }
 
 TEST(DaemonConfig, FrameWatchIsAutoOrPerPool) {

@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
+#include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/daemon/broker_client.h"
@@ -116,6 +120,53 @@ TEST(DaemonLimits, AllPoolsTogetherAreBounded) {
   ASSERT_TRUE(stub->DeletePool(&ctx, req, &resp).ok());
   TestProducer e(*stub);
   EXPECT_TRUE(e.claim(md("d")).ok()) << "a deleted pool's room is free again";
+}
+
+// A subscriber that stops reading (its process frozen: its socket and gRPC's
+// windows fill, so the daemon's write to it waits) is ended once an event has
+// waited --stall-timeout-ms for it, and its stream is counted no more; a
+// subscriber of the same pool that reads keeps its stream and every frame.
+TEST(DaemonLimits, ASubscriberThatStopsReadingIsEnded) {
+  DaemonProcess daemon({"--stall-timeout-ms", "500"});
+  auto stub = broker_stub(daemon);
+  TestProducer producer(*stub);
+  ASSERT_TRUE(producer.claim(pool_metadata("cam")).ok());
+  TestSubscriber reader(*stub, "cam", /*keep_last=*/100);
+  ChildProcess frozen({TIPC_BROKER_HELPER, daemon.socket_path(), "cam", "subscribe"});
+  ASSERT_TRUE(frozen.wait_for_line("SUBSCRIBED", std::chrono::seconds(10)));
+  frozen.signal(SIGSTOP);
+  auto frozen_subscribed = [&] {
+    v1::PoolInfo info;
+    EXPECT_TRUE(get_pool(*stub, "cam", &info).ok());
+    for (const auto& sub : info.stats().subscriber()) {
+      if (sub.pid() == frozen.pid()) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(frozen_subscribed());
+
+  // Frames until the daemon gives up on it: a write waits only once the
+  // frozen process's socket is full, after some thousands of events.
+  uint64_t seq = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (frozen_subscribed() && std::chrono::steady_clock::now() < deadline) {
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(producer.publish(++seq));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(frozen_subscribed()) << "still subscribed after " << seq << " frames";
+  std::cout << "the frozen subscriber was ended after " << seq << " frames\n";
+
+  // The reader's stream goes on: the next frame reaches it.
+  ASSERT_TRUE(producer.publish(++seq));
+  bool got_it = false;
+  while (auto event = reader.next(std::chrono::seconds(5))) {
+    if (event->has_frame() && event->frame().seq() == seq) {
+      got_it = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(got_it) << "the reading subscriber lost its stream or frame " << seq;
+  frozen.signal(SIGKILL);
 }
 
 }  // namespace
