@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "client_fixture.h"
+#include "tensoripc/daemon.h"
 #include "common/shm.h"
 #include "frame_pattern.h"
 #include "pool/layout.h"
@@ -483,6 +484,57 @@ TEST_F(ClientTest, ReclaimRefusedAfterARestartNamesTheNewHolder) {
   const auto status = first->wait(seconds(20));
   ASSERT_TRUE(status.has_value());
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 3) << *status;
+}
+
+// A stream-path consumer paused (SIGSTOP, as a debugger would) past the
+// daemon's --stall-timeout-ms has its stream ended by the daemon; resumed, it
+// subscribes again by itself and gets the frames published after.
+TEST_F(ClientTest, AConsumerPausedPastTheStallTimeoutComesBack) {
+  daemon_.reset();
+  daemon_ = std::make_unique<DaemonProcess>(std::vector<std::string>{"--stall-timeout-ms", "500"});
+  const int64_t bytes = 4096;
+  Producer producer(PoolMetadata::create("paused", {bytes}, DType::kUInt8, 4), producer_options());
+  auto consumer = start_consumer("paused", bytes, 4, "stream");
+  DaemonClient daemon(daemon_->socket_path());
+  auto subscribed = [&] {
+    auto info = daemon.get_pool("paused");
+    if (!info) return false;
+    for (const SubscriberStats& s : info->stats.subscriber) {
+      if (s.pid == consumer->pid()) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(eventually(subscribed, seconds(10)));
+  consumer->signal(SIGSTOP);
+
+  std::vector<uint8_t> frame(bytes);
+  uint64_t seq = 0;
+  auto put_some = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      fill_test_frame(frame.data(), frame.size(), ++seq);
+      producer.put(TensorView(frame.data(), DType::kUInt8, Shape({bytes})));
+    }
+  };
+  // Frames until its socket is full and the daemon ends the stream.
+  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (subscribed() && std::chrono::steady_clock::now() < deadline) {
+    put_some(200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(subscribed()) << "the daemon kept the paused consumer's stream";
+
+  consumer->signal(SIGCONT);
+  ASSERT_TRUE(eventually(subscribed, seconds(20))) << "the consumer did not subscribe again";
+  const uint64_t resumed_at = seq;
+  // Frames after it came back reach it, in order and intact.
+  for (int i = 0; i < 50; ++i) {
+    put_some(1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const auto result = finish_consumer(*consumer);
+  EXPECT_GT(result.at("last_seq"), resumed_at);
+  EXPECT_EQ(result.at("torn"), 0u);
+  EXPECT_EQ(result.at("order_errors"), 0u);
 }
 
 }  // namespace
