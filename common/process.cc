@@ -29,11 +29,11 @@ bool process_alive(int pid) {
   return state != 'Z' && state != 'X';
 }
 
-void lower_thread_priority() {
+void lower_thread_priority(int by) {
   // On Linux, PRIO_PROCESS with a thread id applies to that thread only.
   const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
   const int current = ::getpriority(PRIO_PROCESS, tid);
-  ::setpriority(PRIO_PROCESS, tid, current + 5);
+  ::setpriority(PRIO_PROCESS, tid, current + by);
 }
 
 }  // namespace tensoripc

@@ -8,9 +8,10 @@ namespace tensoripc {
 // a read of /proc: slow path only.
 bool process_alive(int pid);
 
-// Makes the calling thread yield to others (nice +5): for background threads
-// whose work is not on the latency-critical path.
-void lower_thread_priority();
+// Makes the calling thread yield to others (its nice value raised by `by`,
+// +5 by default): for background threads whose work is not on the
+// latency-critical path.
+void lower_thread_priority(int by = 5);
 
 // Tells the CPU that the caller is spinning (x86 PAUSE, Arm YIELD), so a
 // sibling hyperthread or the writer being waited for gets the core.

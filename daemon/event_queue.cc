@@ -10,9 +10,12 @@ EventQueue::EventQueue(uint32_t keep_last) : keep_last_(std::max<uint32_t>(keep_
 void EventQueue::drop_oldest_frame() {
   // The oldest frame event is almost always at the front; lifecycle events
   // ahead of it stay where they are, so the order of what is kept holds.
-  auto oldest = std::find_if(entries_.begin(), entries_.end(),
-                             [](const Entry& e) { return e.lifecycle == nullptr; });
-  entries_.erase(oldest);
+  if (entries_.front().lifecycle == nullptr) {
+    entries_.pop_front();  // the common case, without erase's general path
+  } else {
+    entries_.erase(std::find_if(entries_.begin(), entries_.end(),
+                                [](const Entry& e) { return e.lifecycle == nullptr; }));
+  }
   --frames_;
   ++dropped_;
 }

@@ -15,11 +15,14 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/process.h"
+
 namespace tensoripc::daemon {
 
 class KeyedWorker {
  public:
-  KeyedWorker() : thread_([this] { run(); }) {}
+  // `nice_by`: the thread's nice value is raised by that much (0: left).
+  explicit KeyedWorker(int nice_by = 0) : nice_by_(nice_by), thread_([this] { run(); }) {}
   ~KeyedWorker() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -42,6 +45,7 @@ class KeyedWorker {
 
  private:
   void run() {
+    if (nice_by_ != 0) lower_thread_priority(nice_by_);
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
@@ -61,6 +65,7 @@ class KeyedWorker {
   std::deque<std::pair<const void*, std::function<void()>>> queue_;
   std::unordered_set<const void*> queued_;
   bool stop_ = false;
+  const int nice_by_;
   std::thread thread_;  // last: it uses the members above
 };
 

@@ -235,7 +235,9 @@ class Registry {
   uint64_t next_watch_id_ = 0;
 
   static constexpr uint32_t kBulkSubscribers = 64;
-  KeyedWorker bulk_;  // the bulk fan-out thread
+  // The bulk fan-out thread, at nice +10: behind the frame watchers (+5)
+  // that announce the other pools' frames.
+  KeyedWorker bulk_{10};
   // Last: stopped first (~Registry), while everything it calls back into lives.
   FrameWatcher watcher_;
 };

@@ -162,7 +162,12 @@ class Outbox final : public EventSink,
   // All below: mu_ held.
   void write_next() {
     if (writing_ || finish_wanted_ || waiting_turn_ || queue_.empty()) return;
-    ticket_ = gate_.acquire(pool_, weak_from_this());
+    // Frames dropped since its last write: it falls behind, and waits for a
+    // lagging turn (after the streams that keep up, at a bounded rate).
+    const bool lagging = queue_.dropped() > dropped_at_last_turn_;
+    dropped_at_last_turn_ = queue_.dropped();
+    ticket_ = lagging ? gate_.acquire_lagging(pool_, weak_from_this())
+                      : gate_.acquire(pool_, weak_from_this());
     if (ticket_ == 0) {
       waiting_turn_ = true;  // granted() comes
       return;
@@ -221,6 +226,7 @@ class Outbox final : public EventSink,
   const std::chrono::milliseconds stall_timeout_;
   Deadlines::Clock::time_point write_started_;  // of the write in flight
   bool stall_check_due_ = false;
+  uint64_t dropped_at_last_turn_ = 0;  // queue_.dropped() when it last asked for a turn
   const Caller caller_;
   const std::string pool_;
   uint64_t ticket_ = 0;        // the gate's turn of the write in flight

@@ -9,8 +9,11 @@ size_t WriteGate::default_max_in_flight() {
   return std::max<size_t>(8, 4 * cpus);
 }
 
-WriteGate::WriteGate(size_t max_in_flight)
-    : max_(max_in_flight == 0 ? 1 : max_in_flight), thread_([this] { run(); }) {}
+WriteGate::WriteGate(size_t max_in_flight, uint32_t lagging_writes_per_second)
+    : max_(max_in_flight == 0 ? 1 : max_in_flight),
+      lagging_interval_(std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) /
+                        std::max<uint32_t>(1, lagging_writes_per_second)),
+      thread_([this] { run(); }) {}
 
 WriteGate::~WriteGate() {
   {
@@ -37,13 +40,21 @@ uint64_t WriteGate::acquire(const std::string& pool, const std::weak_ptr<Waiter>
   return 0;
 }
 
+uint64_t WriteGate::acquire_lagging(const std::string& pool,
+                                    const std::weak_ptr<Waiter>& waiter) {
+  std::lock_guard<std::mutex> lock(mu_);
+  lagging_[pool].push_back(waiter);
+  if (++lagging_count_ == 1) cv_.notify_one();
+  return 0;
+}
+
 void WriteGate::release(uint64_t ticket) {
   std::lock_guard<std::mutex> lock(mu_);
   // A write set aside as stalled is no longer counted: nothing to hand on.
   auto it = in_flight_.find(ticket);
   if (it == in_flight_.end()) return;
   drop_locked(it);
-  if (waiting_count_ > 0) cv_.notify_one();
+  if (waiting_count_ > 0 || lagging_count_ > 0) cv_.notify_one();
 }
 
 size_t WriteGate::in_flight() const {
@@ -53,7 +64,7 @@ size_t WriteGate::in_flight() const {
 
 size_t WriteGate::waiting() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return waiting_count_;
+  return waiting_count_ + lagging_count_;
 }
 
 uint64_t WriteGate::take_locked(const std::string& pool) {
@@ -92,14 +103,30 @@ bool WriteGate::next_locked(std::weak_ptr<Waiter>* waiter, std::string* pool) {
   return true;
 }
 
+bool WriteGate::next_lagging_locked(std::weak_ptr<Waiter>* waiter, std::string* pool) {
+  if (lagging_count_ == 0) return false;
+  // Round the pools, as next_locked does: a stream of a pool that lags for a
+  // moment waits behind one turn of each other lagging pool, not behind a
+  // flood of thousands of streams in one of them.
+  auto it = lagging_.upper_bound(last_lagging_pool_);
+  if (it == lagging_.end()) it = lagging_.begin();
+  *waiter = std::move(it->second.front());
+  it->second.pop_front();
+  --lagging_count_;
+  *pool = last_lagging_pool_ = it->first;
+  if (it->second.empty()) lagging_.erase(it);
+  return true;
+}
+
 void WriteGate::run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    if (waiting_count_ == 0) {
+    if (waiting_count_ == 0 && lagging_count_ == 0) {
       cv_.wait(lock);
       continue;
     }
-    set_aside_stalled_locked(Clock::now());
+    const auto now = Clock::now();
+    set_aside_stalled_locked(now);
     if (in_flight_.size() >= max_) {
       // Until a write ends, or the oldest one stalls.
       cv_.wait_until(lock, in_flight_.begin()->second.start + kStalled);
@@ -107,7 +134,17 @@ void WriteGate::run() {
     }
     std::weak_ptr<Waiter> next;
     std::string pool;
-    next_locked(&next, &pool);
+    if (waiting_count_ > 0) {
+      next_locked(&next, &pool);
+    } else if (now < next_lagging_) {
+      // Only lagging streams wait, and their budget is spent for now.
+      cv_.wait_until(lock, next_lagging_);
+      continue;
+    } else {
+      next_lagging_locked(&next, &pool);
+      // A rate, not a schedule: time no lagging stream asked for is not saved up.
+      next_lagging_ = std::max(next_lagging_, now) + lagging_interval_;
+    }
     const uint64_t ticket = take_locked(pool);
     lock.unlock();
     std::shared_ptr<Waiter> w = next.lock();

@@ -15,6 +15,17 @@
 // turn: once the bound is reached, writes in flight for longer than
 // kStalled are set aside and stop counting against it.
 //
+// A stream that falls behind (its queue overflowed since its last write: it
+// takes events more slowly than its pool makes them) asks as lagging. Lagging
+// turns are handed out only by the gate's thread, after every stream that
+// keeps up, round the pools, and at most kLaggingWritesPerSecond of them
+// daemon-wide: a client
+// whose transport takes data without end while its application never reads
+// (thousands of such streams kept 1.3 CPUs busy at 18-22k writes/s) then
+// costs a bounded share of the daemon, and the streams that keep up go first.
+// A lagging subscriber drops frames whatever it is sent; fewer, later events
+// only make it drop more.
+//
 // Turns are handed out by the gate's own thread, which holds no other lock
 // when it calls granted(): streams may call acquire() and release() with
 // their own locks held. It also sets aside stalled writes while streams wait,
@@ -39,6 +50,8 @@ class WriteGate {
   // Turns beyond the bound for quiet pools: none of their writes in flight,
   // none waiting.
   static constexpr size_t kReserve = 4;
+  // Turns for lagging streams, all of them together.
+  static constexpr uint32_t kLaggingWritesPerSecond = 2000;
 
   class Waiter {
    public:
@@ -57,7 +70,8 @@ class WriteGate {
   // its own).
   static size_t default_max_in_flight();
 
-  explicit WriteGate(size_t max_in_flight = default_max_in_flight());
+  explicit WriteGate(size_t max_in_flight = default_max_in_flight(),
+                     uint32_t lagging_writes_per_second = kLaggingWritesPerSecond);
   // Stops the thread; waiters not granted by then never are.
   ~WriteGate();
   WriteGate(const WriteGate&) = delete;
@@ -69,12 +83,17 @@ class WriteGate {
   // `waiter` is queued; its granted() comes later, from the gate's thread
   // (skipped if the waiter is gone by then).
   uint64_t acquire(const std::string& pool, const std::weak_ptr<Waiter>& waiter);
+  // A lagging stream wants to write: always queued (0), after every waiter
+  // of acquire(); granted() comes from the gate's thread, at most
+  // lagging_writes_per_second of them, round the pools, each pool's in the
+  // order they asked.
+  uint64_t acquire_lagging(const std::string& pool, const std::weak_ptr<Waiter>& waiter);
   // The write of `ticket` ended: its turn goes to the next waiter.
   void release(uint64_t ticket);
 
   // For tests and stats.
   size_t in_flight() const;
-  size_t waiting() const;
+  size_t waiting() const;  // of both kinds
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -95,10 +114,13 @@ class WriteGate {
   // The next waiter in turn, removed from its queue, and its pool; false if
   // none waits.
   bool next_locked(std::weak_ptr<Waiter>* waiter, std::string* pool);
+  // The same for lagging streams, round the pools with lagging streams.
+  bool next_lagging_locked(std::weak_ptr<Waiter>* waiter, std::string* pool);
   // The gate's thread: grants turns while there are both.
   void run();
 
   const size_t max_;
+  const Clock::duration lagging_interval_;  // between two lagging turns
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -107,6 +129,11 @@ class WriteGate {
   std::map<std::string, PoolTurns> pools_;  // pools with writes in flight or waiting
   std::string last_pool_;  // whose turn was last: the round robin's place
   size_t waiting_count_ = 0;
+  // Lagging streams waiting, by pool, each pool's oldest first.
+  std::map<std::string, std::deque<std::weak_ptr<Waiter>>> lagging_;
+  size_t lagging_count_ = 0;
+  std::string last_lagging_pool_;  // the lagging round robin's place
+  Clock::time_point next_lagging_{};  // the earliest the next lagging turn goes
   std::thread thread_;  // last: started once everything above is
 };
 

@@ -1,5 +1,6 @@
 // The WriteGate: writes in flight bounded daemon-wide, turns round the pools,
-// stalled writes set aside, and a quiet pool's direct turn from the reserve.
+// stalled writes set aside, a quiet pool's direct turn from the reserve, and
+// lagging streams served last, at a bounded rate.
 #include "daemon/write_gate.h"
 
 #include <gtest/gtest.h>
@@ -29,6 +30,7 @@ class Recorder {
       std::lock_guard<std::mutex> lock(r.mu);
       r.order.push_back(name);
       r.tickets.push_back(ticket);
+      r.times.push_back(std::chrono::steady_clock::now());
       return !decline;
     }
     Recorder& r;
@@ -57,6 +59,7 @@ class Recorder {
   std::mutex mu;
   std::vector<std::string> order;
   std::vector<uint64_t> tickets;
+  std::vector<std::chrono::steady_clock::time_point> times;
   std::vector<std::shared_ptr<Waiter>> waiters;
 };
 
@@ -145,6 +148,43 @@ TEST(WriteGate, DeclinedAndVanishedWaitersPassTheTurnOn) {
   ASSERT_TRUE(tensoripc::testing::eventually([&] { return r.granted() == 2; }, milliseconds(5000)));
   EXPECT_EQ(r.granted_order(), (std::vector<std::string>{"a1", "a3"}));
   EXPECT_EQ(gate.in_flight(), 1u);  // a3's; a1 gave its turn back
+  EXPECT_EQ(gate.waiting(), 0u);
+}
+
+// A lagging stream always waits; lagging turns go only when no stream that
+// keeps up waits, round the pools, and never closer together than the rate
+// allows.
+TEST(WriteGate, LaggingStreamsGoLastAndAtTheirRate) {
+  WriteGate gate(1, /*lagging_writes_per_second=*/20);  // one lagging turn per 50 ms
+  Recorder r;
+  const uint64_t t = gate.acquire("a", r.make("a0"));
+  ASSERT_NE(t, 0u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(gate.acquire_lagging("flood", r.make("lag" + std::to_string(i))), 0u);
+  }
+  // A stream of another pool that lags for a moment: its turn comes round
+  // after one of the flood's, not after all of them.
+  EXPECT_EQ(gate.acquire_lagging("other", r.make("other0")), 0u);
+  // A busy pool's stream (not quiet: "a" has a write in flight) waits too.
+  EXPECT_EQ(gate.acquire("a", r.make("a1")), 0u) << "the bound is reached";
+  EXPECT_EQ(gate.waiting(), 6u);
+  gate.release(t);
+  // Each grant keeps the only turn until released here.
+  for (size_t i = 0; i < 6; ++i) {
+    ASSERT_TRUE(tensoripc::testing::eventually([&] { return r.granted() == i + 1; },
+                                               milliseconds(5000)));
+    gate.release(r.ticket(i));
+  }
+  const std::vector<std::string> order = r.granted_order();
+  EXPECT_EQ(order.front(), "a1") << "the stream that keeps up goes before every lagging one";
+  EXPECT_EQ(std::vector<std::string>(order.begin() + 1, order.end()),
+            (std::vector<std::string>{"lag0", "other0", "lag1", "lag2", "lag3"}));
+  // The gate never hands lagging turns out faster than its rate (a slow
+  // machine only spaces them more).
+  std::lock_guard<std::mutex> lock(r.mu);
+  for (size_t i = 2; i < r.times.size(); ++i) {
+    EXPECT_GE(r.times[i] - r.times[i - 1], milliseconds(49)) << "lagging turns " << i - 1 << ", " << i;
+  }
   EXPECT_EQ(gate.waiting(), 0u);
 }
 
