@@ -6,7 +6,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -16,6 +15,7 @@
 
 #include "tensoripc/consumer.h"
 #include "tests/client/frame_pattern.h"
+#include "tests/ros2/checking_consumer.h"
 #include "tests/support/process.h"
 
 namespace tensoripc::testing {
@@ -69,18 +69,10 @@ TEST_P(BridgeTest, FramesCrossIntactFromPoolToPool) {
   ASSERT_TRUE(ready) << "the RosTensorConsumer process did not start";
 
   // A plain local Consumer of the subscriber's pool, as any program on host B.
-  std::atomic<int> intact{0}, other{0};
-  ConsumerOptions options;
-  options.socket_path = daemon_b.socket_path();
-  options.keep_last = 256;  // every frame of the run, however far behind it falls
-  options.on_new_data = [&](const Frame& frame) {
-    uint64_t seq = 0;
-    const auto check = check_test_frame(static_cast<const uint8_t*>(frame.tensor.data()),
-                                        frame.tensor.nbytes(), &seq);
-    (check == FrameCheck::kIntact ? intact : other)++;
-  };
-  Consumer local(PoolMetadata::create("camera", c.shape, c.dtype, 16), options);
-  ASSERT_TRUE(eventually([&] { return local.status().connected; }, seconds(10)));
+  // (keep_last 256: every frame of the run, however far behind it falls)
+  CheckingConsumer local(PoolMetadata::create("camera", c.shape, c.dtype, 16),
+                         daemon_b.socket_path(), /*keep_last=*/256);
+  ASSERT_TRUE(local.connected(seconds(10)));
 
   TempDir dir;
   const std::string go_file = dir.path() + "/go";
@@ -109,16 +101,7 @@ TEST_P(BridgeTest, FramesCrossIntactFromPoolToPool) {
   EXPECT_EQ(v_intact + v_counted, static_cast<unsigned long long>(kFrames)) << *verified;
   EXPECT_GT(v_intact, 0u) << *verified;
   // A plain local Consumer of that pool: the same account.
-  auto local_counted = [&] {
-    const ConsumerStatus s = local.status();
-    return static_cast<int>(s.skipped + s.dropped);
-  };
-  EXPECT_TRUE(eventually([&] { return intact.load() + other.load() + local_counted() >= kFrames; },
-                         seconds(10)))
-      << "local consumer: " << intact.load() << " intact, " << other.load() << " not, "
-      << local_counted() << " skipped or dropped";
-  EXPECT_EQ(intact.load() + local_counted(), kFrames);
-  EXPECT_EQ(other.load(), 0);
+  local.expect_every_frame(kFrames, seconds(10));
   // The subscriber then shuts down cleanly (and, under ASan, without a leak report).
   const auto status = subscriber.wait(seconds(20));
   ASSERT_TRUE(status);

@@ -5,7 +5,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -14,6 +13,7 @@
 #include "tensoripc/consumer.h"
 #include "tensoripc/producer.h"
 #include "tests/client/frame_pattern.h"
+#include "tests/ros2/checking_consumer.h"
 #include "tests/support/process.h"
 
 namespace tensoripc::testing {
@@ -43,17 +43,8 @@ TEST(Ros2Cli, PublishAndSubscribeCarryAPoolAcross) {
   // B: the subscribing bridge, and a plain consumer of its pool.
   ChildProcess subscriber(cli("subscribe"), env(daemon_b), ChildProcess::Capture::kStdoutAndStderr);
   ASSERT_TRUE(subscriber.wait_for_line("SUBSCRIBED rt/tipc_cli/image_raw", seconds(20)));
-  std::atomic<int> intact{0}, other{0};
-  ConsumerOptions options;
-  options.socket_path = daemon_b.socket_path();
-  options.on_new_data = [&](const Frame& frame) {
-    uint64_t seq = 0;
-    const auto check = check_test_frame(static_cast<const uint8_t*>(frame.tensor.data()),
-                                        frame.tensor.nbytes(), &seq);
-    (check == FrameCheck::kIntact ? intact : other)++;
-  };
-  Consumer local(metadata, options);
-  ASSERT_TRUE(eventually([&] { return local.status().connected; }, seconds(10)));
+  CheckingConsumer local(metadata, daemon_b.socket_path());
+  ASSERT_TRUE(local.connected(seconds(10)));
 
   // A: a producer, and the publishing bridge reading its pool.
   ProducerOptions producer_options;
@@ -77,18 +68,7 @@ TEST(Ros2Cli, PublishAndSubscribeCarryAPoolAcross) {
     producer.put(TensorView(frame.data(), DType::kUInt8, Shape(shape)));
     std::this_thread::sleep_for(milliseconds(3));
   }
-  // Every frame delivered intact, or counted as skipped or dropped (the ring
-  // moved on before its turn: a loaded machine).
-  auto counted = [&] {
-    const ConsumerStatus st = local.status();
-    return static_cast<int>(st.skipped + st.dropped);
-  };
-  EXPECT_TRUE(eventually([&] { return intact.load() + other.load() + counted() >= kFrames; },
-                         seconds(20)))
-      << intact.load() << " intact, " << other.load() << " not, " << counted() << " counted";
-  EXPECT_EQ(intact.load() + counted(), kFrames);
-  EXPECT_GT(intact.load(), 0);
-  EXPECT_EQ(other.load(), 0);
+  local.expect_every_frame(kFrames, seconds(20));
 
   // Each prints its counts as JSON on SIGTERM.
   subscriber.signal(SIGTERM);

@@ -11,9 +11,10 @@
 //     "RECEIVED intact=I torn=T bad=B first_seq=F last_seq=L missing=[...]"
 //     (missing: the seqs between F and L that never came), and exits 0.
 //   fastdds_peer send --topic rt/T --frames N --height H --width W
-//       [--period-ms P]
+//       [--period-ms P] [--go-file F]
 //     publishes N rgb8 Images carrying the test pattern (seq 1..N) once a
-//     reader matched, waits for them to be acknowledged, prints "SENT N".
+//     reader matched (and file F exists), waits for them to be acknowledged,
+//     prints "SENT N".
 //
 //   fastdds_peer check-profile
 //     loads FASTRTPS_DEFAULT_PROFILES_FILE as a ROS process does and prints
@@ -43,6 +44,8 @@
 #include <fastdds/dds/topic/TopicDataType.hpp>
 #include <fastdds/dds/topic/TypeSupport.hpp>
 #include <fastdds/rtps/transport/UDPv4TransportDescriptor.h>
+
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -243,21 +246,29 @@ struct ReaderListener : fdds::DataReaderListener {
 std::atomic<bool> g_stop{false};
 
 struct Args {
-  std::string mode, topic;
+  std::string mode, topic, go_file;
   int frames = 10, timeout_s = 60, period_ms = 30;
   uint32_t height = 480, width = 640;
   bool large_frames = false;
 };
 
-int receive(fdds::DomainParticipant* participant, fdds::Topic* topic, const Args& args) {
-  fdds::Subscriber* subscriber = participant->create_subscriber(fdds::SUBSCRIBER_QOS_DEFAULT);
-  fdds::DataReaderQos qos = fdds::DATAREADER_QOS_DEFAULT;
+// ROS's default profile (reliable, volatile, keep_last 10) as rmw_fastrtps
+// applies it to readers and writers alike, with its memory policy and no data
+// sharing.
+template <typename EndpointQos>
+EndpointQos ros_default_qos(EndpointQos qos) {
   qos.reliability().kind = fdds::RELIABLE_RELIABILITY_QOS;
   qos.durability().kind = fdds::VOLATILE_DURABILITY_QOS;
   qos.history().kind = fdds::KEEP_LAST_HISTORY_QOS;
   qos.history().depth = 10;
   qos.endpoint().history_memory_policy = rtps::PREALLOCATED_WITH_REALLOC_MEMORY_MODE;
   qos.data_sharing().off();
+  return qos;
+}
+
+int receive(fdds::DomainParticipant* participant, fdds::Topic* topic, const Args& args) {
+  fdds::Subscriber* subscriber = participant->create_subscriber(fdds::SUBSCRIBER_QOS_DEFAULT);
+  const fdds::DataReaderQos qos = ros_default_qos(fdds::DATAREADER_QOS_DEFAULT);
   ReaderListener listener;
   fdds::DataReader* reader =
       subscriber->create_datareader(topic, qos, &listener, fdds::StatusMask::all());
@@ -318,15 +329,8 @@ int receive(fdds::DomainParticipant* participant, fdds::Topic* topic, const Args
 
 int send(fdds::DomainParticipant* participant, fdds::Topic* topic, const Args& args) {
   fdds::Publisher* publisher = participant->create_publisher(fdds::PUBLISHER_QOS_DEFAULT);
-  fdds::DataWriterQos qos = fdds::DATAWRITER_QOS_DEFAULT;
-  qos.reliability().kind = fdds::RELIABLE_RELIABILITY_QOS;
-  qos.durability().kind = fdds::VOLATILE_DURABILITY_QOS;
-  qos.history().kind = fdds::KEEP_LAST_HISTORY_QOS;
-  qos.history().depth = 10;
-  // rmw_fastrtps's defaults: asynchronous publication, no data sharing.
-  qos.publish_mode().kind = fdds::ASYNCHRONOUS_PUBLISH_MODE;
-  qos.endpoint().history_memory_policy = rtps::PREALLOCATED_WITH_REALLOC_MEMORY_MODE;
-  qos.data_sharing().off();
+  fdds::DataWriterQos qos = ros_default_qos(fdds::DATAWRITER_QOS_DEFAULT);
+  qos.publish_mode().kind = fdds::ASYNCHRONOUS_PUBLISH_MODE;  // rmw_fastrtps's (Humble)
   WriterListener listener;
   fdds::DataWriter* writer =
       publisher->create_datawriter(topic, qos, &listener, fdds::StatusMask::publication_matched());
@@ -341,6 +345,12 @@ int send(fdds::DomainParticipant* participant, fdds::Topic* topic, const Args& a
   if (listener.counter.matched.load() == 0) {
     std::fprintf(stderr, "fastdds_peer: no reader matched in %d s\n", args.timeout_s);
     return 1;
+  }
+  // The writer knowing the reader is half of a match: the test says when the
+  // reader knows the writer too, by making this file.
+  while (!args.go_file.empty() && ::access(args.go_file.c_str(), F_OK) != 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   Image image;
   image.frame_id = "fastdds_peer";
@@ -373,7 +383,7 @@ int send(fdds::DomainParticipant* participant, fdds::Topic* topic, const Args& a
 int usage() {
   std::fprintf(stderr,
                "usage: fastdds_peer receive|send --topic rt/NAME [--large-frames] [--timeout-s S]\n"
-               "       [--frames N --height H --width W --period-ms P]\n"
+               "       [--frames N --height H --width W --period-ms P --go-file F]\n"
                "       fastdds_peer check-profile   (FASTRTPS_DEFAULT_PROFILES_FILE)\n");
   return 2;
 }
@@ -394,6 +404,7 @@ int main(int argc, char** argv) {
     if (i + 1 == argc) return usage();
     const char* value = argv[++i];
     if (flag == "--topic") args.topic = value;
+    else if (flag == "--go-file") args.go_file = value;
     else if (flag == "--frames") args.frames = std::atoi(value);
     else if (flag == "--timeout-s") args.timeout_s = std::atoi(value);
     else if (flag == "--period-ms") args.period_ms = std::atoi(value);
