@@ -15,16 +15,16 @@
 // turn: once the bound is reached, writes in flight for longer than
 // kStalled are set aside and stop counting against it.
 //
-// A stream that falls behind (its queue overflowed since its last write: it
-// takes events more slowly than its pool makes them) asks as lagging. Lagging
-// turns are handed out only by the gate's thread, after every stream that
-// keeps up, round the pools, and at most kLaggingWritesPerSecond of them
-// daemon-wide: a client
-// whose transport takes data without end while its application never reads
-// (thousands of such streams kept 1.3 CPUs busy at 18-22k writes/s) then
-// costs a bounded share of the daemon, and the streams that keep up go first.
-// A lagging subscriber drops frames whatever it is sent; fewer, later events
-// only make it drop more.
+// A stream that falls behind (its queue overflowed since it last asked for a
+// turn: it takes events more slowly than its pool makes them) asks as
+// lagging. Lagging turns are handed out only by the gate's thread, after
+// every stream that keeps up, round the pools, and at most
+// kLaggingWritesPerSecond of them daemon-wide. A client whose transport takes
+// data without end while its application never reads (2000 such streams kept
+// the daemon at 1.3 CPUs writing them 18-22k events/s) then costs a bounded
+// share of the daemon, and the streams that keep up go first. A lagging
+// subscriber drops frames whatever it is sent; fewer, later events only make
+// it drop more.
 //
 // Turns are handed out by the gate's own thread, which holds no other lock
 // when it calls granted(): streams may call acquire() and release() with
