@@ -170,15 +170,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-sigset_t block_stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
-
 void wait_for_stop(const sigset_t& stop) {
   int sig = 0;
   sigwait(&stop, &sig);

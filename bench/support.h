@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "common/process.h"
+
 #include "common/clock.h"
 #include "tests/support/child_process.h"
 
@@ -66,10 +68,8 @@ void paced(uint64_t total, double rate_hz, Tick tick) {
   }
 }
 
-// How a child role stops: SIGTERM and SIGINT blocked in the calling thread,
-// and so in every thread it starts afterwards (the library's, gRPC's), and
-// taken by wait_for_stop() alone. Call before starting any thread.
-sigset_t block_stop_signals();
+// How a child role stops: block_stop_signals() (common/process.h) before any
+// thread starts, then wait_for_stop() takes them.
 void wait_for_stop(const sigset_t& stop);
 
 // This executable's path (children are this binary in another role).

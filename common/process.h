@@ -2,11 +2,18 @@
 // library's background threads, and a portable pause for spin-waits.
 #pragma once
 
+#include <signal.h>
+
 namespace tensoripc {
 
 // Whether `pid` is a live process (not gone, not a zombie). A system call and
 // a read of /proc: slow path only.
 bool process_alive(int pid);
+
+// Blocks SIGTERM and SIGINT in the calling thread, and so in every thread it
+// starts afterwards (the library's, gRPC's): call before starting any. The
+// set returned is for sigwait/sigtimedwait, so that one place takes them.
+sigset_t block_stop_signals();
 
 // Makes the calling thread yield to others (its nice value raised by `by`,
 // +5 by default): for background threads whose work is not on the

@@ -21,8 +21,8 @@ namespace tensoripc::daemon {
 
 class KeyedWorker {
  public:
-  // `nice_by`: the thread's nice value is raised by that much (0: left).
-  explicit KeyedWorker(int nice_by = 0) : nice_by_(nice_by), thread_([this] { run(); }) {}
+  // `nice_by`: the thread's nice value is raised by that much.
+  explicit KeyedWorker(int nice_by) : thread_([this, nice_by] { run(nice_by); }) {}
   ~KeyedWorker() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -44,8 +44,8 @@ class KeyedWorker {
   }
 
  private:
-  void run() {
-    if (nice_by_ != 0) lower_thread_priority(nice_by_);
+  void run(int nice_by) {
+    lower_thread_priority(nice_by);
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
@@ -65,7 +65,6 @@ class KeyedWorker {
   std::deque<std::pair<const void*, std::function<void()>>> queue_;
   std::unordered_set<const void*> queued_;
   bool stop_ = false;
-  const int nice_by_;
   std::thread thread_;  // last: it uses the members above
 };
 

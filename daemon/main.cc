@@ -8,6 +8,7 @@
 #include <exception>
 #include <memory>
 
+#include "common/process.h"
 #include "daemon/config.h"
 #include "daemon/logging.h"
 #include "daemon/registry.h"
@@ -19,11 +20,7 @@ namespace {
 int run(const Config& config) {
   // Before any thread exists: every thread gRPC starts inherits this mask, so
   // SIGTERM and SIGINT reach only the sigwait below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop_signals = block_stop_signals();
   ::signal(SIGPIPE, SIG_IGN);
 
   const bool systemd = under_systemd();

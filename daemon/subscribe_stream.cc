@@ -131,26 +131,29 @@ class Outbox final : public EventSink,
   // thread: call_mu_ is recursive for that, and nothing is touched after.
   void expire() override {
     std::lock_guard<std::recursive_mutex> call_guard(call_mu_);
+    std::chrono::milliseconds waited;
+    uint64_t dropped = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       stall_check_due_ = false;
-      if (!writing_ || finish_wanted_ || reactor_ == nullptr) return;
-      const auto stuck_until = write_started_ + stall_timeout_;
-      if (Deadlines::Clock::now() < stuck_until) {  // a later write: check again then
-        schedule_stall_check(stuck_until);
+      if (!writing_ || finish_wanted_) return;  // detach() sets finish_wanted_ too
+      const auto now = Deadlines::Clock::now();
+      if (now < write_started_ + stall_timeout_) {  // a later write: check again then
+        schedule_stall_check(write_started_ + stall_timeout_);
         return;
       }
-      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
-          Deadlines::Clock::now() - write_started_);
-      spdlog::info("subscriber of '{}' (pid {}, uid {}) took no event for {} ms; stream ended "
-                   "(--stall-timeout-ms {}), {} frames dropped for it",
-                   pool_, caller_.pid, caller_.uid, waited.count(), stall_timeout_.count(),
-                   queue_.dropped());
+      waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - write_started_);
+      dropped = queue_.dropped();
+      // Recorded for Finish; the cancel below resets the stream, so the
+      // client sees CANCELLED whatever this says. The log says why.
       finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                           "subscriber took no event for " + std::to_string(waited.count()) +
                               " ms (--stall-timeout-ms)"));
     }
-    if (context_ != nullptr) context_->TryCancel();
+    spdlog::info("subscriber of '{}' (pid {}, uid {}) took no event for {} ms; stream ended "
+                 "(--stall-timeout-ms {}), {} frames dropped for it",
+                 pool_, caller_.pid, caller_.uid, waited.count(), stall_timeout_.count(), dropped);
+    context_->TryCancel();  // alive: detach() has not run (finish_wanted_ was false)
   }
 
   void finish_with(const grpc::Status& status) {
@@ -191,10 +194,10 @@ class Outbox final : public EventSink,
     }
     current_is_frame_ = next_.is_frame();
     writing_ = true;
-    write_started_ = Deadlines::Clock::now();
-    // One check due at a time: it reschedules itself while writes go on.
-    if (stall_timeout_.count() > 0 && !stall_check_due_) {
-      schedule_stall_check(write_started_ + stall_timeout_);
+    if (stall_timeout_.count() > 0) {
+      write_started_ = Deadlines::Clock::now();
+      // One check due at a time: it reschedules itself while writes go on.
+      if (!stall_check_due_) schedule_stall_check(write_started_ + stall_timeout_);
     }
     reactor_->StartWrite(&current_);
   }

@@ -88,14 +88,26 @@ void WriteGate::set_aside_stalled_locked(Clock::time_point now) {
   }
 }
 
+namespace {
+
+// The round robin of both kinds of turns: the first pool after `last` (the
+// one served last), wrapping round, whose queue (queue_of its entry) has a
+// waiter. One exists.
+template <typename Pools, typename QueueOf>
+typename Pools::iterator pool_in_turn(Pools& pools, const std::string& last, QueueOf queue_of) {
+  auto it = pools.upper_bound(last);
+  for (size_t n = 0; n <= pools.size(); ++n, ++it) {
+    if (it == pools.end()) it = pools.begin();
+    if (!queue_of(it->second).empty()) break;
+  }
+  return it;
+}
+
+}  // namespace
+
 bool WriteGate::next_locked(std::weak_ptr<Waiter>* waiter, std::string* pool) {
   if (waiting_count_ == 0) return false;
-  // The first pool with a waiter after the last one served, wrapping round.
-  auto it = pools_.upper_bound(last_pool_);
-  for (size_t n = 0; n <= pools_.size(); ++n, ++it) {
-    if (it == pools_.end()) it = pools_.begin();
-    if (!it->second.waiting.empty()) break;
-  }
+  auto it = pool_in_turn(pools_, last_pool_, [](PoolTurns& t) -> auto& { return t.waiting; });
   *waiter = std::move(it->second.waiting.front());
   it->second.waiting.pop_front();
   --waiting_count_;
@@ -108,8 +120,7 @@ bool WriteGate::next_lagging_locked(std::weak_ptr<Waiter>* waiter, std::string* 
   // Round the pools, as next_locked does: a stream of a pool that lags for a
   // moment waits behind one turn of each other lagging pool, not behind a
   // flood of thousands of streams in one of them.
-  auto it = lagging_.upper_bound(last_lagging_pool_);
-  if (it == lagging_.end()) it = lagging_.begin();
+  auto it = pool_in_turn(lagging_, last_lagging_pool_, [](auto& queue) -> auto& { return queue; });
   *waiter = std::move(it->second.front());
   it->second.pop_front();
   --lagging_count_;

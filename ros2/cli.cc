@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "common/process.h"
 #include "ros2/convert.h"
 #include "ros2/ros_tensor.h"
 #include "ros2/wire.h"
@@ -69,16 +70,6 @@ std::vector<int64_t> parse_shape(const std::string& text) {
 void print_line(const std::string& line) {
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
-}
-
-// Blocks SIGINT/SIGTERM in every thread made after this; waits for them here.
-sigset_t block_stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
 }
 
 // Returns when a stop signal came or done() is true; polls `each` meanwhile.

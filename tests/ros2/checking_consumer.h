@@ -27,6 +27,9 @@ class CheckingConsumer {
     return eventually([&] { return consumer_.status().connected; }, within);
   }
 
+  // The seq of the first intact frame; 0 before one came.
+  uint64_t first_seq() const { return first_seq_; }
+
   // Waits (up to `within`) for frames 1..`frames` to be accounted for, then
   // expects every one intact or counted, at least one intact, none torn.
   // With `from_first`, the frames before the first that arrived are not
@@ -67,10 +70,6 @@ class CheckingConsumer {
            std::to_string(first_seq_.load());
   }
 
- public:
-  uint64_t first_seq() const { return first_seq_; }
-
- private:
   std::atomic<int> intact_{0}, other_{0};
   std::atomic<uint64_t> first_seq_{0};
   Consumer consumer_;  // last: its callback uses the counters
