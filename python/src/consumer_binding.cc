@@ -93,9 +93,13 @@ void deliver(CallbackState& s, const Frame& frame) {
     callback(value);
   } catch (py::error_already_set& e) {
     s.errors.fetch_add(1, std::memory_order_relaxed);
+    // At exit the error is most likely the exit's doing (a producer the
+    // callback writes to, already cleaned up): not worth a traceback then.
+    if (shutting_down()) return;
     e.discard_as_unraisable(callback);  // sys.unraisablehook; the consumer goes on
   } catch (const std::exception& e) {
     s.errors.fetch_add(1, std::memory_order_relaxed);
+    if (shutting_down()) return;
     PyErr_SetString(PyExc_RuntimeError, e.what());
     PyErr_WriteUnraisable(callback.ptr());
   }

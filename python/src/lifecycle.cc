@@ -42,13 +42,31 @@ bool shutting_down() {
 #endif
 }
 
-void park_if_exiting() {
-  if (!g_shutting_down.load(std::memory_order_acquire) ||
-      PyThread_get_thread_ident() == g_exit_thread.load(std::memory_order_relaxed)) {
-    return;
-  }
-  PyEval_SaveThread();  // never taken back: the thread ends with the process
+namespace {
+
+// A daemon thread of the program's while it exits. Not the exit's own
+// thread, and not one running a callback: the exit's cleanup joins those,
+// so they must come back (what they call raises StateError, and the
+// callback's error is not reported at exit).
+bool parks_at_exit() {
+  return g_shutting_down.load(std::memory_order_acquire) && t_callback_depth == 0 &&
+         PyThread_get_thread_ident() != g_exit_thread.load(std::memory_order_relaxed);
+}
+
+[[noreturn]] void sleep_until_the_process_ends() {
   for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
+}  // namespace
+
+void park_if_exiting() {
+  if (!parks_at_exit()) return;
+  PyEval_SaveThread();  // never taken back: the thread ends with the process
+  sleep_until_the_process_ends();
+}
+
+void park_released_if_exiting() {
+  if (parks_at_exit()) sleep_until_the_process_ends();
 }
 
 CallbackScope::CallbackScope() { ++t_callback_depth; }

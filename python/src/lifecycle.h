@@ -23,8 +23,14 @@ bool shutting_down();
 // than the exiting one -- a daemon thread still publishing or reading -- is
 // parked here: it releases the GIL and sleeps until the process ends, as
 // Python stops daemon threads at exit, instead of raising StateError
-// tracebacks into the exit. Otherwise it returns (the caller raises).
+// tracebacks into the exit. Otherwise it returns (the caller raises). A
+// thread running a callback is never parked: the exit's cleanup joins it.
 void park_if_exiting();
+
+// The same for a thread that has released the GIL and is about to take it
+// back (without_gil): once exiting, it sleeps here, GIL-less, until the
+// process ends. Otherwise it returns.
+void park_released_if_exiting();
 
 // While one lives, this thread counts as running a tensor-ipc callback.
 class CallbackScope {

@@ -105,11 +105,30 @@ elif name == "exit_with_blocked_daemon_threads":
 
     def read_forever():
         while True:
-            reader.get(history_len=4)
+            reader.get(history_len=4)  # 4 MiB copied without the GIL
 
-    threading.Thread(target=read_forever, daemon=True).start()
+    # Several readers, so that at exit one is likely inside get() while the
+    # exit's cleanup closes the consumer under it.
+    for _ in range(4):
+        threading.Thread(target=read_forever, daemon=True).start()
     time.sleep(0.3)
     print("READY", flush=True)
+
+elif name == "exit_with_republishing_callback":
+    # A callback that publishes what it gets into another pool (a filter
+    # node), still running when the program exits: the exit's cleanup closes
+    # the second producer while the callback is about to put, and joins the
+    # callback's thread. Neither may hang, nor report an error at exit.
+    producer, frame = busy_producer(interval=0.002)
+    out = TensorProducer.from_sample(pool + "_out", frame, history_len=4)
+
+    def republish(data):
+        calls[0] += 1
+        time.sleep(0.05)  # the exit most likely comes while it sleeps here
+        out.put(data)
+
+    consumer = TensorConsumer.from_sample(pool, frame, history_len=4, callback=republish)
+    ready_when_called(2)
 
 elif name == "fork_after_use":
     import os
