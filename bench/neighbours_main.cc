@@ -54,6 +54,9 @@ struct Options {
 struct Phase {
   std::vector<LatencySummary> rounds;
   uint64_t dropped = 0;
+  double daemon_cpu_s = 0;  // tensor-ipcd's CPU time while pool B was measured
+  double wall_s = 0;        // and how long that was
+  double daemon_cpus() const { return wall_s > 0 ? daemon_cpu_s / wall_s : 0; }
 };
 
 std::vector<int64_t> flatten(const std::vector<std::vector<int64_t>>& parts) {
@@ -62,9 +65,10 @@ std::vector<int64_t> flatten(const std::vector<std::vector<int64_t>>& parts) {
   return all;
 }
 
-// Pool B's latency: a fresh pool, one stream consumer, paced puts.
-LatencySummary measure_b(const BenchDaemon& daemon, const std::string& tag, const Options& o,
-                         uint64_t* dropped) {
+// Pool B's latency: a fresh pool, one stream consumer, paced puts; into
+// `phase`, with the daemon's CPU time meanwhile.
+void measure_b(const BenchDaemon& daemon, const std::string& tag, const Options& o,
+               Phase* phase) {
   const PoolSpec spec{tag, {o.bytes}, DType::kUInt8, 4};
   Producer producer(spec.metadata());
   Crew crew(daemon.dir(), tag);
@@ -73,11 +77,15 @@ LatencySummary measure_b(const BenchDaemon& daemon, const std::string& tag, cons
   settle();
   std::vector<uint8_t> frame(static_cast<size_t>(o.bytes), 1);
   const TensorView view(frame.data(), spec.dtype, Shape(spec.shape));
+  const double cpu_start = cpu_seconds(daemon.pid());
+  const int64_t start = monotonic_ns();
   paced(o.warmup + o.samples, o.rate_hz, [&](uint64_t) { producer.put(view); });
+  phase->daemon_cpu_s += cpu_seconds(daemon.pid()) - cpu_start;
+  phase->wall_s += static_cast<double>(monotonic_ns() - start) / 1e9;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the last callbacks
   auto samples = flatten(crew.finish(true));
-  *dropped += crew.dropped();
-  return summarize(std::move(samples));
+  phase->dropped += crew.dropped();
+  phase->rounds.push_back(summarize(std::move(samples)));
 }
 
 // Pool A's producer, putting until stopped.
@@ -139,7 +147,8 @@ std::string phase_json(const Phase& p) {
   }
   std::ostringstream out;
   out << "{\"p50_us\": " << median(p50) << ", \"p90_us\": " << median(p90)
-      << ", \"p99_us\": " << median(p99) << ", \"dropped\": " << p.dropped << ", \"rounds\": ["
+      << ", \"p99_us\": " << median(p99) << ", \"dropped\": " << p.dropped
+      << ", \"daemon_cpus\": " << p.daemon_cpus() << ", \"rounds\": ["
       << rounds.str() << "]}";
   return out.str();
 }
@@ -153,12 +162,12 @@ int run(const Options& o) {
   Phase alone, flooded;
   for (int r = 0; r < o.rounds; ++r) {
     const std::string round = std::to_string(r);
-    alone.rounds.push_back(measure_b(daemon, "b_alone_r" + round, o, &alone.dropped));
+    measure_b(daemon, "b_alone_r" + round, o, &alone);
     std::fprintf(stderr, "round %d alone: p50 %.1f us, p99 %.1f us\n", r, alone.rounds.back().p50_us,
                  alone.rounds.back().p99_us);
     {
       Flood flood(daemon, "a_flood_r" + round, o);
-      flooded.rounds.push_back(measure_b(daemon, "b_flooded_r" + round, o, &flooded.dropped));
+      measure_b(daemon, "b_flooded_r" + round, o, &flooded);
     }
     std::fprintf(stderr, "round %d flooded: p50 %.1f us, p99 %.1f us\n", r,
                  flooded.rounds.back().p50_us, flooded.rounds.back().p99_us);
@@ -176,8 +185,10 @@ int run(const Options& o) {
        << "},\n  \"alone\": " << phase_json(alone) << ",\n  \"flooded\": " << phase_json(flooded)
        << ",\n  \"p50_ratio\": " << ratio << "\n}\n";
   write_report(o.out, json.str());
-  std::fprintf(stderr, "pool B p50: alone %.1f us, beside the flood %.1f us (%.2fx)\n", median(a),
-               median(f), ratio);
+  std::fprintf(stderr,
+               "pool B p50: alone %.1f us, beside the flood %.1f us (%.2fx); tensor-ipcd used "
+               "%.2f CPUs alone, %.2f beside the flood\n",
+               median(a), median(f), ratio, alone.daemon_cpus(), flooded.daemon_cpus());
   return 0;
 }
 

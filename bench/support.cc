@@ -112,6 +112,22 @@ std::string machine_json_fields() {
   return s.str();
 }
 
+double cpu_seconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return -1;
+  // After the command's name in parentheses (which may hold spaces): state
+  // is field 3, utime and stime fields 14 and 15.
+  const size_t end = line.rfind(')');
+  if (end == std::string::npos) return -1;
+  std::istringstream fields(line.substr(end + 2));
+  std::string skip;
+  for (int field = 3; field < 14; ++field) fields >> skip;
+  unsigned long long utime = 0, stime = 0;
+  if (!(fields >> utime >> stime)) return -1;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 LatencySummary summarize(std::vector<int64_t> v) {
   LatencySummary s;
   s.count = v.size();

@@ -109,6 +109,10 @@ std::string daemon_binary();
 // "date", "host", "kernel", "cpu", "num_cpus" and "load_avg" (1, 5, 15 min).
 std::string machine_json_fields();
 
+// CPU time process `pid` has used so far (user + system), in seconds; -1 when
+// /proc would not say.
+double cpu_seconds(pid_t pid);
+
 // "a,b,,c" -> {"a", "b", "c"} (flags' lists).
 std::vector<std::string> split(const std::string& s, char sep);
 

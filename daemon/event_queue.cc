@@ -21,7 +21,10 @@ void EventQueue::drop_oldest_frame() {
 }
 
 void EventQueue::push_frame(const FrameStamp& frame) {
-  while (frames_ >= capacity()) drop_oldest_frame();
+  while (frames_ >= capacity()) {
+    drop_oldest_frame();
+    ++overflowed_;
+  }
   entries_.push_back(Entry{frame, nullptr});
   ++frames_;
 }

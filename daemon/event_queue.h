@@ -54,6 +54,19 @@ class EventQueue {
   // and kMaxQueuedFrames at most.
   uint32_t keep_last() const { return capacity(); }
   uint64_t dropped() const { return dropped_; }
+  // Of those, the frames dropped because the queue was full when a newer
+  // one came: the subscriber took events more slowly than the pool made
+  // them. (Not the frames the daemon itself announced late, nor those
+  // beyond a smaller ring's cap.)
+  uint64_t overflowed() const { return overflowed_; }
+  // Whether the queue overflowed since the last call: the subscriber falls
+  // behind its pool, and its next write waits for a lagging turn
+  // (WriteGate::acquire_lagging).
+  bool fell_behind() {
+    const bool behind = overflowed_ > judged_;
+    judged_ = overflowed_;
+    return behind;
+  }
   uint64_t queued_frames() const { return frames_; }
 
  private:
@@ -74,6 +87,8 @@ class EventQueue {
   uint64_t frames_ = 0;
   uint64_t lifecycle_ = 0;
   uint64_t dropped_ = 0;
+  uint64_t overflowed_ = 0;
+  uint64_t judged_ = 0;  // overflowed_ as of the last fell_behind()
 };
 
 }  // namespace tensoripc::daemon

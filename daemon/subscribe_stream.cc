@@ -7,6 +7,7 @@
 #include <mutex>
 #include <utility>
 
+#include "common/tsan.h"
 #include "daemon/event_queue.h"
 #include "proto/wire.h"
 
@@ -165,12 +166,10 @@ class Outbox final : public EventSink,
   // All below: mu_ held.
   void write_next() {
     if (writing_ || finish_wanted_ || waiting_turn_ || queue_.empty()) return;
-    // Frames dropped since its last write: it falls behind, and waits for a
-    // lagging turn (after the streams that keep up, at a bounded rate).
-    const bool lagging = queue_.dropped() > dropped_at_last_turn_;
-    dropped_at_last_turn_ = queue_.dropped();
-    ticket_ = lagging ? gate_.acquire_lagging(pool_, weak_from_this())
-                      : gate_.acquire(pool_, weak_from_this());
+    // Its queue overflowed since it last asked: it falls behind, and waits
+    // for a lagging turn (after the streams that keep up, at a bounded rate).
+    ticket_ = queue_.fell_behind() ? gate_.acquire_lagging(pool_, weak_from_this())
+                                   : gate_.acquire(pool_, weak_from_this());
     if (ticket_ == 0) {
       waiting_turn_ = true;  // granted() comes
       return;
@@ -229,7 +228,6 @@ class Outbox final : public EventSink,
   const std::chrono::milliseconds stall_timeout_;
   Deadlines::Clock::time_point write_started_;  // of the write in flight
   bool stall_check_due_ = false;
-  uint64_t dropped_at_last_turn_ = 0;  // queue_.dropped() when it last asked for a turn
   const Caller caller_;
   const std::string pool_;
   uint64_t ticket_ = 0;        // the gate's turn of the write in flight
@@ -265,22 +263,28 @@ class SubscribeStream final : public Reactor {
         uid_ = caller->uid;
       }
     }
+    // From here on (the first event written, or Finish) gRPC's threads may
+    // run the callbacks below.
+    tsan_handed_off(this);
     if (s.ok()) s = registry_.subscribe(request.name(), *caller, outbox_, !request.lifecycle_only());
     if (!s.ok()) outbox_->finish_with(wire::to_grpc(s));
   }
 
   void OnWriteDone(bool ok) override {
+    TsanReaction reaction(this);
     if (!ok) spdlog::trace("subscriber {}: write failed", static_cast<void*>(this));
     outbox_->write_done(ok);
   }
 
   void OnCancel() override {
+    TsanReaction reaction(this);
     spdlog::trace("subscriber {}: cancelled", static_cast<void*>(this));
     registry_.unsubscribe(outbox_.get());
     outbox_->cancel();
   }
 
   void OnDone() override {
+    tsan_taken_over(this);
     spdlog::trace("subscriber {}: done", static_cast<void*>(this));
     registry_.unsubscribe(outbox_.get());
     outbox_->detach();

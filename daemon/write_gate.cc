@@ -145,7 +145,8 @@ void WriteGate::run() {
     }
     std::weak_ptr<Waiter> next;
     std::string pool;
-    if (waiting_count_ > 0) {
+    const bool lagging = waiting_count_ == 0;
+    if (!lagging) {
       next_locked(&next, &pool);
     } else if (now < next_lagging_) {
       // Only lagging streams wait, and their budget is spent for now.
@@ -153,8 +154,6 @@ void WriteGate::run() {
       continue;
     } else {
       next_lagging_locked(&next, &pool);
-      // A rate, not a schedule: time no lagging stream asked for is not saved up.
-      next_lagging_ = std::max(next_lagging_, now) + lagging_interval_;
     }
     const uint64_t ticket = take_locked(pool);
     lock.unlock();
@@ -164,6 +163,11 @@ void WriteGate::run() {
     lock.lock();
     if (!writing) {
       if (auto it = in_flight_.find(ticket); it != in_flight_.end()) drop_locked(it);
+    } else if (lagging) {
+      // Only a turn that started a write spends the budget (a stream gone,
+      // or with nothing left to write, hands the turn straight on). A rate,
+      // not a schedule: time no lagging stream asked for is not saved up.
+      next_lagging_ = std::max(next_lagging_, now) + lagging_interval_;
     }
   }
 }

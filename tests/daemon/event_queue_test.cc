@@ -45,6 +45,7 @@ TEST(DaemonEventQueue, DropsOldestFrameAndCountsIt) {
   EventQueue q(2);
   for (uint64_t s = 1; s <= 5; ++s) q.push_frame({s, static_cast<uint32_t>(s % 4), 0});
   EXPECT_EQ(q.dropped(), 3u);
+  EXPECT_EQ(q.overflowed(), 3u) << "all three because the queue was full";
   EXPECT_EQ(q.queued_frames(), 2u);
   EXPECT_EQ(drain(q), (std::vector<std::string>{"F4/3", "F5/3"}));
   EXPECT_TRUE(q.empty());
@@ -60,10 +61,15 @@ TEST(DaemonEventQueue, FrameEventsAreCappedAtTheRingsSize) {
   q.cap_frames(4);  // attached to a pool of 4 frames: the oldest 6 go now
   EXPECT_EQ(q.queued_frames(), 4u);
   EXPECT_EQ(q.dropped(), 6u);
+  EXPECT_EQ(q.overflowed(), 0u) << "dropped by the cap, not by a full queue";
   EXPECT_EQ(q.keep_last(), 4u);
   for (uint64_t s = 11; s <= 1000; ++s) q.push_frame({s, s % 4, 0});
   EXPECT_EQ(q.queued_frames(), 4u);
   EXPECT_EQ(q.dropped(), 996u);
+  EXPECT_EQ(q.overflowed(), 990u);
+  q.count_dropped(5);  // announced late by the daemon: dropped, not overflowed
+  EXPECT_EQ(q.dropped(), 1001u);
+  EXPECT_EQ(q.overflowed(), 990u);
   StreamEvent ev;
   ASSERT_TRUE(q.pop(&ev));
   EXPECT_EQ(ev.frame.seq, 997u) << "the newest 4 are kept";
@@ -86,6 +92,25 @@ TEST(DaemonEventQueue, FrameEventsAreCappedAtTheDaemonsCeiling) {
   StreamEvent ev;
   ASSERT_TRUE(q.pop(&ev));
   EXPECT_EQ(ev.frame.seq, 5000u - kMaxQueuedFrames + 1) << "the newest are kept";
+}
+
+// What makes a stream ask for lagging turns at the write gate: its own queue
+// overflowing, not frames the daemon announced late or the ring's cap.
+TEST(DaemonEventQueue, FellBehindOnlyWhenItsQueueOverflowedSinceItLastAsked) {
+  EventQueue q(2);
+  EXPECT_FALSE(q.fell_behind());
+  q.push_frame({1, 0, 0});
+  q.push_frame({2, 1, 0});
+  EXPECT_FALSE(q.fell_behind()) << "full, not overflowed";
+  q.count_dropped(7);  // the daemon announced late
+  q.cap_frames(1);     // a ring of one frame: the oldest goes
+  EXPECT_EQ(q.dropped(), 8u);
+  EXPECT_FALSE(q.fell_behind()) << "neither is the subscriber's doing";
+  q.cap_frames(0);
+  q.push_frame({3, 0, 0});
+  q.push_frame({4, 1, 0});  // keep_last 2: frame 2 overflows
+  EXPECT_TRUE(q.fell_behind());
+  EXPECT_FALSE(q.fell_behind()) << "nothing overflowed since it asked";
 }
 
 TEST(DaemonEventQueue, LifecycleEventsAreNeverDroppedAndKeepTheirPlace) {

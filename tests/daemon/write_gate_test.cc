@@ -188,5 +188,32 @@ TEST(WriteGate, LaggingStreamsGoLastAndAtTheirRate) {
   EXPECT_EQ(gate.waiting(), 0u);
 }
 
+// A lagging turn that starts no write (the stream is gone, or has nothing
+// left to write) hands itself straight on: the rate counts writes, so the
+// budget is not used up by streams that no longer want it.
+TEST(WriteGate, LaggingTurnsThatWriteNothingSpendNoBudget) {
+  WriteGate gate(4, /*lagging_writes_per_second=*/1);  // one lagging write a second
+  Recorder r;
+  {
+    auto gone = std::make_shared<Recorder::Waiter>(r, "gone");
+    EXPECT_EQ(gate.acquire_lagging("flood", gone), 0u);
+  }  // the stream went before its turn came
+  auto declines = r.make("declines");
+  declines->decline = true;
+  EXPECT_EQ(gate.acquire_lagging("flood", declines), 0u);
+  EXPECT_EQ(gate.acquire_lagging("flood", r.make("writes")), 0u);
+  EXPECT_EQ(gate.acquire_lagging("flood", r.make("next")), 0u);
+  ASSERT_TRUE(tensoripc::testing::eventually([&] { return r.granted() == 3; },
+                                             milliseconds(10000)));
+  const std::vector<std::string> order = r.granted_order();
+  EXPECT_EQ(order, (std::vector<std::string>{"declines", "writes", "next"}));
+  std::lock_guard<std::mutex> lock(r.mu);
+  // Had the gone and the declining stream spent the budget, a second would
+  // lie between each of these turns.
+  EXPECT_LT(r.times[1] - r.times[0], milliseconds(900))
+      << "the turn after one that wrote nothing waited for the rate";
+  EXPECT_GE(r.times[2] - r.times[1], milliseconds(999)) << "a write spends the budget";
+}
+
 }  // namespace
 }  // namespace tensoripc::daemon
