@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/tsan.h"
 #include "proto/wire.h"
 
 namespace tensoripc::daemon {
@@ -113,21 +114,24 @@ class ProducerStream final : public Reactor {
         descriptors_(descriptors),
         control_(std::make_shared<SessionControl>(this, tracker.limits().claim_timeout)) {
     tracker_.add();
-    if (!caller.ok()) {
-      control_->finish(wire::to_grpc(caller.status()));
-      return;
+    Status s = caller.status();
+    if (s.ok()) {
+      caller_ = *caller;
+      s = tracker_.admit(caller_.uid);
+      admitted_ = s.ok();
     }
-    caller_ = *caller;
-    if (Status s = tracker_.admit(caller_.uid); !s.ok()) {
+    // From here on gRPC's threads may run the callbacks below.
+    tsan_handed_off(this);
+    if (!s.ok()) {
       control_->finish(wire::to_grpc(s));
       return;
     }
-    admitted_ = true;
     deadlines.schedule(Deadlines::Clock::now() + tracker.limits().claim_timeout, control_);
     control_->start_read(&in_);
   }
 
   void OnReadDone(bool ok) override {
+    TsanReaction reaction(this);
     if (!ok) {
       spdlog::trace("producer stream {}: read side ended", static_cast<void*>(this));
       end(grpc::Status::OK);  // the producer closed its side, or the stream broke
@@ -140,14 +144,19 @@ class ProducerStream final : public Reactor {
     control_->start_read(&in_);
   }
 
-  void OnWriteDone(bool /*ok*/) override { control_->write_done(); }
+  void OnWriteDone(bool /*ok*/) override {
+    TsanReaction reaction(this);
+    control_->write_done();
+  }
 
   void OnCancel() override {
+    TsanReaction reaction(this);
     spdlog::trace("producer stream {}: cancelled", static_cast<void*>(this));
     end(grpc::Status(grpc::StatusCode::CANCELLED, "producer session cancelled"));
   }
 
   void OnDone() override {
+    tsan_taken_over(this);
     spdlog::trace("producer stream {}: done", static_cast<void*>(this));
     registry_.release(control_.get());
     control_->detach();

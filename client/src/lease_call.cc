@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "common/tsan.h"
 #include "proto/wire.h"
 
 namespace tensoripc {
@@ -26,6 +27,7 @@ void LeaseCall::start() {
   AddHold();
   StartWrite(&msg_);
   StartRead(&event_);
+  tsan_handed_off(this);  // from here on gRPC's threads run the callbacks below
   StartCall();
 }
 
@@ -48,6 +50,7 @@ bool LeaseCall::take_hold_locked() {
 }
 
 void LeaseCall::OnWriteDone(bool ok) {
+  TsanReaction reaction(this);
   bool writes_done = false;
   bool release = false;
   {
@@ -63,6 +66,7 @@ void LeaseCall::OnWriteDone(bool ok) {
 }
 
 void LeaseCall::OnReadDone(bool ok) {
+  TsanReaction reaction(this);
   if (!ok) {  // the stream is over (the daemon ended it, or it broke); OnDone follows
     bool release;
     {
@@ -95,6 +99,7 @@ void LeaseCall::OnReadDone(bool ok) {
 }
 
 void LeaseCall::OnDone(const grpc::Status& status) {
+  tsan_taken_over(this);
   // on_end_ first: once ended_ is set the owner may destroy this object.
   if (on_end_) on_end_();
   std::lock_guard<std::mutex> lock(mu_);
