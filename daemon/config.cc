@@ -280,6 +280,13 @@ ParseOutcome parse_config(int argc, const char* const* argv,
                          "' is not a size above 0 like 4294967296, 512M or 4GiB");
     return out;
   }
+  if (*bytes > PoolLimits::unlimited().max_pool_bytes) {
+    // Past this the layout's rounding of a frame to pages could wrap.
+    out.exit_code = fail("--max-pool-bytes: '" + raw.max_pool_bytes + "' is over " +
+                         std::to_string(PoolLimits::unlimited().max_pool_bytes) +
+                         " bytes (1 EiB), the most a pool can be");
+    return out;
+  }
   config.registry.max_pool_bytes = *bytes;
   // auto is 0: the registry resolves it.
   const auto total = raw.max_total_bytes == "auto" ? std::optional<uint64_t>(0)

@@ -163,6 +163,7 @@ TEST(DaemonConfig, BadSettingsExitWithCode2) {
       {"--max-pool-bytes", "lots"},
       {"--max-pool-bytes", "0"},
       {"--max-pool-bytes", "99999999999T"},
+      {"--max-pool-bytes", "2000000T"},  // parses, but over 1 EiB: a frame's rounding could wrap
       {"--max-total-bytes", "0"},
       {"--max-total-bytes", "plenty"},
       {"--retention", "forever"},
