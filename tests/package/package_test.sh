@@ -119,12 +119,19 @@ kill -TERM "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=
 echo "== upgrade (the same packages again) and purge"
 install_debs
 grep -q "Setting up tensor-ipc" "$tmp/dpkg.log" || fail "reinstall"
+# An administrator's configuration: the package did not make it, so purge keeps it.
+mkdir -p "$root/etc/tensor-ipc"
+echo 'max-pools = 8' >"$root/etc/tensor-ipc/tensor-ipcd.toml"
 dpkg --root="$root" --force-script-chrootless --force-depends \
   --purge libtensoripc-client-dev tensor-ipc $([[ -f $ros2_deb ]] && echo tensor-ipc-ros2) \
   libtensoripc-client0 >"$tmp/purge.log" 2>&1 ||
   { cat "$tmp/purge.log"; fail "dpkg --purge"; }
-# The user and group stay (Debian's rule), and so does the lock file of /etc/passwd.
+grep -qx 'max-pools = 8' "$root/etc/tensor-ipc/tensor-ipcd.toml" ||
+  fail "purge removed the administrator's /etc/tensor-ipc/tensor-ipcd.toml"
+# The user and group stay (Debian's rule), and so do the lock file of
+# /etc/passwd and the administrator's file.
 left=$(find "$root" -path "$root/var" -prune -o -type f -print |
-       grep -vE "^$root/etc/(passwd|group|shadow|gshadow|\.pwd\.lock)-?$" | head -5 || true)
+       grep -vE "^$root/etc/(passwd|group|shadow|gshadow|\.pwd\.lock)-?$" |
+       grep -vx "$root/etc/tensor-ipc/tensor-ipcd.toml" | head -5 || true)
 [[ -z $left ]] || fail "files left after purge: $left"
 echo "package test passed"
