@@ -14,13 +14,14 @@
 //       [--period-ms P] [--go-file F]
 //     publishes N rgb8 Images carrying the test pattern (seq 1..N) once a
 //     reader matched (and file F exists), waits for them to be acknowledged,
-//     prints "SENT N".
+//     prints "SENT N" (exits 1 if they were not, within the timeout).
 //
 //   fastdds_peer check-profile
 //     loads FASTRTPS_DEFAULT_PROFILES_FILE as a ROS process does and prints
 //     "PROFILE udp rcvbuf=R sndbuf=S builtin=B" for its default participant.
 //
-// --large-frames: 4 MiB socket buffers, as ros2/fastdds-large-frames.xml.
+// --large-frames: one UDPv4 transport with 4 MiB socket buffers in place of
+// the built-in transports, as ros2/fastdds-large-frames.xml.
 // Both print "MATCHED" when the other side matched. ROS_DOMAIN_ID and
 // ROS_LOCALHOST_ONLY / ROS_AUTOMATIC_DISCOVERY_RANGE are honoured as rmw does:
 // localhost only means one UDPv4 transport on 127.0.0.1, no built-in
@@ -158,10 +159,14 @@ fdds::DomainParticipant* make_participant(bool large_frames) {
   qos.name("tensor_ipc_fastdds_peer");
   const std::string enclave = "enclave=/;";
   qos.user_data().data_vec(std::vector<rtps::octet>(enclave.begin(), enclave.end()));
-  if (env_is("ROS_LOCALHOST_ONLY", "1") ||
-      env_is("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")) {
+  const bool localhost_only = env_is("ROS_LOCALHOST_ONLY", "1") ||
+                              env_is("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
+  if (localhost_only || large_frames) {
+    // One UDPv4 transport in place of the built-in ones (UDPv4 and shared
+    // memory), as rmw_fastrtps does for localhost only and as
+    // ros2/fastdds-large-frames.xml does.
     auto udp = std::make_shared<eprosima::fastdds::rtps::UDPv4TransportDescriptor>();
-    udp->interfaceWhiteList.emplace_back("127.0.0.1");
+    if (localhost_only) udp->interfaceWhiteList.emplace_back("127.0.0.1");
     // What ros2/fastdds-large-frames.xml sets, for a node receiving
     // camera-sized frames: the default socket buffer (rmem_default, 208 KiB
     // here) overflows on the first fragments of a 921,600 B image.
@@ -171,6 +176,8 @@ fdds::DomainParticipant* make_participant(bool large_frames) {
     }
     qos.transport().user_transports.push_back(udp);
     qos.transport().use_builtin_transports = false;
+  }
+  if (localhost_only) {
     rtps::Locator_t localhost;
     rtps::IPLocator::setIPv4(localhost, 127, 0, 0, 1);
     qos.wire_protocol().builtin.initialPeersList.push_back(localhost);
@@ -372,7 +379,12 @@ int send(fdds::DomainParticipant* participant, fdds::Topic* topic, const Args& a
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(args.period_ms));
   }
-  writer->wait_for_acknowledgments(eprosima::fastrtps::Duration_t(args.timeout_s, 0));
+  if (writer->wait_for_acknowledgments(eprosima::fastrtps::Duration_t(args.timeout_s, 0)) !=
+      ReturnCode_t::RETCODE_OK) {
+    std::fprintf(stderr, "fastdds_peer: the readers did not acknowledge all %d frames in %d s\n",
+                 args.frames, args.timeout_s);
+    return 1;
+  }
   std::printf("SENT %d\n", args.frames);
   std::fflush(stdout);
   publisher->delete_datawriter(writer);
