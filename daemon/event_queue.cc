@@ -7,15 +7,34 @@ namespace tensoripc::daemon {
 
 EventQueue::EventQueue(uint32_t keep_last) : keep_last_(std::max<uint32_t>(keep_last, 1)) {}
 
+void EventQueue::Ring::push_back(Entry e) {
+  if (size_ == slots_.size()) {
+    std::vector<Entry> grown(slots_.empty() ? 8 : 2 * slots_.size());
+    for (size_t i = 0; i < size_; ++i) grown[i] = std::move(at(i));
+    slots_ = std::move(grown);
+    head_ = 0;
+  }
+  slots_[(head_ + size_) & (slots_.size() - 1)] = std::move(e);
+  ++size_;
+}
+
+void EventQueue::Ring::pop_front() {
+  slots_[head_] = Entry{};  // lets go of a lifecycle event now
+  head_ = (head_ + 1) & (slots_.size() - 1);
+  --size_;
+}
+
+void EventQueue::Ring::erase(size_t i) {
+  for (; i > 0; --i) at(i) = std::move(at(i - 1));
+  pop_front();
+}
+
 void EventQueue::drop_oldest_frame() {
   // The oldest frame event is almost always at the front; lifecycle events
   // ahead of it stay where they are, so the order of what is kept holds.
-  if (entries_.front().lifecycle == nullptr) {
-    entries_.pop_front();  // the common case, without erase's general path
-  } else {
-    entries_.erase(std::find_if(entries_.begin(), entries_.end(),
-                                [](const Entry& e) { return e.lifecycle == nullptr; }));
-  }
+  size_t i = 0;
+  while (entries_.at(i).lifecycle != nullptr) ++i;  // frames_ > 0: one exists
+  entries_.erase(i);
   --frames_;
   ++dropped_;
 }

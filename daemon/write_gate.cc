@@ -9,10 +9,12 @@ size_t WriteGate::default_max_in_flight() {
   return std::max<size_t>(8, 4 * cpus);
 }
 
-WriteGate::WriteGate(size_t max_in_flight, uint32_t lagging_writes_per_second)
+WriteGate::WriteGate(size_t max_in_flight, uint32_t lagging_writes_per_second,
+                     uint32_t lagging_burst)
     : max_(max_in_flight == 0 ? 1 : max_in_flight),
       lagging_interval_(std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) /
                         std::max<uint32_t>(1, lagging_writes_per_second)),
+      lagging_burst_(lagging_interval_ * std::max<uint32_t>(1, lagging_burst)),
       thread_([this] { run(); }) {}
 
 WriteGate::~WriteGate() {
@@ -54,7 +56,9 @@ void WriteGate::release(uint64_t ticket) {
   auto it = in_flight_.find(ticket);
   if (it == in_flight_.end()) return;
   drop_locked(it);
-  if (waiting_count_ > 0 || lagging_count_ > 0) cv_.notify_one();
+  // Lagging streams alone need the gate's thread only if it waits for a
+  // write to end; otherwise it sleeps until their budget allows a turn.
+  if (waiting_count_ > 0 || (lagging_count_ > 0 && waits_for_release_)) cv_.notify_one();
 }
 
 size_t WriteGate::in_flight() const {
@@ -140,7 +144,9 @@ void WriteGate::run() {
     set_aside_stalled_locked(now);
     if (in_flight_.size() >= max_) {
       // Until a write ends, or the oldest one stalls.
+      waits_for_release_ = true;
       cv_.wait_until(lock, in_flight_.begin()->second.start + kStalled);
+      waits_for_release_ = false;
       continue;
     }
     std::weak_ptr<Waiter> next;
@@ -148,9 +154,10 @@ void WriteGate::run() {
     const bool lagging = waiting_count_ == 0;
     if (!lagging) {
       next_locked(&next, &pool);
-    } else if (now < next_lagging_) {
-      // Only lagging streams wait, and their budget is spent for now.
-      cv_.wait_until(lock, next_lagging_);
+    } else if (lagging_spent_ + lagging_interval_ - now > lagging_burst_) {
+      // Only lagging streams wait, and their budget is spent for now: until
+      // it allows a whole burst again.
+      cv_.wait_until(lock, lagging_spent_);
       continue;
     } else {
       next_lagging_locked(&next, &pool);
@@ -166,8 +173,9 @@ void WriteGate::run() {
     } else if (lagging) {
       // Only a turn that started a write spends the budget (a stream gone,
       // or with nothing left to write, hands the turn straight on). A rate,
-      // not a schedule: time no lagging stream asked for is not saved up.
-      next_lagging_ = std::max(next_lagging_, now) + lagging_interval_;
+      // not a schedule: time no lagging stream asked for is not saved up
+      // beyond one burst.
+      lagging_spent_ = std::max(lagging_spent_, now) + lagging_interval_;
     }
   }
 }

@@ -55,8 +55,11 @@ class WriteGate {
   // Turns beyond the bound for quiet pools: none of their writes in flight,
   // none waiting.
   static constexpr size_t kReserve = 4;
-  // Turns for lagging streams, all of them together.
+  // Turns for lagging streams, all of them together, and how many of them
+  // the gate's thread may hand out at once (it then sleeps until the rate
+  // allows as many again: one wake-up per burst, not per turn).
   static constexpr uint32_t kLaggingWritesPerSecond = 2000;
+  static constexpr uint32_t kLaggingBurst = 16;
 
   class Waiter {
    public:
@@ -76,7 +79,8 @@ class WriteGate {
   static size_t default_max_in_flight();
 
   explicit WriteGate(size_t max_in_flight = default_max_in_flight(),
-                     uint32_t lagging_writes_per_second = kLaggingWritesPerSecond);
+                     uint32_t lagging_writes_per_second = kLaggingWritesPerSecond,
+                     uint32_t lagging_burst = kLaggingBurst);
   // Stops the thread; waiters not granted by then never are.
   ~WriteGate();
   WriteGate(const WriteGate&) = delete;
@@ -90,8 +94,8 @@ class WriteGate {
   uint64_t acquire(const std::string& pool, const std::weak_ptr<Waiter>& waiter);
   // A lagging stream wants to write: always queued (0), after every waiter
   // of acquire(); granted() comes from the gate's thread, at most
-  // lagging_writes_per_second of them, round the pools, each pool's in the
-  // order they asked.
+  // lagging_writes_per_second of them (in bursts of up to lagging_burst),
+  // round the pools, each pool's in the order they asked.
   uint64_t acquire_lagging(const std::string& pool, const std::weak_ptr<Waiter>& waiter);
   // The write of `ticket` ended: its turn goes to the next waiter.
   void release(uint64_t ticket);
@@ -125,7 +129,8 @@ class WriteGate {
   void run();
 
   const size_t max_;
-  const Clock::duration lagging_interval_;  // between two lagging turns
+  const Clock::duration lagging_interval_;  // the budget one lagging turn spends
+  const Clock::duration lagging_burst_;     // the budget that may be spent at once
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -138,7 +143,10 @@ class WriteGate {
   std::map<std::string, std::deque<std::weak_ptr<Waiter>>> lagging_;
   size_t lagging_count_ = 0;
   std::string last_lagging_pool_;  // the lagging round robin's place
-  Clock::time_point next_lagging_{};  // the earliest the next lagging turn goes
+  // The lagging budget is spent up to here: a lagging turn may go while one
+  // more turn's worth would put it no more than lagging_burst_ ahead of now.
+  Clock::time_point lagging_spent_{};
+  bool waits_for_release_ = false;  // the gate's thread waits for a write to end
   std::thread thread_;  // last: started once everything above is
 };
 

@@ -124,6 +124,44 @@ TEST(DaemonEventQueue, LifecycleEventsAreNeverDroppedAndKeepTheirPlace) {
   EXPECT_EQ(drain(q), (std::vector<std::string>{"La/2", "F3/2", "Lb/2", "F4/2"}));
 }
 
+// The queue's buffer wraps round and grows while events come and go: order,
+// drops and lifecycle events' places hold across both.
+TEST(DaemonEventQueue, OrderHoldsAsTheBufferWrapsAndGrows) {
+  EventQueue q(3);
+  std::vector<std::string> got;
+  auto pop_one = [&] {
+    StreamEvent ev;
+    ASSERT_TRUE(q.pop(&ev));
+    got.push_back(ev.is_frame() ? "F" + std::to_string(ev.frame.seq)
+                                : "L" + ev.lifecycle->reason);
+  };
+  // Round and round a small buffer: three frames kept, one popped per push.
+  for (uint64_t s = 1; s <= 40; ++s) {
+    q.push_frame({s, s % 4, 0});
+    if (s % 2 == 0) pop_one();
+  }
+  // Lifecycle events between frames, more than the buffer held: it grows
+  // with entries wrapped round its end, and drops erase from its middle.
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(q.push_lifecycle(removed(std::to_string(i))));
+    q.push_frame({41u + static_cast<uint64_t>(i), 0, 0});
+  }
+  while (!q.empty()) pop_one();
+  // The first loop popped frames 1 and 2, then (keep_last 3, one dropped
+  // every second push from push 6 on) 4, 6, ..., 38; 39 and 40 stayed. The
+  // second kept every lifecycle event, in its place, and the last three
+  // frames: 39 to 49 were dropped.
+  std::vector<std::string> want{"F1", "F2"};
+  for (int s = 4; s <= 38; s += 2) want.push_back("F" + std::to_string(s));
+  for (const char* e : {"L0", "L1", "L2", "L3", "L4", "L5", "L6", "L7", "L8", "L9", "F50", "L10",
+                        "F51", "L11", "F52"}) {
+    want.push_back(e);
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(q.dropped(), 29u);  // 3, 5, ..., 37 and 39 to 49
+  EXPECT_EQ(q.overflowed(), 29u);
+}
+
 TEST(DaemonEventQueue, DroppedIsStampedAsOfEachPop) {
   EventQueue q(1);
   q.push_frame({1, 0, 0});

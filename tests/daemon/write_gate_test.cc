@@ -155,7 +155,7 @@ TEST(WriteGate, DeclinedAndVanishedWaitersPassTheTurnOn) {
 // keeps up waits, round the pools, and never closer together than the rate
 // allows.
 TEST(WriteGate, LaggingStreamsGoLastAndAtTheirRate) {
-  WriteGate gate(1, /*lagging_writes_per_second=*/20);  // one lagging turn per 50 ms
+  WriteGate gate(1, /*lagging_writes_per_second=*/20, /*lagging_burst=*/1);  // one per 50 ms
   Recorder r;
   const uint64_t t = gate.acquire("a", r.make("a0"));
   ASSERT_NE(t, 0u);
@@ -192,7 +192,7 @@ TEST(WriteGate, LaggingStreamsGoLastAndAtTheirRate) {
 // left to write) hands itself straight on: the rate counts writes, so the
 // budget is not used up by streams that no longer want it.
 TEST(WriteGate, LaggingTurnsThatWriteNothingSpendNoBudget) {
-  WriteGate gate(4, /*lagging_writes_per_second=*/1);  // one lagging write a second
+  WriteGate gate(4, /*lagging_writes_per_second=*/1, /*lagging_burst=*/1);  // one a second
   Recorder r;
   {
     auto gone = std::make_shared<Recorder::Waiter>(r, "gone");
@@ -213,6 +213,24 @@ TEST(WriteGate, LaggingTurnsThatWriteNothingSpendNoBudget) {
   EXPECT_LT(r.times[1] - r.times[0], milliseconds(900))
       << "the turn after one that wrote nothing waited for the rate";
   EXPECT_GE(r.times[2] - r.times[1], milliseconds(999)) << "a write spends the budget";
+}
+
+// Lagging turns go in bursts (the gate's thread wakes once per burst, not
+// once per turn), and the bursts keep to the rate: a burst of 4 at 20 a
+// second, then the next burst no sooner than 4 turns' worth (200 ms) later.
+TEST(WriteGate, LaggingTurnsGoInBurstsAtTheRate) {
+  WriteGate gate(16, /*lagging_writes_per_second=*/20, /*lagging_burst=*/4);
+  Recorder r;
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(gate.acquire_lagging("flood", r.make("lag" + std::to_string(i))), 0u);
+  }
+  ASSERT_TRUE(tensoripc::testing::eventually([&] { return r.granted() == 8; },
+                                             milliseconds(10000)));
+  std::lock_guard<std::mutex> lock(r.mu);
+  for (size_t i = 0; i < 8; ++i) EXPECT_EQ(r.order[i], "lag" + std::to_string(i));
+  EXPECT_GE(r.times[4] - r.times[0], milliseconds(199)) << "the second burst came early";
+  EXPECT_GE(r.times[7] - r.times[0], milliseconds(199));
+  for (size_t i = 0; i < 8; ++i) gate.release(r.tickets[i]);
 }
 
 }  // namespace
