@@ -16,9 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "common/process.h"
-
 #include "common/clock.h"
+#include "common/process.h"
 #include "tests/support/child_process.h"
 
 namespace tensoripc::bench {

@@ -90,7 +90,6 @@ class EventQueue {
   class Ring {
    public:
     bool empty() const { return size_ == 0; }
-    size_t size() const { return size_; }
     Entry& at(size_t i) { return slots_[(head_ + i) & (slots_.size() - 1)]; }
     Entry& front() { return slots_[head_]; }
     void push_back(Entry e);

@@ -55,10 +55,12 @@ void WriteGate::release(uint64_t ticket) {
   // A write set aside as stalled is no longer counted: nothing to hand on.
   auto it = in_flight_.find(ticket);
   if (it == in_flight_.end()) return;
-  drop_locked(it);
   // Lagging streams alone need the gate's thread only if it waits for a
-  // write to end; otherwise it sleeps until their budget allows a turn.
-  if (waiting_count_ > 0 || (lagging_count_ > 0 && waits_for_release_)) cv_.notify_one();
+  // write to end (the bound was reached); otherwise it sleeps until their
+  // budget allows a turn.
+  const bool bound_reached = in_flight_.size() >= max_;
+  drop_locked(it);
+  if (waiting_count_ > 0 || (lagging_count_ > 0 && bound_reached)) cv_.notify_one();
 }
 
 size_t WriteGate::in_flight() const {
@@ -109,18 +111,15 @@ typename Pools::iterator pool_in_turn(Pools& pools, const std::string& last, Que
 
 }  // namespace
 
-bool WriteGate::next_locked(std::weak_ptr<Waiter>* waiter, std::string* pool) {
-  if (waiting_count_ == 0) return false;
+void WriteGate::next_locked(std::weak_ptr<Waiter>* waiter, std::string* pool) {
   auto it = pool_in_turn(pools_, last_pool_, [](PoolTurns& t) -> auto& { return t.waiting; });
   *waiter = std::move(it->second.waiting.front());
   it->second.waiting.pop_front();
   --waiting_count_;
   *pool = last_pool_ = it->first;
-  return true;
 }
 
-bool WriteGate::next_lagging_locked(std::weak_ptr<Waiter>* waiter, std::string* pool) {
-  if (lagging_count_ == 0) return false;
+void WriteGate::next_lagging_locked(std::weak_ptr<Waiter>* waiter, std::string* pool) {
   // Round the pools, as next_locked does: a stream of a pool that lags for a
   // moment waits behind one turn of each other lagging pool, not behind a
   // flood of thousands of streams in one of them.
@@ -130,7 +129,6 @@ bool WriteGate::next_lagging_locked(std::weak_ptr<Waiter>* waiter, std::string* 
   --lagging_count_;
   *pool = last_lagging_pool_ = it->first;
   if (it->second.empty()) lagging_.erase(it);
-  return true;
 }
 
 void WriteGate::run() {
@@ -144,9 +142,7 @@ void WriteGate::run() {
     set_aside_stalled_locked(now);
     if (in_flight_.size() >= max_) {
       // Until a write ends, or the oldest one stalls.
-      waits_for_release_ = true;
       cv_.wait_until(lock, in_flight_.begin()->second.start + kStalled);
-      waits_for_release_ = false;
       continue;
     }
     std::weak_ptr<Waiter> next;

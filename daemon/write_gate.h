@@ -18,18 +18,17 @@
 // A stream that falls behind (its queue overflowed since it last asked for a
 // turn: it takes events more slowly than its pool makes them) asks as
 // lagging. Lagging turns are handed out only by the gate's thread, after
-// every stream that keeps up, round the pools, and at most
+// every stream that keeps up, round the pools, at most
 // kLaggingWritesPerSecond of them daemon-wide (counting only turns that
-// started a write). A stream asks as lagging again if its queue overflowed
-// meanwhile, while it waited for that turn too: otherwise each never-reading
-// stream of a flood, back on ordinary turns after its lagging one, drains its
-// whole queue at full speed (measured: 1.25 CPUs for 2000 such streams,
-// against 0.55-0.72 this way). A client whose transport takes
-// data without end while its application never reads (2000 such streams kept
-// the daemon at 1.3 CPUs writing them 18-22k events/s) then costs a bounded
-// share of the daemon, and the streams that keep up go first. A lagging
-// subscriber drops frames whatever it is sent; fewer, later events only make
-// it drop more.
+// started a write), in bursts of up to kLaggingBurst. A client whose
+// transport takes data without end while its application never reads (2000
+// such streams kept the daemon at 1.3 CPUs writing them 18-22k events/s)
+// then costs a bounded share of the daemon, and the streams that keep up go
+// first. A lagging subscriber drops frames whatever it is sent; fewer, later
+// events only make it drop more. What overflows while a stream waits for its
+// lagging turn counts too: forgiven, each never-reading stream of a flood,
+// back on ordinary turns after its lagging one, drains its whole queue at
+// full speed (measured: 1.25 CPUs for those 2000 streams, against 0.55-0.72).
 //
 // Turns are handed out by the gate's own thread, which holds no other lock
 // when it calls granted(): streams may call acquire() and release() with
@@ -120,11 +119,10 @@ class WriteGate {
   void drop_locked(std::map<uint64_t, Turn>::iterator it);
   // Writes in flight for longer than kStalled stop counting.
   void set_aside_stalled_locked(Clock::time_point now);
-  // The next waiter in turn, removed from its queue, and its pool; false if
-  // none waits.
-  bool next_locked(std::weak_ptr<Waiter>* waiter, std::string* pool);
+  // The next waiter in turn, removed from its queue, and its pool. One waits.
+  void next_locked(std::weak_ptr<Waiter>* waiter, std::string* pool);
   // The same for lagging streams, round the pools with lagging streams.
-  bool next_lagging_locked(std::weak_ptr<Waiter>* waiter, std::string* pool);
+  void next_lagging_locked(std::weak_ptr<Waiter>* waiter, std::string* pool);
   // The gate's thread: grants turns while there are both.
   void run();
 
@@ -146,7 +144,6 @@ class WriteGate {
   // The lagging budget is spent up to here: a lagging turn may go while one
   // more turn's worth would put it no more than lagging_burst_ ahead of now.
   Clock::time_point lagging_spent_{};
-  bool waits_for_release_ = false;  // the gate's thread waits for a write to end
   std::thread thread_;  // last: started once everything above is
 };
 
