@@ -39,6 +39,55 @@ void EventQueue::drop_oldest_frame() {
   ++dropped_;
 }
 
+uint64_t EventQueue::pending_excess() const {
+  const uint64_t pending = feed_pending();
+  const uint64_t keep = capacity();
+  // frames_ <= keep: neither sum wraps.
+  if (pending >= keep) return pending - keep + frames_;
+  return frames_ + pending > keep ? frames_ + pending - keep : 0;
+}
+
+uint64_t EventQueue::take_announced() {
+  if (!feed_) return cursor_;
+  const uint64_t announced = feed_->announced();
+  if (announced <= cursor_) return announced;
+  const uint64_t keep = capacity();
+  uint64_t pending = announced - cursor_;
+  if (pending > keep) {  // the producer's header may say anything: no walk over them
+    const uint64_t beyond = pending - keep;
+    cursor_ += beyond;
+    dropped_ += beyond;
+    if (!idle_) overflowed_ += beyond;
+    pending = keep;
+  }
+  while (frames_ > 0 && frames_ + pending > keep) {
+    drop_oldest_frame();
+    if (!idle_) ++overflowed_;
+  }
+  return announced;
+}
+
+void EventQueue::queue_announced() {
+  if (!feed_) return;
+  const uint64_t announced = take_announced();
+  FrameStamp frame;
+  while (cursor_ < announced) {
+    const uint64_t seq = ++cursor_;
+    if (feed_->stamp(seq, &frame)) {
+      push_frame(frame);  // within what it keeps: take_announced() made the room
+    } else {
+      ++dropped_;  // overwritten before it could be read
+    }
+  }
+}
+
+void EventQueue::follow(std::shared_ptr<FrameFeed> feed, uint64_t after) {
+  queue_announced();  // the old feed's frames go ahead of what follows
+  feed_ = std::move(feed);
+  cursor_ = after;
+  idle_ = false;
+}
+
 void EventQueue::push_frame(const FrameStamp& frame) {
   while (frames_ >= capacity()) {
     drop_oldest_frame();
@@ -55,22 +104,48 @@ void EventQueue::cap_frames(uint32_t slots) {
 
 bool EventQueue::push_lifecycle(std::shared_ptr<const PoolEvent> event) {
   if (lifecycle_ >= kMaxLifecycleBacklog) return false;
+  queue_announced();
+  // A removed pool announces nothing more; its feed holds its memory, which
+  // goes once nothing else maps it.
+  if (event->kind == PoolEvent::Kind::kRemoved) feed_.reset();
   entries_.push_back(Entry{FrameStamp{}, std::move(event)});
   ++lifecycle_;
   return true;
 }
 
+bool EventQueue::wait_for_frames(const std::weak_ptr<FrameFeed::Waiter>& waiter) {
+  if (!entries_.empty()) return false;
+  if (!feed_) return true;
+  if (!feed_->wait(waiter, cursor_)) return false;
+  idle_ = true;
+  return true;
+}
+
 bool EventQueue::pop(StreamEvent* out) {
-  if (entries_.empty()) return false;
-  Entry& e = entries_.front();
-  out->frame = e.frame;
-  out->lifecycle = std::move(e.lifecycle);
-  entries_.pop_front();
-  if (out->lifecycle) {
-    --lifecycle_;
+  const uint64_t announced = take_announced();
+  if (!entries_.empty()) {
+    Entry& e = entries_.front();
+    out->frame = e.frame;
+    out->lifecycle = std::move(e.lifecycle);
+    entries_.pop_front();
+    if (out->lifecycle) {
+      --lifecycle_;
+    } else {
+      --frames_;
+    }
   } else {
-    --frames_;
+    // The feed's next frame still in the ring; those overwritten before
+    // now are counted, and the event after them carries the count.
+    bool found = false;
+    while (!found && cursor_ < announced) {
+      const uint64_t seq = ++cursor_;
+      found = feed_->stamp(seq, &out->frame);
+      if (!found) ++dropped_;
+    }
+    if (!found) return false;
+    out->lifecycle.reset();
   }
+  idle_ = false;
   out->dropped = dropped_;
   return true;
 }

@@ -1,11 +1,15 @@
 // One subscriber's outbox: the events waiting to be written to its stream.
 //
-// Frame events are bounded by the subscriber's keep_last: when the queue
-// already holds keep_last of them, the oldest frame event is dropped and
-// counted. Lifecycle events (attached, gone, removed, ...) are never dropped;
-// a subscriber so stuck that kMaxLifecycleBacklog of them pile up is cut off
-// instead (push_lifecycle returns false). Every event handed out carries the
-// subscriber's drop total so far.
+// Frame events come from the pool's FrameFeed: the queue follows a feed from
+// a seq on, and takes each frame announced after it when it is popped (its
+// stamp read from the ring then), so a subscriber busy writing costs its
+// pool's announce nothing. It keeps at most keep_last of them: when more
+// were announced than it keeps, the oldest are dropped and counted. Lifecycle
+// events (attached, gone, removed, ...) are queued in order with the frames
+// announced before them, and never dropped; a subscriber so stuck that
+// kMaxLifecycleBacklog of them pile up is cut off instead (push_lifecycle
+// returns false). Every event handed out carries the subscriber's drop total
+// so far.
 //
 // Not thread-safe: its owner (the Subscribe stream's outbox) holds a mutex.
 #pragma once
@@ -16,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include "daemon/frame_feed.h"
 #include "pool/broker.h"
 #include "pool/ring.h"
 
@@ -32,42 +37,68 @@ class EventQueue {
  public:
   explicit EventQueue(uint32_t keep_last);
 
+  // Frame events from now on are `feed`'s frames after `after` (the seq its
+  // subscriber already knows of). The frames still pending from the feed
+  // followed so far are queued first.
+  void follow(std::shared_ptr<FrameFeed> feed, uint64_t after);
+  // Queues a frame event itself (tests; and the feed's frames that go ahead
+  // of a lifecycle event).
   void push_frame(const FrameStamp& frame);
   // The pool's ring holds `slots` frames: an event for a frame older than
   // that names a frame no one can read any more, so the queue keeps at most
   // min(keep_last, slots) frame events (the oldest beyond it are dropped now,
   // and counted). Set on every attach; 0 lifts the cap.
   void cap_frames(uint32_t slots);
-  // Frames this subscriber will never get an event for (overwritten in the
-  // ring before the daemon announced them).
-  void count_dropped(uint64_t n) { dropped_ += n; }
   // Shared so that one lifecycle event fans out to many queues without copies.
-  // False when the lifecycle backlog is full; the event is not queued.
+  // It goes after every frame the followed feed announced so far (and a
+  // kRemoved ends the following). False when the lifecycle backlog is full;
+  // the event is not queued.
   bool push_lifecycle(std::shared_ptr<const PoolEvent> event);
 
+  // When the queue has nothing to pop: registers `waiter` with the followed
+  // feed for its next announce and returns true (true as well with no feed:
+  // there is nothing to wait on, and a lifecycle event comes by its pusher).
+  // False when there is something to pop after all (announced meanwhile).
+  // Frames that pile up beyond what it keeps before its next pop are then
+  // dropped but not counted as overflowed: the subscriber was waiting, the
+  // daemon was late.
+  bool wait_for_frames(const std::weak_ptr<FrameFeed::Waiter>& waiter);
+
   // Moves the next event into `out`, with `dropped` set to the total so far.
-  // False when the queue is empty.
+  // False when the queue is empty, or every frame announced since the last
+  // pop was overwritten in the ring before it could be read (counted).
   bool pop(StreamEvent* out);
 
-  bool empty() const { return entries_.empty(); }
+  // Nothing queued and nothing announced that it has not taken.
+  bool empty() const { return entries_.empty() && feed_pending() == 0; }
   // The frame events it keeps: keep_last, or fewer when the ring is smaller,
   // and kMaxQueuedFrames at most.
   uint32_t keep_last() const { return capacity(); }
-  uint64_t dropped() const { return dropped_; }
+  // Frames this subscriber got no event for, those announced beyond what it
+  // keeps included.
+  uint64_t dropped() const { return dropped_ + pending_excess(); }
   // Of those, the frames dropped because the queue was full when a newer
   // one came: the subscriber took events more slowly than the pool made
-  // them. (Not the frames the daemon itself announced late, nor those
-  // beyond a smaller ring's cap.)
-  uint64_t overflowed() const { return overflowed_; }
+  // them. (Not the frames the ring lost before it could read them, those
+  // that piled up while it waited for frames, nor those beyond a smaller
+  // ring's cap.)
+  uint64_t overflowed() {
+    take_announced();
+    return overflowed_;
+  }
   // Whether the queue overflowed since the last call: the subscriber falls
   // behind its pool, and its next write waits for a lagging turn
   // (WriteGate::acquire_lagging).
   bool fell_behind() {
+    take_announced();
     const bool behind = overflowed_ > judged_;
     judged_ = overflowed_;
     return behind;
   }
-  uint64_t queued_frames() const { return frames_; }
+  uint64_t queued_frames() const {
+    const uint64_t all = frames_ + feed_pending();  // no wrap: frames_ <= 1024
+    return std::min<uint64_t>(all, capacity());
+  }
 
  private:
   uint32_t capacity() const {
@@ -75,6 +106,21 @@ class EventQueue {
     return cap_ != 0 && cap_ < keep ? cap_ : keep;
   }
   void drop_oldest_frame();
+  // Frames the followed feed announced past cursor_.
+  uint64_t feed_pending() const {
+    if (!feed_) return 0;
+    const uint64_t announced = feed_->announced();
+    return announced > cursor_ ? announced - cursor_ : 0;
+  }
+  // Of the frames queued and pending, how many are beyond what it keeps.
+  uint64_t pending_excess() const;
+  // Queues the frames the followed feed announced so far as frame events,
+  // ahead of what comes next (a lifecycle event, another feed).
+  void queue_announced();
+  // Drops what is beyond what it keeps (the oldest first: queued frame
+  // events, then the feed's), counted. Returns the feed's announced seq it
+  // judged by (cursor_ when there is no feed).
+  uint64_t take_announced();
 
   struct Entry {
     FrameStamp frame;
@@ -103,6 +149,9 @@ class EventQueue {
     size_t size_ = 0;
   };
 
+  std::shared_ptr<FrameFeed> feed_;  // null until the pool is attached, or lifecycle only
+  uint64_t cursor_ = 0;              // the last of feed_'s frames taken (or dropped)
+  bool idle_ = false;                // registered with feed_ to wait for frames
   uint32_t keep_last_;
   uint32_t cap_ = 0;  // the ring's size, 0 when none is known
   Ring entries_;

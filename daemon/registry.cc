@@ -206,14 +206,11 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
     pool->segment = std::move(*seg);
     pool->owner_uid = caller.uid;
     pool->latest_seq = pool->base_seq = pool->rate_seq = pool->header_latest_seq();
+    pool->feed = std::make_shared<FrameFeed>(pool->segment, pool->latest_seq);
     pool->rate_at_ns = monotonic_ns();
     for (auto [s, end] = subscribers_by_name_.equal_range(name); s != end; ++s) {
       ++pool->subscribers;
-      const Subscriber& sub = subscribers_.at(s->second);
-      if (sub.frames) {
-        ++pool->frame_subscribers;
-        pool->frame_sinks.push_back(sub.sink);
-      }
+      if (subscribers_.at(s->second).frames) ++pool->frame_subscribers;
     }
     // A handed-back pool keeps the waiters its consumers had until they
     // subscribe again; after that the count is this daemon's.
@@ -238,7 +235,7 @@ StatusOr<Grant> Registry::claim(const Claim& claim, const Caller& caller,
   granted.latest_seq = pool.latest_seq;
   granted.producer_pid = caller.pid;
   granted.memory = pool.segment;
-  broadcast(name, attached_event(pool));
+  broadcast_attached(pool);
   spdlog::info("{} {} by {} ({} bytes, latest_seq {})", describe_pool(pool.metadata),
                adopted ? "handed back" : resumed ? "resumed" : "created",
                caller.to_string(), pool.metadata.total_size, pool.latest_seq);
@@ -302,13 +299,12 @@ Status Registry::subscribe(const std::string& name, const Caller& caller,
   // events start after its kAttached's latest_seq.
   announce(pool);
   ++pool.subscribers;
-  if (frames) {
-    ++pool.frame_subscribers;
-    pool.frame_sinks.push_back(std::move(sink));
-  }
+  if (frames) ++pool.frame_subscribers;
   pool.publish_waiters();  // before the consumer can map the pool and sleep
   update_watch(it->second);
-  raw->push_lifecycle(attached_event(pool));
+  auto attached = attached_event(pool);
+  if (frames) raw->follow(pool.feed, attached->latest_seq);
+  raw->push_lifecycle(std::move(attached));
   return {};
 }
 
@@ -325,14 +321,11 @@ void Registry::unsubscribe(const EventSink* sink) {
   if (auto pool = pools_.find(name); pool != pools_.end()) {
     Pool& p = *pool->second;
     std::lock_guard<std::mutex> fan(p.fanout_mu);
-    // Read under the fan-out lock: a fan-out may still count drops for it.
+    // Read under the fan-out lock: what the pool announced counts for it
+    // too (the frames beyond what it keeps are dropped).
     p.departed_drops += sub->second.sink->stats().dropped;
     if (p.subscribers > 0) --p.subscribers;
     if (sub->second.frames && p.frame_subscribers > 0) --p.frame_subscribers;
-    auto& sinks = p.frame_sinks;
-    sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
-                               [sink](const auto& s) { return s.get() == sink; }),
-                sinks.end());
     p.publish_waiters();
     update_watch(pool->second);
   }
@@ -452,39 +445,10 @@ void Registry::update_watch(const std::shared_ptr<Pool>& p) {
 void Registry::announce(Pool& pool) {
   const uint64_t latest = pool.header_latest_seq();
   if (latest <= pool.latest_seq) return;
-  if (pool.frame_subscribers == 0) {
-    pool.latest_seq = latest;
-    return;
-  }
-  // Only the last slot_count frames can still be in the ring; whatever the
-  // header says (a producer may write anything there), the work is bounded
-  // by the ring's size.
-  const uint64_t slots = pool.segment->slot_count();
-  const uint64_t first = std::max(pool.latest_seq + 1, latest >= slots ? latest - slots + 1 : 1);
-  uint64_t skipped = first - (pool.latest_seq + 1);
-  const std::vector<std::shared_ptr<EventSink>>& sinks = pool.frame_sinks;
-  std::vector<FrameStamp>& frames = pool.announce_frames;  // no allocation per frame
-  frames.clear();
-  // Counted, not `seq <= latest`: latest may be UINT64_MAX.
-  for (uint64_t i = 0, n = latest - first + 1; i < n; ++i) {
-    const uint64_t seq = first + i;
-    FrameStamp frame{seq, seq % slots, 0};
-    // The stamp under the slot's seqlock; a frame overwritten meanwhile (the
-    // producer lapped the daemon) is skipped, as a consumer would find it.
-    if (read_frame(*pool.segment, seq, nullptr, &frame.timestamp_ns) != ReadStatus::kOk) {
-      ++skipped;
-      continue;
-    }
-    frames.push_back(frame);
-  }
-  // The skips first: a subscriber learns its drop total from the events
-  // written after it, and the frames below may be the last it ever gets.
-  if (skipped > 0) {
-    for (const auto& sink : sinks) sink->skip_frames(skipped);
-  }
-  for (const FrameStamp& frame : frames) {
-    for (const auto& sink : sinks) sink->push_frame(frame);
-  }
+  // The subscribers read the frames' stamps from the ring themselves, as
+  // many as each keeps (whatever the header says: a producer may write
+  // anything there, and the work stays bounded by what they keep).
+  pool.feed->announce(latest);
   pool.latest_seq = latest;
   pool.observe(monotonic_ns());
 }
@@ -551,6 +515,14 @@ std::shared_ptr<const PoolEvent> Registry::attached_event(const Pool& pool) cons
 
 void Registry::broadcast(const std::string& name, const std::shared_ptr<const PoolEvent>& ev) {
   for (auto [it, end] = subscribers_by_name_.equal_range(name); it != end; ++it) {
+    it->second->push_lifecycle(ev);
+  }
+}
+
+void Registry::broadcast_attached(const Pool& pool) {
+  const auto ev = attached_event(pool);
+  for (auto [it, end] = subscribers_by_name_.equal_range(pool.metadata.name); it != end; ++it) {
+    if (subscribers_.at(it->second).frames) it->second->follow(pool.feed, ev->latest_seq);
     it->second->push_lifecycle(ev);
   }
 }

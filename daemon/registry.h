@@ -31,6 +31,7 @@
 #include "common/shm.h"
 #include "common/status.h"
 #include "daemon/caller.h"
+#include "daemon/frame_feed.h"
 #include "daemon/frame_watcher.h"
 #include "daemon/keyed_worker.h"
 #include "daemon/rate_meter.h"
@@ -69,10 +70,11 @@ struct RegistryOptions {
 class EventSink {
  public:
   virtual ~EventSink() = default;
-  virtual void push_frame(const FrameStamp& frame) = 0;
-  // `n` frames were overwritten in the ring before the daemon saw them: never
-  // announced, counted as dropped for this subscriber.
-  virtual void skip_frames(uint64_t n) = 0;
+  // Frame events from now on are `feed`'s frames after `after` (a subscriber
+  // that wants frame events, before each kAttached: the pool's feed, and the
+  // kAttached's latest_seq). The sink takes them at its own pace, and waits
+  // on the feed when it has none (FrameFeed::wait).
+  virtual void follow(std::shared_ptr<FrameFeed> feed, uint64_t after) = 0;
   virtual void push_lifecycle(std::shared_ptr<const PoolEvent> event) = 0;
   // Ends the subscription from the daemon's side (shutdown).
   virtual void close(const Status& status) = 0;
@@ -166,6 +168,7 @@ class Registry {
     PoolMetadata metadata;                 // completed: sizes, shm_name, creator_pid
     CudaMemory cuda;                       // a GPU pool's device memory, as its producer exported it
     std::shared_ptr<PoolMapping> segment;  // header and slot headers
+    std::shared_ptr<FrameFeed> feed;       // its frames as announced, for frame subscribers
     std::shared_ptr<LeaseHolder> holder;   // null when no producer
     int32_t producer_pid = 0;
     uint32_t owner_uid = 0;    // the creator's user
@@ -183,8 +186,6 @@ class Registry {
     RateMeter rate;
     uint64_t rate_seq = 0;
     int64_t rate_at_ns = 0;
-    std::vector<std::shared_ptr<EventSink>> frame_sinks;  // subscribers wanting frame events
-    std::vector<FrameStamp> announce_frames;  // announce()'s scratch, its capacity kept
     bool erased = false;  // gone from the registry: nothing more is announced
 
     uint64_t header_latest_seq() const;
@@ -195,9 +196,9 @@ class Registry {
   };
 
   PoolRecord info_of(Pool& pool);
-  // Fans out the frames written since pool.latest_seq to its frame
-  // subscribers (the ones still in the ring; the rest counted as skipped).
-  // pool.fanout_mu held.
+  // Announces the frames written since pool.latest_seq on its feed, which
+  // wakes the frame subscribers waiting for one (the others take them when
+  // their write ends). pool.fanout_mu held.
   static void announce(Pool& pool);
   // The watcher called: `id` moved. A pool with few frame subscribers is
   // announced right there; one with more than kBulkSubscribers is handed to
@@ -210,6 +211,10 @@ class Registry {
   // pool.fanout_mu held.
   std::shared_ptr<const PoolEvent> attached_event(const Pool& pool) const;
   void broadcast(const std::string& name, const std::shared_ptr<const PoolEvent>& ev);
+  // The pool's kAttached to every subscriber of its name, its frame
+  // subscribers following its feed from the event's latest_seq. mu_ and
+  // pool.fanout_mu held.
+  void broadcast_attached(const Pool& pool);
   // Removes the kept pool (no producer) whose producer left longest ago,
   // other than `for_pool`, to make room for a claim of `for_pool` under
   // `limit`; logs it and tells its subscribers why. False if there is none.

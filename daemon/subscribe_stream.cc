@@ -18,8 +18,10 @@ using Reactor = grpc::ServerWriteReactor<v1::SubscribeEvent>;
 
 // The subscriber's outbox: the EventSink the registry pushes into, and the one
 // place that drives the reactor. One write in flight at most; the next starts
-// from write_done (OnWriteDone), so a slow subscriber only fills its own
-// bounded queue and never delays the producer or other subscribers. Each
+// from write_done (OnWriteDone), taking the pool's frames announced meanwhile
+// from its feed, so a slow subscriber costs its pool's announce nothing and
+// never delays the producer or other subscribers. With nothing to write it
+// waits on the feed, whose next announce wakes it. Each
 // write takes a turn at the daemon's WriteGate first, so that no pool's
 // subscribers crowd another's out of gRPC. Finish happens exactly once,
 // never with a write in flight, and the reactor is not touched after Finish
@@ -29,6 +31,7 @@ using Reactor = grpc::ServerWriteReactor<v1::SubscribeEvent>;
 // subscribed the registry, and while a stall check is due the deadlines'
 // thread; thread-safe.
 class Outbox final : public EventSink,
+                     public FrameFeed::Waiter,
                      public WriteGate::Waiter,
                      public Expiring,
                      public std::enable_shared_from_this<Outbox> {
@@ -46,16 +49,17 @@ class Outbox final : public EventSink,
         caller_(caller),
         pool_(std::move(pool)) {}
 
-  void push_frame(const FrameStamp& frame) override {
+  void follow(std::shared_ptr<FrameFeed> feed, uint64_t after) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (finish_wanted_) return;
-    queue_.push_frame(frame);
+    queue_.follow(std::move(feed), after);
+    waiting_frames_ = false;  // (on the old feed, if at all)
     write_next();
   }
 
-  void skip_frames(uint64_t n) override {
+  void frames_announced() override {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.count_dropped(n);
+    waiting_frames_ = false;
+    write_next();
   }
 
   void push_lifecycle(std::shared_ptr<const PoolEvent> event) override {
@@ -89,10 +93,12 @@ class Outbox final : public EventSink,
   bool granted(uint64_t ticket) override {
     std::lock_guard<std::mutex> lock(mu_);
     waiting_turn_ = false;
-    if (writing_ || finish_wanted_ || queue_.empty()) return false;
+    if (writing_ || finish_wanted_) return false;
     ticket_ = ticket;
-    start_write();
-    return true;
+    if (start_write()) return true;
+    ticket_ = 0;   // the turn goes to the next
+    write_next();  // nothing to write after all: waits for frames
+    return false;
   }
 
   void write_done(bool ok) {
@@ -165,16 +171,28 @@ class Outbox final : public EventSink,
  private:
   // All below: mu_ held.
   void write_next() {
-    if (writing_ || finish_wanted_ || waiting_turn_ || queue_.empty()) return;
-    // Its queue overflowed since it last asked: it falls behind, and waits
-    // for a lagging turn (after the streams that keep up, at a bounded rate).
-    ticket_ = queue_.fell_behind() ? gate_.acquire_lagging(pool_, weak_from_this())
-                                   : gate_.acquire(pool_, weak_from_this());
-    if (ticket_ == 0) {
-      waiting_turn_ = true;  // granted() comes
-      return;
+    for (;;) {
+      if (writing_ || finish_wanted_ || waiting_turn_) return;
+      if (queue_.empty()) {
+        if (waiting_frames_) return;  // frames_announced() comes
+        if (queue_.wait_for_frames(weak_from_this())) {
+          waiting_frames_ = true;
+          return;
+        }
+        continue;  // announced meanwhile
+      }
+      // Its queue overflowed since it last asked: it falls behind, and waits
+      // for a lagging turn (after the streams that keep up, at a bounded rate).
+      ticket_ = queue_.fell_behind() ? gate_.acquire_lagging(pool_, weak_from_this())
+                                     : gate_.acquire(pool_, weak_from_this());
+      if (ticket_ == 0) {
+        waiting_turn_ = true;  // granted() comes
+        return;
+      }
+      if (start_write()) return;
+      gate_.release(ticket_);  // every frame announced was overwritten: none to write
+      ticket_ = 0;
     }
-    start_write();
   }
 
   void schedule_stall_check(Deadlines::Clock::time_point when) {
@@ -182,9 +200,10 @@ class Outbox final : public EventSink,
     deadlines_.schedule(when, weak_from_this());
   }
 
-  // With a turn (ticket_) and something queued.
-  void start_write() {
-    queue_.pop(&next_);
+  // With a turn (ticket_): writes the next event; false if there is none
+  // after all (the frames announced were overwritten before it read them).
+  bool start_write() {
+    if (!queue_.pop(&next_)) return false;
     wire::to_proto(next_, &current_);
     if (current_.has_attached() && next_.lifecycle->memory) {
       // Issued now, for this subscriber: the event itself is shared by all.
@@ -199,6 +218,7 @@ class Outbox final : public EventSink,
       if (!stall_check_due_) schedule_stall_check(write_started_ + stall_timeout_);
     }
     reactor_->StartWrite(&current_);
+    return true;
   }
 
   void finish(grpc::Status status) {
@@ -232,6 +252,7 @@ class Outbox final : public EventSink,
   const std::string pool_;
   uint64_t ticket_ = 0;        // the gate's turn of the write in flight
   bool waiting_turn_ = false;  // asked the gate, not granted yet
+  bool waiting_frames_ = false;  // waits on its feed: frames_announced() comes
   StreamEvent next_;            // what current_ was made from
   v1::SubscribeEvent current_;  // the write in flight; untouched until write_done
   bool current_is_frame_ = false;

@@ -8,15 +8,23 @@
 #include <vector>
 
 #include "daemon/rate_meter.h"
+#include "pool/model.h"
 
 namespace tensoripc::daemon {
 namespace {
 
-std::shared_ptr<const PoolEvent> removed(const std::string& why) {
+std::shared_ptr<const PoolEvent> lifecycle(PoolEvent::Kind kind, const std::string& why) {
   auto ev = std::make_shared<PoolEvent>();
-  ev->kind = PoolEvent::Kind::kRemoved;
+  ev->kind = kind;
   ev->reason = why;
   return ev;
+}
+std::shared_ptr<const PoolEvent> removed(const std::string& why) {
+  return lifecycle(PoolEvent::Kind::kRemoved, why);
+}
+// Any lifecycle event but kRemoved (which ends the queue's following of a feed).
+std::shared_ptr<const PoolEvent> gone(const std::string& why) {
+  return lifecycle(PoolEvent::Kind::kProducerGone, why);
 }
 
 // Drains the queue: "F<seq>/<dropped>" or "L<reason>/<dropped>" per event.
@@ -30,6 +38,40 @@ std::vector<std::string> drain(EventQueue& q) {
   }
   return out;
 }
+
+// A pool's ring of `slots` frames of 8 bytes, in memory of its own.
+std::shared_ptr<PoolMapping> ring_of(uint32_t slots) {
+  static std::atomic<int> counter{0};
+  PoolMetadata md;
+  md.name = "queue";
+  md.shape = {8};
+  md.dtype = DType::kUInt8;
+  md.history_len = slots;
+  EXPECT_TRUE(complete_metadata(&md, PoolLimits{}).ok());
+  md.shm_name = memory_label(
+      "tipcq" + std::to_string(::getpid()) + "x" + std::to_string(counter++) + ".", md.name);
+  auto m = PoolMapping::create(md, 0x51);
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  return *m;
+}
+
+// A pool producing and announcing frames on its feed, as the registry does.
+struct Announcing {
+  explicit Announcing(uint32_t slots) : ring(ring_of(slots)) {}
+  void put_and_announce(uint64_t first, uint64_t last) {
+    for (uint64_t s = first; s <= last; ++s) write_frame(*ring, s, nullptr);
+    feed->announce(last);
+  }
+  std::shared_ptr<PoolMapping> ring;
+  std::shared_ptr<FrameFeed> feed = std::make_shared<FrameFeed>(ring, 0);
+};
+
+// Counts its wake-ups, as an outbox would take them.
+class CountingWaiter final : public FrameFeed::Waiter {
+ public:
+  void frames_announced() override { ++woken; }
+  int woken = 0;
+};
 
 TEST(DaemonEventQueue, KeepLastDefaultsAndBounds) {
   EXPECT_EQ(*effective_keep_last(0), kDefaultKeepLast);
@@ -67,9 +109,6 @@ TEST(DaemonEventQueue, FrameEventsAreCappedAtTheRingsSize) {
   EXPECT_EQ(q.queued_frames(), 4u);
   EXPECT_EQ(q.dropped(), 996u);
   EXPECT_EQ(q.overflowed(), 990u);
-  q.count_dropped(5);  // announced late by the daemon: dropped, not overflowed
-  EXPECT_EQ(q.dropped(), 1001u);
-  EXPECT_EQ(q.overflowed(), 990u);
   StreamEvent ev;
   ASSERT_TRUE(q.pop(&ev));
   EXPECT_EQ(ev.frame.seq, 997u) << "the newest 4 are kept";
@@ -102,10 +141,9 @@ TEST(DaemonEventQueue, FellBehindOnlyWhenItsQueueOverflowedSinceItLastAsked) {
   q.push_frame({1, 0, 0});
   q.push_frame({2, 1, 0});
   EXPECT_FALSE(q.fell_behind()) << "full, not overflowed";
-  q.count_dropped(7);  // the daemon announced late
-  q.cap_frames(1);     // a ring of one frame: the oldest goes
-  EXPECT_EQ(q.dropped(), 8u);
-  EXPECT_FALSE(q.fell_behind()) << "neither is the subscriber's doing";
+  q.cap_frames(1);  // a ring of one frame: the oldest goes
+  EXPECT_EQ(q.dropped(), 1u);
+  EXPECT_FALSE(q.fell_behind()) << "not the subscriber's doing";
   q.cap_frames(0);
   q.push_frame({3, 0, 0});
   q.push_frame({4, 1, 0});  // keep_last 2: frame 2 overflows
@@ -192,6 +230,98 @@ TEST(DaemonRateMeter, CountsEventsOverTheRecentWindow) {
   for (int i = 0; i < 100; ++i) m.record(t0 + int64_t{i} * 10'000'000);  // 100 Hz for 1 s
   EXPECT_NEAR(m.rate_hz(t0 + 1'000'000'000), 100.0, 15.0);
   EXPECT_EQ(m.rate_hz(t0 + 10'000'000'000), 0.0);  // long silent: nothing in the window
+}
+
+// Frames are taken from the pool's feed as they are popped: the newest
+// keep_last of those announced, the older counted as overflowed (the
+// subscriber was busy, not waiting).
+TEST(DaemonEventQueue, FramesComeFromTheFeedAsTheyArePopped) {
+  Announcing pool(8);
+  EventQueue q(3);
+  q.follow(pool.feed, 0);
+  q.cap_frames(8);
+  EXPECT_TRUE(q.empty());
+  pool.put_and_announce(1, 2);
+  EXPECT_FALSE(q.empty());
+  EXPECT_EQ(q.queued_frames(), 2u);
+  EXPECT_EQ(drain(q), (std::vector<std::string>{"F1/0", "F2/0"}));
+  pool.put_and_announce(3, 8);
+  EXPECT_EQ(q.queued_frames(), 3u);
+  EXPECT_EQ(q.dropped(), 3u) << "counted before it pops";
+  EXPECT_TRUE(q.fell_behind());
+  EXPECT_EQ(drain(q), (std::vector<std::string>{"F6/3", "F7/3", "F8/3"}));
+  EXPECT_EQ(q.overflowed(), 3u);
+  StreamEvent ev;
+  EXPECT_FALSE(q.pop(&ev));
+  pool.put_and_announce(9, 9);
+  ASSERT_TRUE(q.pop(&ev));
+  EXPECT_EQ(ev.frame.seq, 9u);
+  EXPECT_EQ(ev.frame.slot, 1u);
+  EXPECT_GT(ev.frame.timestamp_ns, 0) << "the stamp, read from the ring";
+}
+
+// A queue with nothing to pop waits on the feed: the next announce wakes it
+// once. What piles up beyond keep_last before it pops was the daemon's
+// lateness, not the subscriber's: dropped, not overflowed.
+TEST(DaemonEventQueue, AWaitingQueueIsWokenOnceAndItsBacklogIsNotOverflow) {
+  Announcing pool(8);
+  EventQueue q(2);
+  auto waiter = std::make_shared<CountingWaiter>();
+  EXPECT_TRUE(q.wait_for_frames(waiter)) << "no feed yet: nothing to wait on";
+  q.follow(pool.feed, 0);
+  ASSERT_TRUE(q.wait_for_frames(waiter));
+  pool.put_and_announce(1, 5);
+  EXPECT_EQ(waiter->woken, 1);
+  pool.put_and_announce(6, 6);
+  EXPECT_EQ(waiter->woken, 1) << "woken once per wait";
+  EXPECT_FALSE(q.wait_for_frames(waiter)) << "frames to pop: no wait";
+  EXPECT_FALSE(q.fell_behind());
+  EXPECT_EQ(drain(q), (std::vector<std::string>{"F5/4", "F6/4"}));
+  EXPECT_EQ(q.overflowed(), 0u);
+  ASSERT_TRUE(q.wait_for_frames(waiter));
+  waiter.reset();
+  pool.put_and_announce(7, 7);  // a waiter gone by then is skipped
+  EXPECT_EQ(drain(q), (std::vector<std::string>{"F7/4"}));
+  pool.put_and_announce(8, 12);  // not waiting (it has not asked again): its overflow
+  EXPECT_TRUE(q.fell_behind());
+  EXPECT_EQ(q.overflowed(), 3u);
+}
+
+// A lifecycle event goes after every frame announced before it, and a new
+// feed's frames after the old one's: the order a subscriber sees holds
+// across a producer's departure and a pool replaced.
+TEST(DaemonEventQueue, LifecycleEventsAndNewFeedsKeepTheirPlaceAmongTheFrames) {
+  Announcing old_pool(4);
+  Announcing new_pool(4);
+  EventQueue q(8);
+  q.follow(old_pool.feed, 0);
+  old_pool.put_and_announce(1, 2);
+  ASSERT_TRUE(q.push_lifecycle(gone("gone")));
+  old_pool.put_and_announce(3, 3);  // gone, not removed: still its feed
+  new_pool.put_and_announce(1, 5);  // before the subscriber follows it: known to it
+  q.follow(new_pool.feed, 5);
+  ASSERT_TRUE(q.push_lifecycle(gone("attached")));
+  new_pool.put_and_announce(6, 7);
+  EXPECT_EQ(drain(q), (std::vector<std::string>{"F1/0", "F2/0", "Lgone/0", "F3/0",
+                                                "Lattached/0", "F6/0", "F7/0"}));
+  // Frames queued ahead of a lifecycle event count toward keep_last with
+  // those announced after it: the oldest go first.
+  EventQueue q3(3);
+  q3.follow(new_pool.feed, 7);
+  new_pool.put_and_announce(8, 9);
+  ASSERT_TRUE(q3.push_lifecycle(gone("x")));
+  new_pool.put_and_announce(10, 11);
+  EXPECT_EQ(q3.queued_frames(), 3u);
+  EXPECT_EQ(drain(q3), (std::vector<std::string>{"F9/1", "Lx/1", "F10/1", "F11/1"}));
+  // A removed pool announces nothing more: the queue lets go of its feed
+  // (and so of its memory) after the frames announced before it.
+  new_pool.put_and_announce(12, 12);
+  ASSERT_TRUE(q3.push_lifecycle(removed("r")));
+  ASSERT_TRUE(q.push_lifecycle(removed("r")));
+  std::weak_ptr<FrameFeed> feed = new_pool.feed;
+  new_pool.feed.reset();
+  EXPECT_TRUE(feed.expired());
+  EXPECT_EQ(drain(q3), (std::vector<std::string>{"F12/1", "Lr/1"}));
 }
 
 }  // namespace

@@ -28,18 +28,15 @@
 namespace tensoripc::daemon {
 
 // What a Subscribe stream would do with the events, minus the socket: a real
-// EventQueue that the test drains. Frame events may come from the frame
-// watcher's thread: a mutex, as the real outbox has.
+// EventQueue that the test drains, taking the pool's announced frames from
+// its feed as it pops. follow() and push_lifecycle() come from the
+// registry's callers: a mutex, as the real outbox has.
 class RecordingSink final : public EventSink {
  public:
   explicit RecordingSink(uint32_t keep_last = 64) : queue_(keep_last) {}
-  void push_frame(const FrameStamp& f) override {
+  void follow(std::shared_ptr<FrameFeed> feed, uint64_t after) override {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_frame(f);
-  }
-  void skip_frames(uint64_t n) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.count_dropped(n);
+    queue_.follow(std::move(feed), after);
   }
   void push_lifecycle(std::shared_ptr<const PoolEvent> ev) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -86,6 +83,17 @@ class RecordingSink final : public EventSink {
           out.push_back("removed");
           break;
       }
+    }
+    return out;
+  }
+
+  // The frame events' seqs, each with the drop total its event carries.
+  std::vector<std::pair<uint64_t, uint64_t>> take_frames() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    StreamEvent ev;
+    while (queue_.pop(&ev)) {
+      if (ev.is_frame()) out.emplace_back(ev.frame.seq, ev.dropped);
     }
     return out;
   }
