@@ -47,7 +47,8 @@ uint64_t EventQueue::pending_excess() const {
   return frames_ + pending > keep ? frames_ + pending - keep : 0;
 }
 
-uint64_t EventQueue::take_announced() {
+uint64_t EventQueue::take_announced(bool* waited) {
+  if (waited) *waited = idle_;
   if (!feed_) return cursor_;
   const uint64_t announced = feed_->announced();
   if (announced <= cursor_) return announced;
@@ -64,19 +65,31 @@ uint64_t EventQueue::take_announced() {
     drop_oldest_frame();
     if (!idle_) ++overflowed_;
   }
+  // Its wait ends at the first look at what woke it: what piles up or is
+  // overwritten after that, while it waits for a turn or writes, is its own
+  // doing. (Forgiven until the pop, or frames the ring lost while it waited
+  // for a lagging turn forgiven, some of 2,000 never-reading streams went on
+  // taking ordinary turns at full speed: 0.45-1.2 CPUs, against 0.2.)
+  idle_ = false;
   return announced;
+}
+
+void EventQueue::lose_frame(bool waited) {
+  ++dropped_;
+  if (!waited) ++overflowed_;
 }
 
 void EventQueue::queue_announced() {
   if (!feed_) return;
-  const uint64_t announced = take_announced();
+  bool waited = false;
+  const uint64_t announced = take_announced(&waited);
   FrameStamp frame;
   while (cursor_ < announced) {
     const uint64_t seq = ++cursor_;
     if (feed_->stamp(seq, &frame)) {
       push_frame(frame);  // within what it keeps: take_announced() made the room
     } else {
-      ++dropped_;  // overwritten before it could be read
+      lose_frame(waited);  // overwritten before it could be read
     }
   }
 }
@@ -122,7 +135,8 @@ bool EventQueue::wait_for_frames(const std::weak_ptr<FrameFeed::Waiter>& waiter)
 }
 
 bool EventQueue::pop(StreamEvent* out) {
-  const uint64_t announced = take_announced();
+  bool waited = false;
+  const uint64_t announced = take_announced(&waited);
   if (!entries_.empty()) {
     Entry& e = entries_.front();
     out->frame = e.frame;
@@ -140,12 +154,11 @@ bool EventQueue::pop(StreamEvent* out) {
     while (!found && cursor_ < announced) {
       const uint64_t seq = ++cursor_;
       found = feed_->stamp(seq, &out->frame);
-      if (!found) ++dropped_;
+      if (!found) lose_frame(waited);
     }
     if (!found) return false;
     out->lifecycle.reset();
   }
-  idle_ = false;
   out->dropped = dropped_;
   return true;
 }

@@ -59,9 +59,9 @@ class EventQueue {
   // feed for its next announce and returns true (true as well with no feed:
   // there is nothing to wait on, and a lifecycle event comes by its pusher).
   // False when there is something to pop after all (announced meanwhile).
-  // Frames that pile up beyond what it keeps before its next pop are then
-  // dropped but not counted as overflowed: the subscriber was waiting, the
-  // daemon was late.
+  // Frames announced beyond what it keeps by the time it first looks again
+  // (fell_behind, pop) are then dropped but not counted as overflowed: the
+  // subscriber was waiting, the daemon was late.
   bool wait_for_frames(const std::weak_ptr<FrameFeed::Waiter>& waiter);
 
   // Moves the next event into `out`, with `dropped` set to the total so far.
@@ -77,11 +77,11 @@ class EventQueue {
   // Frames this subscriber got no event for, those announced beyond what it
   // keeps included.
   uint64_t dropped() const { return dropped_ + pending_excess(); }
-  // Of those, the frames dropped because the queue was full when a newer
-  // one came: the subscriber took events more slowly than the pool made
-  // them. (Not the frames the ring lost before it could read them, those
-  // that piled up while it waited for frames, nor those beyond a smaller
-  // ring's cap.)
+  // Of those, the frames it lost by taking events more slowly than the pool
+  // made them: dropped because more were announced than it keeps, or
+  // overwritten in the ring before it took them. (Not those that were
+  // already lost when it first looked after waiting for frames: the daemon
+  // was late, not the subscriber. Nor those beyond a smaller ring's cap.)
   uint64_t overflowed() {
     take_announced();
     return overflowed_;
@@ -119,8 +119,11 @@ class EventQueue {
   void queue_announced();
   // Drops what is beyond what it keeps (the oldest first: queued frame
   // events, then the feed's), counted. Returns the feed's announced seq it
-  // judged by (cursor_ when there is no feed).
-  uint64_t take_announced();
+  // judged by (cursor_ when there is no feed); `waited`, when given, says
+  // whether this was the first look since it waited for frames.
+  uint64_t take_announced(bool* waited = nullptr);
+  // A frame overwritten in the ring before it was taken.
+  void lose_frame(bool waited);
 
   struct Entry {
     FrameStamp frame;
@@ -151,7 +154,7 @@ class EventQueue {
 
   std::shared_ptr<FrameFeed> feed_;  // null until the pool is attached, or lifecycle only
   uint64_t cursor_ = 0;              // the last of feed_'s frames taken (or dropped)
-  bool idle_ = false;                // registered with feed_ to wait for frames
+  bool idle_ = false;  // registered with feed_ to wait, and not looked since it announced
   uint32_t keep_last_;
   uint32_t cap_ = 0;  // the ring's size, 0 when none is known
   Ring entries_;
