@@ -324,5 +324,31 @@ TEST(DaemonEventQueue, LifecycleEventsAndNewFeedsKeepTheirPlaceAmongTheFrames) {
   EXPECT_EQ(drain(q3), (std::vector<std::string>{"F12/1", "Lr/1"}));
 }
 
+// Frames the ring lost before the subscriber took them: the daemon's
+// lateness when they were gone by its first look after waiting for frames,
+// its own (overflowed: it falls behind) when they went while it waited for
+// a turn or wrote.
+TEST(DaemonEventQueue, FramesTheRingLostCountAsOverflowOnlyAfterItsFirstLook) {
+  Announcing pool(4);
+  EventQueue q(4);
+  q.follow(pool.feed, 0);
+  q.cap_frames(4);
+  auto waiter = std::make_shared<CountingWaiter>();
+  ASSERT_TRUE(q.wait_for_frames(waiter));
+  pool.put_and_announce(1, 2);
+  for (uint64_t s = 3; s <= 5; ++s) write_frame(*pool.ring, s, nullptr);  // 1 is gone
+  EXPECT_EQ(drain(q), (std::vector<std::string>{"F2/1"}));
+  EXPECT_EQ(q.overflowed(), 0u) << "gone before its first look: the daemon was late";
+  EXPECT_FALSE(q.fell_behind());
+
+  ASSERT_TRUE(q.wait_for_frames(waiter));
+  pool.put_and_announce(6, 6);
+  EXPECT_FALSE(q.fell_behind()) << "its first look: 3 to 6 are all there";
+  for (uint64_t s = 7; s <= 8; ++s) write_frame(*pool.ring, s, nullptr);  // 3 and 4 go
+  EXPECT_EQ(drain(q), (std::vector<std::string>{"F5/3", "F6/3"}));
+  EXPECT_EQ(q.overflowed(), 2u) << "lost while it waited for its turn: its own";
+  EXPECT_TRUE(q.fell_behind());
+}
+
 }  // namespace
 }  // namespace tensoripc::daemon
