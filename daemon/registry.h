@@ -15,8 +15,10 @@
 //
 // Frames are learnt from the pools themselves: a FrameWatcher sleeps on the
 // futex word of every pool that has subscribers wanting frame events, and
-// the registry reads latest_seq and the slot headers as a consumer does,
-// then fans the new frames out. Producers send nothing per frame.
+// the registry reads latest_seq as a consumer does and announces it on the
+// pool's FrameFeed, from which the subscribers take the frames (their stamps
+// read from the slot headers) at their own pace. Producers send nothing per
+// frame.
 #pragma once
 
 #include <sys/types.h>
