@@ -1,5 +1,6 @@
 #include "daemon/frame_feed.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace tensoripc::daemon {
@@ -22,8 +23,20 @@ void FrameFeed::announce(uint64_t latest) {
 bool FrameFeed::wait(std::weak_ptr<Waiter> waiter, uint64_t after) {
   std::lock_guard<std::mutex> lock(mu_);
   if (announced_.load(std::memory_order_relaxed) > after) return false;
+  if (waiting_.size() >= prune_at_) {
+    // Amortised: the list at least doubles between two prunes.
+    waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(),
+                                  [](const std::weak_ptr<Waiter>& w) { return w.expired(); }),
+                   waiting_.end());
+    prune_at_ = std::max(kPruneAtLeast, 2 * waiting_.size());
+  }
   waiting_.push_back(std::move(waiter));
   return true;
+}
+
+size_t FrameFeed::waiting() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return waiting_.size();
 }
 
 bool FrameFeed::stamp(uint64_t seq, FrameStamp* out) const {

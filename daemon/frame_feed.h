@@ -55,8 +55,13 @@ class FrameFeed {
 
   // Registers `waiter` for the next announce, unless a frame newer than
   // `after` is already announced (then false: take it now). A waiter is
-  // woken once per registration; a waiter gone by then is skipped.
+  // woken once per registration; a waiter gone by then is skipped. Waiters
+  // gone before any announce are forgotten as more register (a pool whose
+  // producer publishes nothing, and subscribers that come and go: each
+  // forgotten entry held its outbox's memory).
   bool wait(std::weak_ptr<Waiter> waiter, uint64_t after);
+  // Registrations waiting for the next announce (tests).
+  size_t waiting() const;
 
   // Frame `seq`'s stamp, read from the ring under its slot's seqlock. False
   // when the ring no longer holds it (overwritten), or the producer is
@@ -66,8 +71,10 @@ class FrameFeed {
  private:
   const std::shared_ptr<const PoolMapping> segment_;
   std::atomic<uint64_t> announced_;
-  std::mutex mu_;                               // guards waiting_ and announced_'s stores
+  static constexpr size_t kPruneAtLeast = 64;
+  mutable std::mutex mu_;                       // guards waiting_ and announced_'s stores
   std::vector<std::weak_ptr<Waiter>> waiting_;  // to wake at the next announce
+  size_t prune_at_ = kPruneAtLeast;             // waiting_'s size that prunes the gone
   std::vector<std::weak_ptr<Waiter>> waking_;   // announce()'s scratch, its capacity kept
 };
 

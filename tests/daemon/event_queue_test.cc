@@ -350,5 +350,23 @@ TEST(DaemonEventQueue, FramesTheRingLostCountAsOverflowOnlyAfterItsFirstLook) {
   EXPECT_TRUE(q.fell_behind());
 }
 
+// A pool whose producer publishes nothing, and subscribers that come and go
+// (each registered to wait for a frame): the feed forgets the gone ones
+// rather than piling up an entry, and its outbox's memory, for each.
+TEST(DaemonFrameFeed, WaitersGoneBeforeAnyAnnounceAreForgotten) {
+  Announcing pool(4);
+  auto stays = std::make_shared<CountingWaiter>();
+  ASSERT_TRUE(pool.feed->wait(stays, 0));
+  for (int i = 0; i < 10000; ++i) {
+    auto passing = std::make_shared<CountingWaiter>();
+    ASSERT_TRUE(pool.feed->wait(passing, 0));
+  }
+  EXPECT_LE(pool.feed->waiting(), 128u);
+  pool.put_and_announce(1, 1);
+  EXPECT_EQ(stays->woken, 1) << "the one still there is woken";
+  EXPECT_EQ(pool.feed->waiting(), 0u);
+  EXPECT_FALSE(pool.feed->wait(stays, 0)) << "frame 1 is news to it: no wait";
+}
+
 }  // namespace
 }  // namespace tensoripc::daemon
