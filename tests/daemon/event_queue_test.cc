@@ -1,10 +1,16 @@
-// The per-subscriber queue: frame events bounded by keep_last with the oldest
-// dropped and counted, lifecycle events never dropped, order kept.
+// The per-subscriber queue: frame events taken from the pool's feed, bounded
+// by keep_last with the oldest dropped and counted, lifecycle events never
+// dropped, order kept; and the feed's wake-ups.
 #include "daemon/event_queue.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "daemon/rate_meter.h"
@@ -366,6 +372,106 @@ TEST(DaemonFrameFeed, WaitersGoneBeforeAnyAnnounceAreForgotten) {
   EXPECT_EQ(stays->woken, 1) << "the one still there is woken";
   EXPECT_EQ(pool.feed->waiting(), 0u);
   EXPECT_FALSE(pool.feed->wait(stays, 0)) << "frame 1 is news to it: no wait";
+}
+
+// An outbox's part in the wake-ups, minus gRPC: a queue under a mutex with
+// one write in flight at most, written by a thread of its own (gRPC's, in
+// the daemon); the next write starts when one ends, or when the feed wakes
+// it after it found nothing and waited.
+class WritingSubscriber final : public FrameFeed::Waiter,
+                                public std::enable_shared_from_this<WritingSubscriber> {
+ public:
+  explicit WritingSubscriber(std::shared_ptr<FrameFeed> feed) : queue_(8) {
+    queue_.follow(std::move(feed), 0);
+  }
+  ~WritingSubscriber() override { stop(); }
+  void start() {
+    writer_ = std::thread([this] { run(); });
+    std::lock_guard<std::mutex> lock(mu_);
+    write_next();
+  }
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+  }
+  void frames_announced() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiting_ = false;
+    write_next();
+  }
+  std::atomic<uint64_t> delivered{0};  // the seq of the last write that ended
+
+ private:
+  void write_next() {  // mu_ held
+    for (;;) {
+      if (writing_) return;
+      StreamEvent ev;
+      if (queue_.pop(&ev)) {
+        writing_ = true;
+        in_flight_ = ev.frame.seq;
+        cv_.notify_all();
+        return;
+      }
+      if (waiting_) return;
+      if (queue_.wait_for_frames(weak_from_this())) {
+        waiting_ = true;
+        return;
+      }
+    }
+  }
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || writing_; });
+      if (stop_) return;
+      const uint64_t seq = in_flight_;
+      lock.unlock();
+      delivered.store(seq);  // the write ended: the next announce may come now
+      lock.lock();
+      writing_ = false;
+      write_next();  // what OnWriteDone does, racing that announce
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  EventQueue queue_;
+  bool waiting_ = false;
+  bool writing_ = false;
+  bool stop_ = false;
+  uint64_t in_flight_ = 0;
+  std::thread writer_;
+};
+
+// Each frame is announced as soon as every subscriber's write of the one
+// before ended, so their threads go back to the feed (take, or wait) just as
+// the announce comes: whichever wins, each must get the frame. A wake-up
+// lost in that race would leave a subscriber behind for good. Under TSan too.
+TEST(DaemonFrameFeed, NoWakeUpIsLostBetweenAWaitAndAnAnnounce) {
+  Announcing pool(64);
+  std::vector<std::shared_ptr<WritingSubscriber>> subs;
+  for (int i = 0; i < 3; ++i) {
+    subs.push_back(std::make_shared<WritingSubscriber>(pool.feed));
+    subs.back()->start();
+  }
+  constexpr uint64_t kFrames = 3000;
+  for (uint64_t seq = 1; seq <= kFrames; ++seq) {
+    pool.put_and_announce(seq, seq);
+    // Spun for, not slept for: the next announce must come at once.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (const auto& sub : subs) {
+      while (sub->delivered.load() != seq) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+            << "frame " << seq << " never reached a subscriber (last " << sub->delivered.load()
+            << ")";
+        std::this_thread::yield();
+      }
+    }
+  }
+  for (auto& sub : subs) sub->stop();
 }
 
 }  // namespace
