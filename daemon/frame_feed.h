@@ -46,8 +46,6 @@ class FrameFeed {
 
   // The newest frame announced.
   uint64_t announced() const { return announced_.load(std::memory_order_acquire); }
-  // The pool's ring size: no frame older than the last this many can be read.
-  uint64_t slots() const { return segment_->slot_count(); }
 
   // Announces the frames up to `latest` (never backwards) and wakes every
   // waiter. The registry's: one caller at a time.
