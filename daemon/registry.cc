@@ -408,7 +408,14 @@ void Registry::on_wake(uint64_t id) {
     auto it = watched_.find(id);
     if (it == watched_.end()) return;
     pool = it->second;
-    bulk = pool->frame_subscribers > kBulkSubscribers;
+    // An announce costs a wake-up for each subscriber waiting for a frame;
+    // the others (busy writing, or not reading at all) cost nothing. Many
+    // waiting go to the bulk thread; few are announced here, which spares
+    // the pools this thread watches a hand-off per frame (a flood of 2,000
+    // never-reading streams kept the bulk thread waking 1,000 times a second
+    // to find nobody waiting, and pool B's frames coming at the same
+    // instants waited for those wake-ups).
+    bulk = pool->frame_subscribers > kBulkSubscribers && pool->feed->waiting() > kBulkSubscribers;
   }
   if (bulk) {
     // Queued once: its announce covers every frame written before it runs.

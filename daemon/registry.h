@@ -202,10 +202,10 @@ class Registry {
   // wakes the frame subscribers waiting for one (the others take them when
   // their write ends). pool.fanout_mu held.
   static void announce(Pool& pool);
-  // The watcher called: `id` moved. A pool with few frame subscribers is
-  // announced right there; one with more than kBulkSubscribers is handed to
-  // the bulk fan-out thread, so that its long fan-out never holds up the
-  // other pools a watcher thread sleeps on.
+  // The watcher called: `id` moved. A pool with few frame subscribers
+  // waiting for a frame is announced right there; one with more than
+  // kBulkSubscribers waiting is handed to the bulk fan-out thread, so that
+  // waking them all never holds up the other pools a watcher thread sleeps on.
   void on_wake(uint64_t id);
   // Starts or stops watching as the pool's frame subscribers come and go.
   // mu_ and pool.fanout_mu held.
