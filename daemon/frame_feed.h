@@ -58,7 +58,9 @@ class FrameFeed {
   // producer publishes nothing, and subscribers that come and go: each
   // forgotten entry held its outbox's memory).
   bool wait(std::weak_ptr<Waiter> waiter, uint64_t after);
-  // Registrations waiting for the next announce (tests).
+  // Registrations waiting for the next announce: what it will wake (gone
+  // waiters included until pruned). The registry judges by it where to
+  // announce.
   size_t waiting() const;
 
   // Frame `seq`'s stamp, read from the ring under its slot's seqlock. False
