@@ -98,7 +98,7 @@ void EventQueue::follow(std::shared_ptr<FrameFeed> feed, uint64_t after) {
   queue_announced();  // the old feed's frames go ahead of what follows
   feed_ = std::move(feed);
   cursor_ = after;
-  idle_ = false;
+  registered_ = idle_ = false;
 }
 
 void EventQueue::push_frame(const FrameStamp& frame) {
@@ -129,8 +129,9 @@ bool EventQueue::push_lifecycle(std::shared_ptr<const PoolEvent> event) {
 bool EventQueue::wait_for_frames(const std::weak_ptr<FrameFeed::Waiter>& waiter) {
   if (!entries_.empty()) return false;
   if (!feed_) return true;
+  if (registered_) return feed_pending() == 0;
   if (!feed_->wait(waiter, cursor_)) return false;
-  idle_ = true;
+  registered_ = idle_ = true;
   return true;
 }
 

@@ -57,12 +57,15 @@ class EventQueue {
 
   // When the queue has nothing to pop: registers `waiter` with the followed
   // feed for its next announce and returns true (true as well with no feed:
-  // there is nothing to wait on, and a lifecycle event comes by its pusher).
-  // False when there is something to pop after all (announced meanwhile).
+  // there is nothing to wait on, and a lifecycle event comes by its pusher;
+  // and when it is registered already: the wake-up comes). False when there
+  // is something to pop after all (announced meanwhile).
   // Frames announced beyond what it keeps by the time it first looks again
   // (fell_behind, pop) are then dropped but not counted as overflowed: the
   // subscriber was waiting, the daemon was late.
   bool wait_for_frames(const std::weak_ptr<FrameFeed::Waiter>& waiter);
+  // The waiter's frames_announced() came: its registration is used up.
+  void woken() { registered_ = false; }
 
   // Moves the next event into `out`, with `dropped` set to the total so far.
   // False when the queue is empty, or every frame announced since the last
@@ -154,6 +157,7 @@ class EventQueue {
 
   std::shared_ptr<FrameFeed> feed_;  // null until the pool is attached, or lifecycle only
   uint64_t cursor_ = 0;              // the last of feed_'s frames taken (or dropped)
+  bool registered_ = false;  // with feed_, to wait: the waiter's wake-up has not come
   bool idle_ = false;  // registered with feed_ to wait, and not looked since it announced
   uint32_t keep_last_;
   uint32_t cap_ = 0;  // the ring's size, 0 when none is known

@@ -52,13 +52,12 @@ class Outbox final : public EventSink,
   void follow(std::shared_ptr<FrameFeed> feed, uint64_t after) override {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.follow(std::move(feed), after);
-    waiting_frames_ = false;  // (on the old feed, if at all)
     write_next();
   }
 
   void frames_announced() override {
     std::lock_guard<std::mutex> lock(mu_);
-    waiting_frames_ = false;
+    queue_.woken();
     write_next();
   }
 
@@ -174,12 +173,8 @@ class Outbox final : public EventSink,
     for (;;) {
       if (writing_ || finish_wanted_ || waiting_turn_) return;
       if (queue_.empty()) {
-        if (waiting_frames_) return;  // frames_announced() comes
-        if (queue_.wait_for_frames(weak_from_this())) {
-          waiting_frames_ = true;
-          return;
-        }
-        continue;  // announced meanwhile
+        if (queue_.wait_for_frames(weak_from_this())) return;  // frames_announced() comes
+        continue;                                               // announced meanwhile
       }
       // Its queue overflowed since it last asked: it falls behind, and waits
       // for a lagging turn (after the streams that keep up, at a bounded rate).
@@ -252,7 +247,6 @@ class Outbox final : public EventSink,
   const std::string pool_;
   uint64_t ticket_ = 0;        // the gate's turn of the write in flight
   bool waiting_turn_ = false;  // asked the gate, not granted yet
-  bool waiting_frames_ = false;  // waits on its feed: frames_announced() comes
   StreamEvent next_;            // what current_ was made from
   v1::SubscribeEvent current_;  // the write in flight; untouched until write_done
   bool current_is_frame_ = false;

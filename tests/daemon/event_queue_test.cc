@@ -72,11 +72,18 @@ struct Announcing {
   std::shared_ptr<FrameFeed> feed = std::make_shared<FrameFeed>(ring, 0);
 };
 
-// Counts its wake-ups, as an outbox would take them.
+// Counts its wake-ups, and tells its queue (if any), as an outbox does.
 class CountingWaiter final : public FrameFeed::Waiter {
  public:
-  void frames_announced() override { ++woken; }
+  explicit CountingWaiter(EventQueue* queue = nullptr) : queue_(queue) {}
+  void frames_announced() override {
+    ++woken;
+    if (queue_) queue_->woken();
+  }
   int woken = 0;
+
+ private:
+  EventQueue* queue_;
 };
 
 TEST(DaemonEventQueue, KeepLastDefaultsAndBounds) {
@@ -272,7 +279,7 @@ TEST(DaemonEventQueue, FramesComeFromTheFeedAsTheyArePopped) {
 TEST(DaemonEventQueue, AWaitingQueueIsWokenOnceAndItsBacklogIsNotOverflow) {
   Announcing pool(8);
   EventQueue q(2);
-  auto waiter = std::make_shared<CountingWaiter>();
+  auto waiter = std::make_shared<CountingWaiter>(&q);
   EXPECT_TRUE(q.wait_for_frames(waiter)) << "no feed yet: nothing to wait on";
   q.follow(pool.feed, 0);
   ASSERT_TRUE(q.wait_for_frames(waiter));
@@ -339,7 +346,7 @@ TEST(DaemonEventQueue, FramesTheRingLostCountAsOverflowOnlyAfterItsFirstLook) {
   EventQueue q(4);
   q.follow(pool.feed, 0);
   q.cap_frames(4);
-  auto waiter = std::make_shared<CountingWaiter>();
+  auto waiter = std::make_shared<CountingWaiter>(&q);
   ASSERT_TRUE(q.wait_for_frames(waiter));
   pool.put_and_announce(1, 2);
   for (uint64_t s = 3; s <= 5; ++s) write_frame(*pool.ring, s, nullptr);  // 1 is gone
@@ -400,7 +407,7 @@ class WritingSubscriber final : public FrameFeed::Waiter,
   }
   void frames_announced() override {
     std::lock_guard<std::mutex> lock(mu_);
-    waiting_ = false;
+    queue_.woken();
     write_next();
   }
   std::atomic<uint64_t> delivered{0};  // the seq of the last write that ended
@@ -416,11 +423,7 @@ class WritingSubscriber final : public FrameFeed::Waiter,
         cv_.notify_all();
         return;
       }
-      if (waiting_) return;
-      if (queue_.wait_for_frames(weak_from_this())) {
-        waiting_ = true;
-        return;
-      }
+      if (queue_.wait_for_frames(weak_from_this())) return;
     }
   }
   void run() {
@@ -439,7 +442,6 @@ class WritingSubscriber final : public FrameFeed::Waiter,
   std::mutex mu_;
   std::condition_variable cv_;
   EventQueue queue_;
-  bool waiting_ = false;
   bool writing_ = false;
   bool stop_ = false;
   uint64_t in_flight_ = 0;
